@@ -1,0 +1,9 @@
+DROP TABLE connectors;
+DROP TABLE oauth_tokens;
+DROP TABLE oauth_codes;
+DROP TABLE oauth_consents;
+DROP TABLE oauth_clients;
+DROP TABLE readings;
+DROP TABLE book_tags;
+DROP TABLE books;
+DROP TABLE users;

@@ -1,0 +1,143 @@
+//! First-party JSON authentication: `POST /api/auth/register` and `POST /api/auth/login`.
+
+use crate::auth::jwt::{unix, Claims};
+use crate::auth::secret::{hash_token, random_token};
+use crate::auth::ScopeSet;
+use crate::db::{self, models::token, models::user};
+use crate::error::{AppError, AppResult, Problem};
+use crate::state::AppState;
+use crate::web::account::{authenticate, create_account};
+use actix_web::{web, HttpResponse};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/auth/register", web::post().to(register))
+        .route("/api/auth/login", web::post().to(login));
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct RegisterRequest {
+    pub email: String,
+    /// 8 characters to 72 bytes.
+    pub password: String,
+    pub display_name: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UserResponse {
+    pub id: i64,
+    pub email: String,
+    pub display_name: Option<String>,
+    pub is_admin: bool,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<user::User> for UserResponse {
+    fn from(u: user::User) -> Self {
+        UserResponse {
+            id: u.id,
+            email: u.email,
+            display_name: u.display_name,
+            is_admin: u.is_admin,
+            created_at: u.created_at.and_utc(),
+        }
+    }
+}
+
+/// Creates an account.
+#[utoipa::path(post, path = "/api/auth/register", tag = "auth", request_body = RegisterRequest,
+    responses((status = 201, body = UserResponse),
+              (status = 409, body = Problem, description = "The email is taken"),
+              (status = 422, body = Problem, description = "Invalid email or password")))]
+pub async fn register(
+    state: web::Data<AppState>,
+    body: web::Json<RegisterRequest>,
+) -> AppResult<HttpResponse> {
+    if !state.config.allow_registration {
+        return Err(AppError::Forbidden);
+    }
+    let body = body.into_inner();
+    let user = create_account(&state, &body.email, body.password, body.display_name).await?;
+    Ok(HttpResponse::Created().json(UserResponse::from(user)))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TokenResponse {
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the token expires.
+    pub expires_in: i64,
+    pub scope: String,
+}
+
+/// Exchanges an email and password for a signed access token with scope `all`.
+#[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, body = TokenResponse),
+              (status = 401, body = Problem, description = "Wrong email or password")))]
+pub async fn login(
+    state: web::Data<AppState>,
+    body: web::Json<LoginRequest>,
+) -> AppResult<HttpResponse> {
+    let body = body.into_inner();
+    let user = authenticate(&state, &body.email, body.password).await?;
+    let issued = issue_first_party_token(&state, &user).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(issued))
+}
+
+/// Signs a first-party token and records it, so it can be listed and revoked like any other.
+pub async fn issue_first_party_token(state: &AppState, user: &user::User) -> AppResult<TokenResponse> {
+    let now = db::models::now();
+    let ttl = state.config.jwt_access_token_expiry;
+    let scope = ScopeSet::all().to_string();
+    let claims = Claims {
+        iss: state.jwt.issuer().to_string(),
+        sub: user.id.to_string(),
+        aud: state.api_audience().to_string(),
+        iat: unix(now),
+        exp: unix(now) + ttl,
+        jti: random_token(16),
+        scope: scope.clone(),
+        email: Some(user.email.clone()),
+        client_id: None,
+    };
+    let access_token = state.jwt.sign(&claims)?;
+    let user_id = user.id;
+    let jti = claims.jti.clone();
+    let audience = claims.aud.clone();
+    let scope_row = scope.clone();
+    db::run(&state.pool, move |conn| {
+        token::insert(
+            conn,
+            &token::NewToken {
+                kind: "access",
+                token_hash: &hash_token(&jti),
+                jti: Some(&jti),
+                user_id,
+                client_id: None,
+                scope: &scope_row,
+                audience: Some(&audience),
+                grant_id: &random_token(16),
+                parent_id: None,
+                issued_at: now,
+                expires_at: now + chrono::Duration::seconds(ttl),
+            },
+        )
+    })
+    .await?;
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: ttl,
+        scope,
+    })
+}

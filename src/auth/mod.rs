@@ -1,0 +1,10 @@
+//! Who is calling: passwords, browser sessions with CSRF tokens, signed JWTs and scopes.
+
+pub mod csrf;
+pub mod jwt;
+pub mod password;
+pub mod scopes;
+pub mod secret;
+pub mod session;
+
+pub use scopes::{Scope, ScopeSet};

@@ -1,0 +1,149 @@
+//! The command line: `panicless [serve]`, `migrate`, `user create`, `user list`.
+
+use crate::config::Config;
+use crate::db::{self, models::user};
+use crate::state::AppState;
+use clap::{Parser, Subcommand};
+use std::io::{BufRead, IsTerminal};
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(name = "panicless", version, about = "Panicless Library: your books, your server, your AI assistant")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the web server (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Create an account. The password is read from a prompt, or from standard input when it
+    /// is not a terminal; never from an argument, where other users could see it.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// Make the account an administrator.
+        #[arg(long)]
+        admin: bool,
+        /// The name shown on pages.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List every account.
+    List,
+}
+
+pub fn run(cli: Cli) -> ExitCode {
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(problems) => {
+            eprintln!("panicless cannot start; fix the configuration:");
+            for problem in problems {
+                eprintln!("  - {problem}");
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config),
+        Command::Migrate => AppState::init(config).map(|_| println!("migrations are up to date")),
+        Command::User { command } => user_command(config, command),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(config: Config) -> Result<(), String> {
+    if !config.dev_defaults_in_use.is_empty() {
+        log::warn!(
+            "\n\n  !!! DEVELOPMENT SECRETS IN USE: {} !!!\n  Fine on your own machine; set them (see .env.example) and APP_ENV=production before exposing this server.\n",
+            config.dev_defaults_in_use.join(", ")
+        );
+    }
+    let address = config.bind_address();
+    let public_url = config.public_url.clone();
+    let state = AppState::init(config)?;
+    let listener = std::net::TcpListener::bind((address.0.as_str(), address.1))
+        .map_err(|e| format!("cannot listen on {}:{}: {e}", address.0, address.1))?;
+    actix_web::rt::System::new().block_on(async move {
+        let server = crate::start(state, listener).map_err(|e| e.to_string())?;
+        println!("Panicless Library is running: open {public_url}/");
+        server.await.map_err(|e| e.to_string())
+    })
+}
+
+fn user_command(config: Config, command: UserCommand) -> Result<(), String> {
+    let cost = config.bcrypt_cost;
+    let state = AppState::init(config)?;
+    let mut conn = state.pool.get().map_err(|e| e.to_string())?;
+    match command {
+        UserCommand::Create { email, admin, name } => {
+            user::validate_email(&email)?;
+            let password = read_password()?;
+            crate::auth::password::validate(&password)?;
+            let hash = bcrypt::hash(password, cost).map_err(|e| e.to_string())?;
+            let policy = if admin {
+                user::AdminPolicy::Always
+            } else {
+                user::AdminPolicy::FirstUserOnly
+            };
+            let created = user::create(&mut conn, &email, &hash, name.as_deref(), policy, db::models::now())
+                .map_err(|e| e.to_string())?;
+            println!(
+                "created user {} ({}){}",
+                created.id,
+                created.email,
+                if created.is_admin { ", administrator" } else { "" }
+            );
+        }
+        UserCommand::List => {
+            let users = user::list(&mut conn).map_err(|e| e.to_string())?;
+            println!("{:>6}  {:<40}  {:<5}  created", "id", "email", "admin");
+            for u in users {
+                println!(
+                    "{:>6}  {:<40}  {:<5}  {}",
+                    u.id,
+                    u.email,
+                    if u.is_admin { "yes" } else { "no" },
+                    u.created_at.format("%Y-%m-%d %H:%M")
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn read_password() -> Result<String, String> {
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ").map_err(|e| e.to_string())?;
+        let again = rpassword::prompt_password("Repeat the password: ").map_err(|e| e.to_string())?;
+        if first != again {
+            return Err("the two passwords do not match".into());
+        }
+        Ok(first)
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| e.to_string())?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_string())
+    }
+}

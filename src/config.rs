@@ -1,0 +1,341 @@
+//! Configuration from environment variables (and a `.env` file, read by `main`).
+//!
+//! Every setting is declared once, in `Config::from_lookup`. Development defaults let a new
+//! user start with no set-up at all; `APP_ENV=production` refuses to start while any secret is
+//! a default or too weak, one line per problem.
+
+use base64::Engine;
+use std::fmt;
+
+pub const DEV_JWT_SECRET: &str = "dev-jwt-secret-change-me-in-production-0123456789";
+pub const DEV_SESSION_SECRET: &str = "dev-session-secret-change-me-in-production-0123456789";
+pub const DEV_OAUTH_CLIENT_ID: &str = "panicless-library-dev";
+pub const DEV_OAUTH_CLIENT_SECRET: &str = "dev-secret-change-in-production";
+/// base64 of the 32 ASCII bytes `panicless-dev-key-not-for-prod!!`.
+pub const DEV_ENCRYPTION_KEY: &str = "cGFuaWNsZXNzLWRldi1rZXktbm90LWZvci1wcm9kISE=";
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://panicless.db";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+/// A secret string whose `Debug` never shows the value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub environment: Environment,
+    pub host: String,
+    pub port: u16,
+    /// External base URL, no path and no trailing slash: the OAuth issuer.
+    pub public_url: String,
+    pub database_url: String,
+    pub database_pool_size: u32,
+    pub jwt_secret: Secret,
+    /// Access token lifetime, seconds.
+    pub jwt_access_token_expiry: i64,
+    /// Refresh token lifetime, seconds.
+    pub refresh_token_expiry: i64,
+    pub oauth_client_id: String,
+    pub oauth_client_secret: Secret,
+    pub oauth_redirect_uris: Vec<String>,
+    /// The 32-byte AES-256-GCM key for connector secrets.
+    pub encryption_key: [u8; 32],
+    pub session_secret: Secret,
+    pub bcrypt_cost: u32,
+    /// Whether anyone may create an account (`ALLOW_REGISTRATION`, default true).
+    pub allow_registration: bool,
+    /// Worker threads; 0 means one per core.
+    pub workers: usize,
+    /// Which defaults are in use, for the start-up warning.
+    pub dev_defaults_in_use: Vec<&'static str>,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Config, Vec<String>> {
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Builds the configuration from any lookup (tests pass a map). Returns every problem found,
+    /// not only the first one.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, Vec<String>> {
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let mut problems = Vec::new();
+        let mut defaults = Vec::new();
+
+        let environment = match get("APP_ENV").as_deref() {
+            None | Some("development") | Some("dev") => Environment::Development,
+            Some("production") | Some("prod") => Environment::Production,
+            Some(other) => {
+                problems.push(format!(
+                    "APP_ENV must be `development` or `production`, not `{other}`"
+                ));
+                Environment::Development
+            }
+        };
+
+        let host = get("SERVER_HOST").unwrap_or_else(|| "127.0.0.1".into());
+        let port = parse_number(&get, "SERVER_PORT", 8080u16, &mut problems);
+
+        let public_url = match get("PUBLIC_URL") {
+            Some(raw) => match normalise_public_url(&raw) {
+                Ok(url) => url,
+                Err(problem) => {
+                    problems.push(problem);
+                    String::new()
+                }
+            },
+            None => {
+                let shown_host = if host == "0.0.0.0" || host == "::" {
+                    "127.0.0.1"
+                } else {
+                    host.as_str()
+                };
+                format!("http://{shown_host}:{port}")
+            }
+        };
+
+        let database_url = get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
+        let database_pool_size = parse_number(&get, "DATABASE_POOL_SIZE", 16u32, &mut problems);
+
+        let mut secret = |name: &'static str, default: &str| -> Secret {
+            match get(name) {
+                Some(value) => Secret::new(value),
+                None => {
+                    defaults.push(name);
+                    Secret::new(default)
+                }
+            }
+        };
+        let jwt_secret = secret("JWT_SECRET", DEV_JWT_SECRET);
+        let session_secret = secret("SESSION_SECRET", DEV_SESSION_SECRET);
+        let oauth_client_secret = secret("OAUTH_CLIENT_SECRET", DEV_OAUTH_CLIENT_SECRET);
+        let encryption_key_b64 = secret("ENCRYPTION_KEY", DEV_ENCRYPTION_KEY);
+
+        let jwt_access_token_expiry =
+            parse_number(&get, "JWT_ACCESS_TOKEN_EXPIRY", 3600i64, &mut problems);
+        let refresh_token_expiry =
+            parse_number(&get, "JWT_REFRESH_TOKEN_EXPIRY", 30 * 24 * 3600i64, &mut problems);
+        if jwt_access_token_expiry <= 0 || refresh_token_expiry <= 0 {
+            problems.push("token lifetimes must be positive numbers of seconds".into());
+        }
+
+        let oauth_client_id = get("OAUTH_CLIENT_ID").unwrap_or_else(|| DEV_OAUTH_CLIENT_ID.into());
+        let oauth_redirect_uris = get("OAUTH_REDIRECT_URIS")
+            .map(|v| {
+                v.split([',', ' '])
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default();
+
+        let encryption_key = match decode_key(encryption_key_b64.expose()) {
+            Ok(key) => key,
+            Err(problem) => {
+                problems.push(problem);
+                [0u8; 32]
+            }
+        };
+
+        let bcrypt_cost = parse_number(&get, "BCRYPT_COST", 12u32, &mut problems);
+        if !(4..=31).contains(&bcrypt_cost) {
+            problems.push(format!("BCRYPT_COST must be between 4 and 31, not {bcrypt_cost}"));
+        }
+        let allow_registration = match get("ALLOW_REGISTRATION").as_deref() {
+            None | Some("true") | Some("1") | Some("yes") => true,
+            Some("false") | Some("0") | Some("no") => false,
+            Some(other) => {
+                problems.push(format!("ALLOW_REGISTRATION must be true or false, not `{other}`"));
+                true
+            }
+        };
+        let workers = parse_number(&get, "SERVER_WORKERS", 0usize, &mut problems);
+
+        if environment == Environment::Production {
+            for name in &defaults {
+                problems.push(format!(
+                    "{name} is not set: the development default is not allowed in production"
+                ));
+            }
+            if jwt_secret.expose().len() < 32 && !defaults.contains(&"JWT_SECRET") {
+                problems.push("JWT_SECRET must be at least 32 bytes".into());
+            }
+            if session_secret.expose().len() < 32 && !defaults.contains(&"SESSION_SECRET") {
+                problems.push("SESSION_SECRET must be at least 32 bytes".into());
+            }
+            if oauth_client_secret.expose().len() < 32 && !defaults.contains(&"OAUTH_CLIENT_SECRET")
+            {
+                problems.push("OAUTH_CLIENT_SECRET must be at least 32 bytes".into());
+            }
+            if oauth_client_id == DEV_OAUTH_CLIENT_ID {
+                problems.push("OAUTH_CLIENT_ID is the development default".into());
+            }
+            for (name, value, dev) in [
+                ("JWT_SECRET", &jwt_secret, DEV_JWT_SECRET),
+                ("SESSION_SECRET", &session_secret, DEV_SESSION_SECRET),
+                ("OAUTH_CLIENT_SECRET", &oauth_client_secret, DEV_OAUTH_CLIENT_SECRET),
+                ("ENCRYPTION_KEY", &encryption_key_b64, DEV_ENCRYPTION_KEY),
+            ] {
+                if value.expose() == dev && !defaults.contains(&name) {
+                    problems.push(format!("{name} is set to the development default"));
+                }
+            }
+            if !public_url.is_empty() && !public_url.starts_with("https://") {
+                problems.push(format!("PUBLIC_URL must be an https URL in production, not `{public_url}`"));
+            }
+        } else if session_secret.expose().len() < 32 {
+            // actix-session derives its keys from at least 32 bytes, whatever the environment.
+            problems.push("SESSION_SECRET must be at least 32 bytes".into());
+        }
+
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(Config {
+            environment,
+            host,
+            port,
+            public_url,
+            database_url,
+            database_pool_size,
+            jwt_secret,
+            jwt_access_token_expiry,
+            refresh_token_expiry,
+            oauth_client_id,
+            oauth_client_secret,
+            oauth_redirect_uris,
+            encryption_key,
+            session_secret,
+            bcrypt_cost,
+            allow_registration,
+            workers,
+            dev_defaults_in_use: defaults,
+        })
+    }
+
+    pub fn is_production(&self) -> bool {
+        self.environment == Environment::Production
+    }
+
+    /// Cookies are `Secure` in production and whenever the public URL is https.
+    pub fn secure_cookies(&self) -> bool {
+        self.is_production() || self.public_url.starts_with("https://")
+    }
+
+    /// The OAuth issuer: the public URL, byte for byte.
+    pub fn issuer(&self) -> &str {
+        &self.public_url
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.public_url, path)
+    }
+
+    pub fn bind_address(&self) -> (String, u16) {
+        (self.host.clone(), self.port)
+    }
+}
+
+fn parse_number<T: std::str::FromStr + Copy + fmt::Display>(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: T,
+    problems: &mut Vec<String>,
+) -> T {
+    match get(name) {
+        None => default,
+        Some(raw) => raw.parse().unwrap_or_else(|_| {
+            problems.push(format!("{name} must be a number, not `{raw}`"));
+            default
+        }),
+    }
+}
+
+/// `https://example.com/` → `https://example.com`. A path, query or fragment is refused: the
+/// issuer must be the bare origin.
+fn normalise_public_url(raw: &str) -> Result<String, String> {
+    let parsed = url::Url::parse(raw).map_err(|e| format!("PUBLIC_URL `{raw}` is not a URL: {e}"))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(format!("PUBLIC_URL `{raw}` must be an http or https URL"));
+    }
+    if parsed.path() != "/" || parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(format!(
+            "PUBLIC_URL `{raw}` must have no path, query or fragment (serve the app at the root)"
+        ));
+    }
+    Ok(parsed.as_str().trim_end_matches('/').to_string())
+}
+
+/// `ENCRYPTION_KEY` is 32 bytes, base64 (standard or URL-safe alphabet).
+pub fn decode_key(b64: &str) -> Result<[u8; 32], String> {
+    let engines = [
+        base64::engine::general_purpose::STANDARD,
+        base64::engine::general_purpose::URL_SAFE,
+    ];
+    let bytes = engines
+        .iter()
+        .find_map(|engine| engine.decode(b64.trim()).ok())
+        .ok_or_else(|| "ENCRYPTION_KEY must be base64 (generate one with `openssl rand -base64 32`)".to_string())?;
+    <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
+        format!(
+            "ENCRYPTION_KEY must decode to exactly 32 bytes, not {} (generate one with `openssl rand -base64 32`)",
+            bytes.len()
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, Vec<String>> {
+        let map: HashMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn development_defaults_work_and_are_reported() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.public_url, "http://127.0.0.1:8080");
+        assert_eq!(c.database_url, DEFAULT_DATABASE_URL);
+        assert!(c.dev_defaults_in_use.contains(&"JWT_SECRET"));
+        assert!(!c.secure_cookies());
+    }
+
+    #[test]
+    fn public_url_is_normalised_and_refuses_paths() {
+        let c = config(&[("PUBLIC_URL", "https://books.example.com/")]).unwrap();
+        assert_eq!(c.public_url, "https://books.example.com");
+        assert!(c.secure_cookies());
+        assert!(config(&[("PUBLIC_URL", "https://example.com/app")]).is_err());
+    }
+
+    #[test]
+    fn bad_encryption_key_is_an_error_even_in_development() {
+        let problems = config(&[("ENCRYPTION_KEY", "c2hvcnQ=")]).unwrap_err();
+        assert!(problems[0].contains("32 bytes"), "{problems:?}");
+    }
+}

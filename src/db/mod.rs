@@ -1,0 +1,284 @@
+//! Storage: one Diesel connection type over SQLite and PostgreSQL, an r2d2 pool, embedded
+//! migrations, and the helpers that keep blocking database work off the async workers.
+
+pub mod models;
+pub mod schema;
+
+use crate::error::{AppError, AppResult};
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::pg::PgConnection;
+use diesel::sqlite::SqliteConnection;
+use diesel::Connection;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use std::time::Duration;
+
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// A connection to either backend. Queries written against `DbConn` run on both.
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Pg(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+pub type Pool = r2d2::Pool<ConnectionManager>;
+pub type PooledConn = r2d2::PooledConnection<ConnectionManager>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+/// Where to connect, decided once from the URL scheme. An unknown scheme is an error: a
+/// mistyped PostgreSQL URL must never silently become a new, empty SQLite file.
+#[derive(Clone)]
+pub struct DatabaseTarget {
+    pub backend: Backend,
+    /// What the driver receives: the PostgreSQL URL, or the SQLite path / `file:` URI.
+    connect: String,
+}
+
+impl std::fmt::Debug for DatabaseTarget {
+    // The PostgreSQL URL may carry a password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseTarget")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DatabaseTarget {
+    pub fn parse(url: &str) -> Result<Self, String> {
+        let url = url.trim();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(DatabaseTarget {
+                backend: Backend::Postgres,
+                connect: url.to_string(),
+            });
+        }
+        let path = if let Some(rest) = url.strip_prefix("sqlite://") {
+            rest
+        } else if let Some(rest) = url.strip_prefix("sqlite:") {
+            rest
+        } else if url.starts_with("file:") {
+            url
+        } else {
+            return Err(format!(
+                "DATABASE_URL must start with sqlite://, postgres:// or postgresql:// (got `{}`)",
+                redact(url)
+            ));
+        };
+        if path.is_empty() {
+            return Err("DATABASE_URL names no SQLite file (try sqlite://panicless.db)".into());
+        }
+        Ok(DatabaseTarget {
+            backend: Backend::Sqlite,
+            connect: path.to_string(),
+        })
+    }
+
+    /// A description safe to print: no password.
+    pub fn display(&self) -> String {
+        match self.backend {
+            Backend::Sqlite => format!("SQLite file {}", self.connect),
+            Backend::Postgres => format!("PostgreSQL {}", redact(&self.connect)),
+        }
+    }
+}
+
+/// Hides the password of `scheme://user:password@host/...`.
+fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// The r2d2 manager: opens the backend named by the URL and prepares each SQLite connection.
+#[derive(Debug, Clone)]
+pub struct ConnectionManager {
+    target: DatabaseTarget,
+}
+
+impl ConnectionManager {
+    pub fn new(target: DatabaseTarget) -> Self {
+        Self { target }
+    }
+
+    pub fn connect(&self) -> Result<DbConn, diesel::ConnectionError> {
+        match self.target.backend {
+            Backend::Postgres => PgConnection::establish(&self.target.connect).map(DbConn::Pg),
+            Backend::Sqlite => {
+                let mut conn = SqliteConnection::establish(&self.target.connect)?;
+                // WAL lets readers run beside the writer; busy_timeout makes writers wait for
+                // each other instead of failing; foreign keys are off by default in SQLite.
+                conn.batch_execute(
+                    "PRAGMA journal_mode = WAL;
+                     PRAGMA synchronous = NORMAL;
+                     PRAGMA foreign_keys = ON;
+                     PRAGMA busy_timeout = 5000;",
+                )
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                Ok(DbConn::Sqlite(conn))
+            }
+        }
+    }
+}
+
+impl r2d2::ManageConnection for ConnectionManager {
+    type Connection = DbConn;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<DbConn, Self::Error> {
+        ConnectionManager::connect(self).map_err(diesel::r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), Self::Error> {
+        conn.batch_execute("SELECT 1")
+            .map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConn) -> bool {
+        false
+    }
+}
+
+impl DbConn {
+    pub fn backend(&self) -> Backend {
+        match self {
+            DbConn::Pg(_) => Backend::Postgres,
+            DbConn::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+}
+
+/// Builds the pool. Checkouts wait at most `checkout_timeout`, so an exhausted pool or a database
+/// that is down answers 503 instead of hanging.
+pub fn build_pool(target: &DatabaseTarget, size: u32) -> Result<Pool, String> {
+    // SQLite has one writer at a time; more connections than that mostly add lock waits,
+    // but readers benefit from a few.
+    r2d2::Pool::builder()
+        .max_size(size.max(1))
+        .min_idle(Some(1))
+        .connection_timeout(Duration::from_secs(5))
+        .test_on_check_out(false)
+        .build(ConnectionManager::new(target.clone()))
+        .map_err(|e| format!("cannot open {}: {e}", target.display()))
+}
+
+/// Runs the pending migrations of the backend. On PostgreSQL an advisory lock makes instances
+/// that start together take turns, so migrations run once.
+pub fn run_migrations(conn: &mut DbConn) -> Result<usize, String> {
+    const MIGRATION_LOCK: i64 = 0x7061_6e69_636c_6573; // "panicles"
+    let result = match conn {
+        DbConn::Sqlite(c) => c
+            .run_pending_migrations(SQLITE_MIGRATIONS)
+            .map(|applied| applied.len()),
+        DbConn::Pg(c) => {
+            c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
+                .map_err(|e| format!("cannot take the migration lock: {e}"))?;
+            let result = c
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|applied| applied.len());
+            let _ = c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"));
+            result
+        }
+    };
+    result.map_err(|e| format!("migrations failed: {e}"))
+}
+
+/// Whether every embedded migration has been applied.
+pub fn migrations_current(conn: &mut DbConn) -> Result<bool, String> {
+    let pending = match conn {
+        DbConn::Sqlite(c) => c.has_pending_migration(SQLITE_MIGRATIONS),
+        DbConn::Pg(c) => c.has_pending_migration(POSTGRES_MIGRATIONS),
+    };
+    pending.map(|p| !p).map_err(|e| e.to_string())
+}
+
+/// Runs blocking database work on the blocking thread pool, never on an async worker.
+/// The connection is checked out inside the closure, so waiting for one blocks no worker either.
+pub async fn run<T, F>(pool: &Pool, work: F) -> AppResult<T>
+where
+    F: FnOnce(&mut DbConn) -> AppResult<T> + Send + 'static,
+    T: Send + 'static,
+{
+    let pool = pool.clone();
+    actix_web::web::block(move || {
+        let mut conn = pool.get()?;
+        work(&mut conn)
+    })
+    .await?
+}
+
+/// A write transaction. On SQLite it starts with `BEGIN IMMEDIATE`, taking the write lock up
+/// front: a deferred transaction that reads and then writes can fail with "database is locked"
+/// when another writer committed in between, without waiting for the busy timeout.
+pub fn write_transaction<T, E, F>(conn: &mut DbConn, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConn) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    match conn {
+        DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
+        DbConn::Pg(c) => AnsiTransactionManager::begin_transaction(c)?,
+    }
+    match work(conn) {
+        Ok(value) => {
+            let committed = match conn {
+                DbConn::Sqlite(c) => AnsiTransactionManager::commit_transaction(c),
+                DbConn::Pg(c) => AnsiTransactionManager::commit_transaction(c),
+            };
+            if let Err(error) = committed {
+                rollback(conn);
+                return Err(error.into());
+            }
+            Ok(value)
+        }
+        Err(error) => {
+            rollback(conn);
+            Err(error)
+        }
+    }
+}
+
+fn rollback(conn: &mut DbConn) {
+    let result = match conn {
+        DbConn::Sqlite(c) => AnsiTransactionManager::rollback_transaction(c),
+        DbConn::Pg(c) => AnsiTransactionManager::rollback_transaction(c),
+    };
+    if let Err(error) = result {
+        log::error!("rollback failed: {error}");
+    }
+}
+
+/// `SELECT 1` through the pool: the health check's round trip.
+pub fn ping(conn: &mut DbConn) -> AppResult<()> {
+    conn.batch_execute("SELECT 1").map_err(AppError::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_is_chosen_by_scheme_and_unknown_schemes_are_refused() {
+        assert_eq!(
+            DatabaseTarget::parse("postgres://u:p@h/db").unwrap().backend,
+            Backend::Postgres
+        );
+        assert_eq!(
+            DatabaseTarget::parse("sqlite://x.db").unwrap().backend,
+            Backend::Sqlite
+        );
+        let err = DatabaseTarget::parse("postgress://u:secret@h/db").unwrap_err();
+        assert!(!err.contains("secret"), "{err}");
+        assert!(DatabaseTarget::parse("mysql://h/db").is_err());
+        assert!(DatabaseTarget::parse("panicless.db").is_err());
+    }
+}

@@ -1,0 +1,31 @@
+//! Rows of `oauth_tokens`: every token this server issues has one, so any token can be revoked
+//! and the revocation is seen on the very next request.
+
+use crate::db::schema::oauth_tokens;
+use crate::db::DbConn;
+use crate::error::AppResult;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+#[derive(Insertable)]
+#[diesel(table_name = oauth_tokens)]
+pub struct NewToken<'a> {
+    pub kind: &'a str,
+    pub token_hash: &'a str,
+    pub jti: Option<&'a str>,
+    pub user_id: i64,
+    pub client_id: Option<i64>,
+    pub scope: &'a str,
+    pub audience: Option<&'a str>,
+    pub grant_id: &'a str,
+    pub parent_id: Option<i64>,
+    pub issued_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+}
+
+pub fn insert(conn: &mut DbConn, token: &NewToken<'_>) -> AppResult<i64> {
+    Ok(diesel::insert_into(oauth_tokens::table)
+        .values(token)
+        .returning(oauth_tokens::id)
+        .get_result(conn)?)
+}

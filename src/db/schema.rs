@@ -1,0 +1,173 @@
+// One schema for both backends. Written by hand to match migrations/{sqlite,postgres}:
+// every id is BigInt, every timestamp a UTC `Timestamp`.
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        email -> Text,
+        password_hash -> Text,
+        display_name -> Nullable<Text>,
+        is_admin -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    books (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        title -> Text,
+        authors -> Text,
+        isbn10 -> Nullable<Text>,
+        isbn13 -> Nullable<Text>,
+        pages -> Nullable<Integer>,
+        published_year -> Nullable<Integer>,
+        publisher -> Nullable<Text>,
+        language -> Nullable<Text>,
+        tags -> Text,
+        description -> Nullable<Text>,
+        cover_url -> Nullable<Text>,
+        shelf -> Text,
+        search_text -> Text,
+        dedup_key -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    book_tags (book_id, tag) {
+        book_id -> BigInt,
+        user_id -> BigInt,
+        tag -> Text,
+    }
+}
+
+diesel::table! {
+    readings (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        book_id -> BigInt,
+        status -> Text,
+        started_on -> Nullable<Date>,
+        finished_on -> Nullable<Date>,
+        pages_read -> Nullable<Integer>,
+        progress -> Nullable<Double>,
+        rating -> Nullable<Double>,
+        review -> Nullable<Text>,
+        notes -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    oauth_clients (id) {
+        id -> BigInt,
+        client_id -> Text,
+        client_secret_hash -> Nullable<Text>,
+        client_name -> Text,
+        redirect_uris -> Text,
+        grant_types -> Text,
+        response_types -> Text,
+        token_endpoint_auth_method -> Text,
+        scope -> Text,
+        client_uri -> Nullable<Text>,
+        logo_uri -> Nullable<Text>,
+        origin -> Text,
+        disabled -> Bool,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    oauth_consents (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        client_id -> BigInt,
+        scope -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    oauth_codes (id) {
+        id -> BigInt,
+        code_hash -> Text,
+        client_id -> BigInt,
+        user_id -> BigInt,
+        redirect_uri -> Text,
+        code_challenge -> Text,
+        code_challenge_method -> Text,
+        scope -> Text,
+        resource -> Nullable<Text>,
+        grant_id -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    oauth_tokens (id) {
+        id -> BigInt,
+        kind -> Text,
+        token_hash -> Text,
+        jti -> Nullable<Text>,
+        user_id -> BigInt,
+        client_id -> Nullable<BigInt>,
+        scope -> Text,
+        audience -> Nullable<Text>,
+        grant_id -> Text,
+        parent_id -> Nullable<BigInt>,
+        issued_at -> Timestamp,
+        expires_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+        rotated_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    connectors (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        kind -> Text,
+        provider -> Text,
+        label -> Text,
+        status -> Text,
+        status_reason -> Nullable<Text>,
+        api_key_sealed -> Nullable<Text>,
+        access_token_sealed -> Nullable<Text>,
+        refresh_token_sealed -> Nullable<Text>,
+        secret_hint -> Nullable<Text>,
+        expires_at -> Nullable<Timestamp>,
+        last_refreshed_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(books -> users (user_id));
+diesel::joinable!(book_tags -> books (book_id));
+diesel::joinable!(readings -> books (book_id));
+diesel::joinable!(readings -> users (user_id));
+diesel::joinable!(oauth_consents -> oauth_clients (client_id));
+diesel::joinable!(oauth_codes -> oauth_clients (client_id));
+diesel::joinable!(oauth_tokens -> users (user_id));
+diesel::joinable!(oauth_tokens -> oauth_clients (client_id));
+diesel::joinable!(connectors -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    books,
+    book_tags,
+    readings,
+    oauth_clients,
+    oauth_consents,
+    oauth_codes,
+    oauth_tokens,
+    connectors,
+);

@@ -1,0 +1,237 @@
+//! One error type for the whole service.
+//!
+//! Domain code returns `Result<T, AppError>`. Variants are what a client can act on; `Internal`
+//! and `Unavailable` carry a cause that is logged and never sent. The REST API renders every
+//! error as `application/problem+json` (RFC 9457); the OAuth endpoints, `/mcp` and the HTML pages
+//! map the same type into their own formats.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+pub type AppResult<T> = Result<T, AppError>;
+
+/// A problem with one field of a request, for validation failures.
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The request is malformed (bad JSON, bad query parameter).
+    #[error("{0}")]
+    BadRequest(String),
+    /// The request is well-formed but some fields are invalid.
+    #[error("the request has invalid fields")]
+    Validation(Vec<FieldError>),
+    /// No credentials, or bad ones. `challenge` is the full `WWW-Authenticate` value.
+    #[error("authentication is required")]
+    Unauthenticated { challenge: String },
+    /// Valid credentials without the scope the route needs.
+    #[error("the token lacks the scope this route needs")]
+    InsufficientScope { challenge: String, scope: String },
+    /// Wrong email or password. Never says which.
+    #[error("the email or password is incorrect")]
+    InvalidCredentials,
+    /// A form without the session's CSRF token.
+    #[error("the form has expired or did not come from this site; reload the page and try again")]
+    CsrfRejected,
+    /// Signed in, but not allowed (for example a non-administrator on an admin page).
+    #[error("you are not allowed to do this")]
+    Forbidden,
+    /// Does not exist, or belongs to someone else: the two are not told apart.
+    #[error("not found")]
+    NotFound,
+    #[error("{message}")]
+    Conflict {
+        message: String,
+        existing_id: Option<i64>,
+    },
+    #[error("the request body is too large")]
+    PayloadTooLarge,
+    #[error("too many requests")]
+    RateLimited { retry_after_secs: u64 },
+    /// The database (or another dependency) cannot answer now. The cause is logged only.
+    #[error("the service is temporarily unavailable")]
+    Unavailable(String),
+    /// A bug or an unexpected failure. The cause is logged only.
+    #[error("internal server error")]
+    Internal(String),
+}
+
+impl AppError {
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        AppError::Internal(cause.to_string())
+    }
+
+    pub fn validation(field: &str, message: impl Into<String>) -> Self {
+        AppError::Validation(vec![FieldError::new(field, message)])
+    }
+
+    /// Machine-readable code, stable across releases.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::BadRequest(_) => "bad_request",
+            AppError::Validation(_) => "validation_failed",
+            AppError::Unauthenticated { .. } => "invalid_token",
+            AppError::InsufficientScope { .. } => "insufficient_scope",
+            AppError::InvalidCredentials => "invalid_credentials",
+            AppError::CsrfRejected => "csrf_rejected",
+            AppError::Forbidden => "forbidden",
+            AppError::NotFound => "not_found",
+            AppError::Conflict { .. } => "conflict",
+            AppError::PayloadTooLarge => "payload_too_large",
+            AppError::RateLimited { .. } => "rate_limited",
+            AppError::Unavailable(_) => "service_unavailable",
+            AppError::Internal(_) => "internal_error",
+        }
+    }
+
+    /// The message a client may see. Never includes an internal cause.
+    pub fn public_message(&self) -> String {
+        self.to_string()
+    }
+
+    fn log(&self) {
+        match self {
+            AppError::Internal(cause) => log::error!("internal error: {cause}"),
+            AppError::Unavailable(cause) => log::warn!("service unavailable: {cause}"),
+            _ => {}
+        }
+    }
+}
+
+/// The JSON body of every API error (RFC 9457 problem details plus a `code`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI reference naming the problem type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Machine-readable error code, for example `not_found` or `validation_failed`.
+    pub code: String,
+    /// Field-level details, for validation failures.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+    /// For conflicts: the id of the existing resource.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub existing_id: Option<i64>,
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Unauthenticated { .. } | AppError::InvalidCredentials => {
+                StatusCode::UNAUTHORIZED
+            }
+            AppError::CsrfRejected => StatusCode::FORBIDDEN,
+            AppError::InsufficientScope { .. } | AppError::Forbidden => StatusCode::FORBIDDEN,
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Conflict { .. } => StatusCode::CONFLICT,
+            AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.log();
+        let status = self.status_code();
+        let problem = Problem {
+            kind: format!("/problems/{}", self.code()),
+            title: status.canonical_reason().unwrap_or("Error").to_string(),
+            status: status.as_u16(),
+            detail: self.public_message(),
+            code: self.code().to_string(),
+            errors: match self {
+                AppError::Validation(errors) => errors.clone(),
+                _ => Vec::new(),
+            },
+            existing_id: match self {
+                AppError::Conflict { existing_id, .. } => *existing_id,
+                _ => None,
+            },
+        };
+        let mut response = HttpResponse::build(status);
+        response.insert_header((header::CONTENT_TYPE, "application/problem+json"));
+        response.insert_header((header::CACHE_CONTROL, "no-store"));
+        match self {
+            AppError::Unauthenticated { challenge } | AppError::InsufficientScope { challenge, .. } => {
+                if let Ok(value) = HeaderValue::from_str(challenge) {
+                    response.insert_header((header::WWW_AUTHENTICATE, value));
+                }
+            }
+            AppError::InvalidCredentials => {
+                response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"panicless\""));
+            }
+            AppError::RateLimited { retry_after_secs } => {
+                response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+            }
+            _ => {}
+        }
+        response.json(problem)
+    }
+}
+
+impl From<diesel::result::Error> for AppError {
+    fn from(error: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match error {
+            Error::NotFound => AppError::NotFound,
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => AppError::Conflict {
+                message: "a record with the same unique value already exists".into(),
+                existing_id: None,
+            },
+            Error::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                info,
+            ) => AppError::Unavailable(info.message().to_string()),
+            Error::DatabaseError(_, ref info) if is_busy(info.message()) => {
+                AppError::Unavailable(info.message().to_string())
+            }
+            other => AppError::Internal(format!("database: {other}")),
+        }
+    }
+}
+
+/// SQLite answers "database is locked" when a writer waits longer than the busy timeout:
+/// a load problem, not a bug.
+fn is_busy(message: &str) -> bool {
+    message.contains("database is locked") || message.contains("database is busy")
+}
+
+impl From<r2d2::Error> for AppError {
+    fn from(error: r2d2::Error) -> Self {
+        AppError::Unavailable(format!("database pool: {error}"))
+    }
+}
+
+impl From<actix_web::error::BlockingError> for AppError {
+    fn from(error: actix_web::error::BlockingError) -> Self {
+        AppError::Internal(format!("blocking task: {error}"))
+    }
+}
+
+impl From<askama::Error> for AppError {
+    fn from(error: askama::Error) -> Self {
+        AppError::Internal(format!("template: {error}"))
+    }
+}

@@ -1,0 +1,137 @@
+//! Panicless Library: a personal library with its own OAuth 2.1 authorization server and an MCP
+//! endpoint, so that an AI assistant can reach a person's own data safely.
+//!
+//! `main.rs` only parses the command line; everything a test needs to build and run the real
+//! application is here: [`config::Config`], [`state::AppState`] (pool, keys) and [`app`].
+
+pub mod api;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod state;
+pub mod web;
+
+use actix_session::config::{CookieContentSecurity, PersistentSession};
+use actix_session::storage::CookieSessionStore;
+use actix_session::SessionMiddleware;
+use actix_web::body::MessageBody;
+use actix_web::cookie::{Key, SameSite};
+use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{DefaultHeaders, Logger};
+use actix_web::{web as aw, App, HttpRequest, HttpResponse, HttpServer};
+use error::AppError;
+use state::AppState;
+use std::net::TcpListener;
+
+/// The largest JSON body accepted by default; imports set their own limit.
+pub const JSON_LIMIT: usize = 256 * 1024;
+/// Form bodies (login, consent) are small.
+pub const FORM_LIMIT: usize = 64 * 1024;
+
+/// Builds the application: every route, middleware and extractor configuration.
+pub fn app(
+    state: AppState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let session_key = Key::derive_from(state.config.session_secret.expose().as_bytes());
+    let sessions = SessionMiddleware::builder(CookieSessionStore::default(), session_key)
+        .cookie_name("panicless_session".into())
+        .cookie_secure(state.config.secure_cookies())
+        .cookie_http_only(true)
+        .cookie_same_site(SameSite::Lax)
+        .cookie_content_security(CookieContentSecurity::Private)
+        .session_lifecycle(
+            PersistentSession::default().session_ttl(actix_web::cookie::time::Duration::days(7)),
+        )
+        .build();
+    App::new()
+        .app_data(aw::Data::new(state))
+        .app_data(json_config())
+        .app_data(form_config())
+        .app_data(query_config())
+        .app_data(path_config())
+        .wrap(sessions)
+        .wrap(
+            DefaultHeaders::new()
+                .add(("X-Content-Type-Options", "nosniff"))
+                .add(("X-Frame-Options", "DENY"))
+                .add(("Referrer-Policy", "same-origin"))
+                .add(("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'")),
+        )
+        // Method, path without the query string, status and time: never a header or a body, so
+        // no password, cookie, code or token reaches the log.
+        .wrap(
+            Logger::new("%{method}xi %{path}xi %s %Dms")
+                .custom_request_replace("method", |req| req.method().to_string())
+                .custom_request_replace("path", |req| req.path().to_string()),
+        )
+        .configure(web::configure)
+        .configure(api::configure)
+        .default_service(aw::to(not_found))
+}
+
+async fn not_found(req: HttpRequest) -> Result<HttpResponse, actix_web::Error> {
+    if req.path().starts_with("/api/") || req.path().starts_with("/oauth/") {
+        Err(AppError::NotFound.into())
+    } else {
+        Err(web::PageError::App(AppError::NotFound).into())
+    }
+}
+
+fn json_config() -> aw::JsonConfig {
+    aw::JsonConfig::default()
+        .limit(JSON_LIMIT)
+        .error_handler(|error, _req| {
+            let app_error = match &error {
+                actix_web::error::JsonPayloadError::OverflowKnownLength { .. }
+                | actix_web::error::JsonPayloadError::Overflow { .. } => AppError::PayloadTooLarge,
+                actix_web::error::JsonPayloadError::ContentType => {
+                    AppError::BadRequest("the body must be JSON (Content-Type: application/json)".into())
+                }
+                other => AppError::BadRequest(format!("invalid JSON body: {other}")),
+            };
+            app_error.into()
+        })
+}
+
+fn form_config() -> aw::FormConfig {
+    aw::FormConfig::default().limit(FORM_LIMIT).error_handler(|error, _req| {
+        let app_error = match &error {
+            actix_web::error::UrlencodedError::Overflow { .. } => AppError::PayloadTooLarge,
+            other => AppError::BadRequest(format!("invalid form: {other}")),
+        };
+        web::PageError::App(app_error).into()
+    })
+}
+
+fn query_config() -> aw::QueryConfig {
+    aw::QueryConfig::default().error_handler(|error, _req| {
+        AppError::BadRequest(format!("invalid query string: {error}")).into()
+    })
+}
+
+fn path_config() -> aw::PathConfig {
+    aw::PathConfig::default().error_handler(|_error, _req| AppError::NotFound.into())
+}
+
+/// Starts the HTTP server on an already bound listener (tests bind port 0).
+pub fn start(state: AppState, listener: TcpListener) -> std::io::Result<Server> {
+    let workers = match state.config.workers {
+        0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        n => n,
+    };
+    let server = HttpServer::new(move || app(state.clone()))
+        .workers(workers)
+        .listen(listener)?
+        .run();
+    Ok(server)
+}

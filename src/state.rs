@@ -1,0 +1,43 @@
+//! What every handler shares: configuration, the pool, keys. Cheap to clone.
+
+use crate::auth::jwt::JwtKeys;
+use crate::auth::password::PasswordHasher;
+use crate::config::Config;
+use crate::db::{self, DatabaseTarget, Pool};
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub pool: Pool,
+    pub jwt: JwtKeys,
+    pub passwords: PasswordHasher,
+}
+
+impl AppState {
+    /// Opens the database, applies migrations and prepares keys. Every failure is a sentence
+    /// fit for the operator.
+    pub fn init(config: Config) -> Result<AppState, String> {
+        let target = DatabaseTarget::parse(&config.database_url)?;
+        let pool = db::build_pool(&target, config.database_pool_size)?;
+        let mut conn = pool
+            .get()
+            .map_err(|e| format!("cannot connect to {}: {e}", target.display()))?;
+        let applied = db::run_migrations(&mut conn)?;
+        if applied > 0 {
+            log::info!("applied {applied} migration(s) to {}", target.display());
+        }
+        drop(conn);
+        Ok(AppState {
+            jwt: JwtKeys::new(config.jwt_secret.expose().as_bytes(), config.issuer()),
+            passwords: PasswordHasher::new(config.bcrypt_cost),
+            config: Arc::new(config),
+            pool,
+        })
+    }
+
+    /// Audience of first-party API tokens: the server itself.
+    pub fn api_audience(&self) -> &str {
+        self.config.issuer()
+    }
+}

@@ -1,0 +1,315 @@
+//! `/register`, `/login`, `/logout` and the home page.
+
+use super::{current_user, redirect, render, Nav, PageError};
+use crate::auth::{csrf, password, session};
+use crate::db::{self, models::user};
+use crate::error::AppError;
+use crate::state::AppState;
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(home))
+        .route("/login", web::get().to(login_form))
+        .route("/login", web::post().to(login))
+        .route("/register", web::get().to(register_form))
+        .route("/register", web::post().to(register))
+        .route("/logout", web::get().to(logout_form))
+        .route("/logout", web::post().to(logout));
+}
+
+type PageResult = Result<HttpResponse, PageError>;
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    nav: Nav,
+    name: String,
+    email: String,
+    is_admin: bool,
+    mcp_url: String,
+}
+
+#[derive(Template)]
+#[template(path = "landing.html")]
+struct LandingPage {
+    nav: Nav,
+}
+
+async fn home(state: web::Data<AppState>, session: Session) -> PageResult {
+    match current_user(&state, &session).await? {
+        Some(user) => render(
+            StatusCode::OK,
+            &HomePage {
+                nav: Nav::for_user(&user, &session)?,
+                name: user.name().to_string(),
+                email: user.email.clone(),
+                is_admin: user.is_admin,
+                mcp_url: state.config.url("/mcp"),
+            },
+        ),
+        None => render(
+            StatusCode::OK,
+            &LandingPage {
+                nav: Nav::anonymous(&session)?,
+            },
+        ),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ReturnTo {
+    return_to: Option<String>,
+}
+
+/// `?return_to=...` for the links between the login and register pages.
+fn return_query(return_to: &str) -> String {
+    if return_to.is_empty() {
+        String::new()
+    } else {
+        let encoded = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("return_to", return_to)
+            .finish();
+        format!("?{encoded}")
+    }
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    nav: Nav,
+    error: Option<String>,
+    email: String,
+    return_to: String,
+    return_query: String,
+}
+
+impl LoginPage {
+    fn new(session: &Session, return_to: Option<String>) -> Result<Self, AppError> {
+        let return_to = session::safe_return_to(return_to.as_deref()).unwrap_or_default();
+        Ok(LoginPage {
+            nav: Nav::anonymous(session)?,
+            error: None,
+            email: String::new(),
+            return_query: return_query(&return_to),
+            return_to,
+        })
+    }
+}
+
+async fn login_form(
+    state: web::Data<AppState>,
+    session: Session,
+    query: web::Query<ReturnTo>,
+) -> PageResult {
+    let return_to = query.into_inner().return_to;
+    if current_user(&state, &session).await?.is_some() {
+        let target = session::safe_return_to(return_to.as_deref()).unwrap_or_else(|| "/".into());
+        return Ok(redirect(&target));
+    }
+    render(StatusCode::OK, &LoginPage::new(&session, return_to)?)
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    csrf_token: String,
+    email: String,
+    password: String,
+    return_to: Option<String>,
+}
+
+async fn login(
+    state: web::Data<AppState>,
+    session: Session,
+    form: web::Form<LoginForm>,
+) -> PageResult {
+    let form = form.into_inner();
+    csrf::verify(&session, &form.csrf_token)?;
+    match authenticate(&state, &form.email, form.password).await {
+        Ok(user) => {
+            session::sign_in(&session, user.id)?;
+            let target =
+                session::safe_return_to(form.return_to.as_deref()).unwrap_or_else(|| "/".into());
+            Ok(redirect(&target))
+        }
+        Err(AppError::InvalidCredentials) => {
+            let mut page = LoginPage::new(&session, form.return_to)?;
+            page.error = Some("The email or password is incorrect.".into());
+            page.email = form.email;
+            render(StatusCode::UNAUTHORIZED, &page)
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Checks an email and password. The answer for an unknown email and for a wrong password is
+/// the same, and takes as long.
+pub async fn authenticate(
+    state: &AppState,
+    email: &str,
+    password: String,
+) -> Result<user::User, AppError> {
+    let email = email.to_string();
+    let found = db::run(&state.pool, move |conn| user::find_by_email(conn, &email)).await?;
+    let hash = found.as_ref().map(|u| u.password_hash.clone());
+    if state.passwords.verify(password, hash).await? {
+        found.ok_or(AppError::InvalidCredentials)
+    } else {
+        Err(AppError::InvalidCredentials)
+    }
+}
+
+/// Validates and creates an account; shared by the page and the JSON API.
+pub async fn create_account(
+    state: &AppState,
+    email: &str,
+    password: String,
+    display_name: Option<String>,
+) -> Result<user::User, AppError> {
+    let mut problems = Vec::new();
+    if let Err(message) = user::validate_email(email) {
+        problems.push(crate::error::FieldError::new("email", message));
+    }
+    if let Err(message) = password::validate(&password) {
+        problems.push(crate::error::FieldError::new("password", message));
+    }
+    if !problems.is_empty() {
+        return Err(AppError::Validation(problems));
+    }
+    let hash = state.passwords.hash(password).await?;
+    let email = email.to_string();
+    db::run(&state.pool, move |conn| {
+        user::create(
+            conn,
+            &email,
+            &hash,
+            display_name.as_deref(),
+            user::AdminPolicy::FirstUserOnly,
+            db::models::now(),
+        )
+    })
+    .await
+}
+
+#[derive(Template)]
+#[template(path = "register.html")]
+struct RegisterPage {
+    nav: Nav,
+    error: Option<String>,
+    email: String,
+    display_name: String,
+    return_to: String,
+    return_query: String,
+}
+
+async fn register_form(
+    state: web::Data<AppState>,
+    session: Session,
+    query: web::Query<ReturnTo>,
+) -> PageResult {
+    if current_user(&state, &session).await?.is_some() {
+        return Ok(redirect("/"));
+    }
+    let return_to = session::safe_return_to(query.into_inner().return_to.as_deref()).unwrap_or_default();
+    render(
+        StatusCode::OK,
+        &RegisterPage {
+            nav: Nav::anonymous(&session)?,
+            error: None,
+            email: String::new(),
+            display_name: String::new(),
+            return_query: return_query(&return_to),
+            return_to,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct RegisterForm {
+    csrf_token: String,
+    email: String,
+    #[serde(default)]
+    display_name: String,
+    password: String,
+    password_confirm: String,
+    return_to: Option<String>,
+}
+
+async fn register(
+    state: web::Data<AppState>,
+    session: Session,
+    form: web::Form<RegisterForm>,
+) -> PageResult {
+    let form = form.into_inner();
+    csrf::verify(&session, &form.csrf_token)?;
+    let return_to = session::safe_return_to(form.return_to.as_deref()).unwrap_or_default();
+    let failure = |message: String| -> PageResult {
+        render(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &RegisterPage {
+                nav: Nav::anonymous(&session)?,
+                error: Some(message),
+                email: form.email.clone(),
+                display_name: form.display_name.clone(),
+                return_query: return_query(&return_to),
+                return_to: return_to.clone(),
+            },
+        )
+    };
+    if !state.config.allow_registration {
+        return failure("Registration is closed on this server. Ask its administrator for an account.".into());
+    }
+    if form.password != form.password_confirm {
+        return failure("The two passwords do not match.".into());
+    }
+    let display_name = Some(form.display_name.clone());
+    match create_account(&state, &form.email, form.password.clone(), display_name).await {
+        Ok(user) => {
+            session::sign_in(&session, user.id)?;
+            Ok(redirect(if return_to.is_empty() { "/" } else { &return_to }))
+        }
+        Err(AppError::Validation(problems)) => failure(
+            problems
+                .iter()
+                .map(|p| super::capitalise(&p.message))
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+        Err(AppError::Conflict { .. }) => {
+            failure("An account with this email already exists. Sign in instead.".into())
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "logout.html")]
+struct LogoutPage {
+    nav: Nav,
+}
+
+async fn logout_form(state: web::Data<AppState>, session: Session) -> PageResult {
+    match current_user(&state, &session).await? {
+        Some(user) => render(
+            StatusCode::OK,
+            &LogoutPage {
+                nav: Nav::for_user(&user, &session)?,
+            },
+        ),
+        None => Ok(redirect("/login")),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CsrfOnly {
+    csrf_token: String,
+}
+
+async fn logout(session: Session, form: web::Form<CsrfOnly>) -> PageResult {
+    csrf::verify(&session, &form.csrf_token)?;
+    session::sign_out(&session);
+    Ok(redirect("/login"))
+}
