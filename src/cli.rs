@@ -8,7 +8,11 @@ use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
-#[command(name = "panicless", version, about = "Panicless Library: your books, your server, your AI assistant")]
+#[command(
+    name = "panicless",
+    version,
+    about = "Panicless Library: your books, your server, your AI assistant"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -104,13 +108,24 @@ fn user_command(config: Config, command: UserCommand) -> Result<(), String> {
             } else {
                 user::AdminPolicy::FirstUserOnly
             };
-            let created = user::create(&mut conn, &email, &hash, name.as_deref(), policy, db::models::now())
-                .map_err(|e| e.to_string())?;
+            let created = user::create(
+                &mut conn,
+                &email,
+                &hash,
+                name.as_deref(),
+                policy,
+                db::models::now(),
+            )
+            .map_err(|e| e.to_string())?;
             println!(
                 "created user {} ({}){}",
                 created.id,
                 created.email,
-                if created.is_admin { ", administrator" } else { "" }
+                if created.is_admin {
+                    ", administrator"
+                } else {
+                    ""
+                }
             );
         }
         UserCommand::List => {
@@ -133,7 +148,8 @@ fn user_command(config: Config, command: UserCommand) -> Result<(), String> {
 fn read_password() -> Result<String, String> {
     if std::io::stdin().is_terminal() {
         let first = rpassword::prompt_password("Password: ").map_err(|e| e.to_string())?;
-        let again = rpassword::prompt_password("Repeat the password: ").map_err(|e| e.to_string())?;
+        let again =
+            rpassword::prompt_password("Repeat the password: ").map_err(|e| e.to_string())?;
         if first != again {
             return Err("the two passwords do not match".into());
         }

@@ -78,7 +78,11 @@ impl Config {
     /// Builds the configuration from any lookup (tests pass a map). Returns every problem found,
     /// not only the first one.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, Vec<String>> {
-        let get = |name: &str| lookup(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
         let mut problems = Vec::new();
         let mut defaults = Vec::new();
 
@@ -133,8 +137,12 @@ impl Config {
 
         let jwt_access_token_expiry =
             parse_number(&get, "JWT_ACCESS_TOKEN_EXPIRY", 3600i64, &mut problems);
-        let refresh_token_expiry =
-            parse_number(&get, "JWT_REFRESH_TOKEN_EXPIRY", 30 * 24 * 3600i64, &mut problems);
+        let refresh_token_expiry = parse_number(
+            &get,
+            "JWT_REFRESH_TOKEN_EXPIRY",
+            30 * 24 * 3600i64,
+            &mut problems,
+        );
         if jwt_access_token_expiry <= 0 || refresh_token_expiry <= 0 {
             problems.push("token lifetimes must be positive numbers of seconds".into());
         }
@@ -160,13 +168,17 @@ impl Config {
 
         let bcrypt_cost = parse_number(&get, "BCRYPT_COST", 12u32, &mut problems);
         if !(4..=31).contains(&bcrypt_cost) {
-            problems.push(format!("BCRYPT_COST must be between 4 and 31, not {bcrypt_cost}"));
+            problems.push(format!(
+                "BCRYPT_COST must be between 4 and 31, not {bcrypt_cost}"
+            ));
         }
         let allow_registration = match get("ALLOW_REGISTRATION").as_deref() {
             None | Some("true") | Some("1") | Some("yes") => true,
             Some("false") | Some("0") | Some("no") => false,
             Some(other) => {
-                problems.push(format!("ALLOW_REGISTRATION must be true or false, not `{other}`"));
+                problems.push(format!(
+                    "ALLOW_REGISTRATION must be true or false, not `{other}`"
+                ));
                 true
             }
         };
@@ -194,7 +206,11 @@ impl Config {
             for (name, value, dev) in [
                 ("JWT_SECRET", &jwt_secret, DEV_JWT_SECRET),
                 ("SESSION_SECRET", &session_secret, DEV_SESSION_SECRET),
-                ("OAUTH_CLIENT_SECRET", &oauth_client_secret, DEV_OAUTH_CLIENT_SECRET),
+                (
+                    "OAUTH_CLIENT_SECRET",
+                    &oauth_client_secret,
+                    DEV_OAUTH_CLIENT_SECRET,
+                ),
                 ("ENCRYPTION_KEY", &encryption_key_b64, DEV_ENCRYPTION_KEY),
             ] {
                 if value.expose() == dev && !defaults.contains(&name) {
@@ -202,7 +218,9 @@ impl Config {
                 }
             }
             if !public_url.is_empty() && !public_url.starts_with("https://") {
-                problems.push(format!("PUBLIC_URL must be an https URL in production, not `{public_url}`"));
+                problems.push(format!(
+                    "PUBLIC_URL must be an https URL in production, not `{public_url}`"
+                ));
             }
         } else if session_secret.expose().len() < 32 {
             // actix-session derives its keys from at least 32 bytes, whatever the environment.
@@ -275,7 +293,8 @@ fn parse_number<T: std::str::FromStr + Copy + fmt::Display>(
 /// `https://example.com/` → `https://example.com`. A path, query or fragment is refused: the
 /// issuer must be the bare origin.
 fn normalise_public_url(raw: &str) -> Result<String, String> {
-    let parsed = url::Url::parse(raw).map_err(|e| format!("PUBLIC_URL `{raw}` is not a URL: {e}"))?;
+    let parsed =
+        url::Url::parse(raw).map_err(|e| format!("PUBLIC_URL `{raw}` is not a URL: {e}"))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
         return Err(format!("PUBLIC_URL `{raw}` must be an http or https URL"));
     }
@@ -296,7 +315,10 @@ pub fn decode_key(b64: &str) -> Result<[u8; 32], String> {
     let bytes = engines
         .iter()
         .find_map(|engine| engine.decode(b64.trim()).ok())
-        .ok_or_else(|| "ENCRYPTION_KEY must be base64 (generate one with `openssl rand -base64 32`)".to_string())?;
+        .ok_or_else(|| {
+            "ENCRYPTION_KEY must be base64 (generate one with `openssl rand -base64 32`)"
+                .to_string()
+        })?;
     <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
         format!(
             "ENCRYPTION_KEY must decode to exactly 32 bytes, not {} (generate one with `openssl rand -base64 32`)",
@@ -311,8 +333,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, Vec<String>> {
-        let map: HashMap<String, String> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 

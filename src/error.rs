@@ -174,7 +174,8 @@ impl ResponseError for AppError {
         response.insert_header((header::CONTENT_TYPE, "application/problem+json"));
         response.insert_header((header::CACHE_CONTROL, "no-store"));
         match self {
-            AppError::Unauthenticated { challenge } | AppError::InsufficientScope { challenge, .. } => {
+            AppError::Unauthenticated { challenge }
+            | AppError::InsufficientScope { challenge, .. } => {
                 if let Ok(value) = HeaderValue::from_str(challenge) {
                     response.insert_header((header::WWW_AUTHENTICATE, value));
                 }

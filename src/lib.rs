@@ -65,7 +65,10 @@ pub fn app(
                 .add(("X-Content-Type-Options", "nosniff"))
                 .add(("X-Frame-Options", "DENY"))
                 .add(("Referrer-Policy", "same-origin"))
-                .add(("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'")),
+                .add((
+                    "Content-Security-Policy",
+                    "default-src 'self'; frame-ancestors 'none'",
+                )),
         )
         // Method, path without the query string, status and time: never a header or a body, so
         // no password, cookie, code or token reaches the log.
@@ -94,9 +97,9 @@ fn json_config() -> aw::JsonConfig {
             let app_error = match &error {
                 actix_web::error::JsonPayloadError::OverflowKnownLength { .. }
                 | actix_web::error::JsonPayloadError::Overflow { .. } => AppError::PayloadTooLarge,
-                actix_web::error::JsonPayloadError::ContentType => {
-                    AppError::BadRequest("the body must be JSON (Content-Type: application/json)".into())
-                }
+                actix_web::error::JsonPayloadError::ContentType => AppError::BadRequest(
+                    "the body must be JSON (Content-Type: application/json)".into(),
+                ),
                 other => AppError::BadRequest(format!("invalid JSON body: {other}")),
             };
             app_error.into()
@@ -104,13 +107,15 @@ fn json_config() -> aw::JsonConfig {
 }
 
 fn form_config() -> aw::FormConfig {
-    aw::FormConfig::default().limit(FORM_LIMIT).error_handler(|error, _req| {
-        let app_error = match &error {
-            actix_web::error::UrlencodedError::Overflow { .. } => AppError::PayloadTooLarge,
-            other => AppError::BadRequest(format!("invalid form: {other}")),
-        };
-        web::PageError::App(app_error).into()
-    })
+    aw::FormConfig::default()
+        .limit(FORM_LIMIT)
+        .error_handler(|error, _req| {
+            let app_error = match &error {
+                actix_web::error::UrlencodedError::Overflow { .. } => AppError::PayloadTooLarge,
+                other => AppError::BadRequest(format!("invalid form: {other}")),
+            };
+            web::PageError::App(app_error).into()
+        })
 }
 
 fn query_config() -> aw::QueryConfig {

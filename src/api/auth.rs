@@ -95,7 +95,10 @@ pub async fn login(
 }
 
 /// Signs a first-party token and records it, so it can be listed and revoked like any other.
-pub async fn issue_first_party_token(state: &AppState, user: &user::User) -> AppResult<TokenResponse> {
+pub async fn issue_first_party_token(
+    state: &AppState,
+    user: &user::User,
+) -> AppResult<TokenResponse> {
     let now = db::models::now();
     let ttl = state.config.jwt_access_token_expiry;
     let scope = ScopeSet::all().to_string();

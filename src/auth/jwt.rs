@@ -97,8 +97,15 @@ mod tests {
         let keys = JwtKeys::new(b"0123456789abcdef0123456789abcdef", "https://books.example");
         let far = chrono::Utc::now().timestamp() + 3600;
         let token = keys.sign(&claims(far)).unwrap();
-        assert_eq!(keys.verify(&token, &["https://books.example"]).unwrap().user_id(), Some(7));
-        assert!(keys.verify(&token, &["https://books.example/mcp"]).is_none());
+        assert_eq!(
+            keys.verify(&token, &["https://books.example"])
+                .unwrap()
+                .user_id(),
+            Some(7)
+        );
+        assert!(keys
+            .verify(&token, &["https://books.example/mcp"])
+            .is_none());
         let other = JwtKeys::new(b"another-secret-another-secret-xx", "https://books.example");
         assert!(other.verify(&token, &["https://books.example"]).is_none());
         let expired = keys.sign(&claims(1000)).unwrap();

@@ -12,10 +12,14 @@ pub const MAX_BYTES: usize = 72;
 
 pub fn validate(password: &str) -> Result<(), String> {
     if password.chars().count() < MIN_CHARS {
-        return Err(format!("the password must have at least {MIN_CHARS} characters"));
+        return Err(format!(
+            "the password must have at least {MIN_CHARS} characters"
+        ));
     }
     if password.len() > MAX_BYTES {
-        return Err(format!("the password must be at most {MAX_BYTES} bytes long"));
+        return Err(format!(
+            "the password must be at most {MAX_BYTES} bytes long"
+        ));
     }
     Ok(())
 }

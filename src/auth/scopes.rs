@@ -45,7 +45,9 @@ impl Scope {
             Scope::Read => "See your books, reading sessions and statistics",
             Scope::Write => "Add, change and delete books and reading sessions",
             Scope::Connectors => "Manage your AI-provider connections and use them on your behalf",
-            Scope::All => "Full access: read and change your library and manage your AI-provider connections",
+            Scope::All => {
+                "Full access: read and change your library and manage your AI-provider connections"
+            }
         }
     }
 }
@@ -80,7 +82,9 @@ impl ScopeSet {
 
     /// Whether a token with these scopes may do what `needed` guards. `all` covers everything.
     pub fn allows(&self, needed: Scope) -> bool {
-        self.0.iter().any(|&held| held == needed || held == Scope::All)
+        self.0
+            .iter()
+            .any(|&held| held == needed || held == Scope::All)
     }
 
     pub fn is_empty(&self) -> bool {

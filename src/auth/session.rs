@@ -40,8 +40,18 @@ mod tests {
 
     #[test]
     fn only_relative_paths_are_safe() {
-        assert_eq!(safe_return_to(Some("/oauth/authorize?a=b")).as_deref(), Some("/oauth/authorize?a=b"));
-        for bad in ["//evil.com", "/\\evil.com", "https://evil.com", "evil.com", "/\tx", "/a\\b"] {
+        assert_eq!(
+            safe_return_to(Some("/oauth/authorize?a=b")).as_deref(),
+            Some("/oauth/authorize?a=b")
+        );
+        for bad in [
+            "//evil.com",
+            "/\\evil.com",
+            "https://evil.com",
+            "evil.com",
+            "/\tx",
+            "/a\\b",
+        ] {
             assert_eq!(safe_return_to(Some(bad)), None, "{bad}");
         }
         assert_eq!(safe_return_to(None), None);

@@ -269,7 +269,9 @@ mod tests {
     #[test]
     fn backend_is_chosen_by_scheme_and_unknown_schemes_are_refused() {
         assert_eq!(
-            DatabaseTarget::parse("postgres://u:p@h/db").unwrap().backend,
+            DatabaseTarget::parse("postgres://u:p@h/db")
+                .unwrap()
+                .backend,
             Backend::Postgres
         );
         assert_eq!(

@@ -213,7 +213,8 @@ async fn register_form(
     if current_user(&state, &session).await?.is_some() {
         return Ok(redirect("/"));
     }
-    let return_to = session::safe_return_to(query.into_inner().return_to.as_deref()).unwrap_or_default();
+    let return_to =
+        session::safe_return_to(query.into_inner().return_to.as_deref()).unwrap_or_default();
     render(
         StatusCode::OK,
         &RegisterPage {
@@ -260,7 +261,9 @@ async fn register(
         )
     };
     if !state.config.allow_registration {
-        return failure("Registration is closed on this server. Ask its administrator for an account.".into());
+        return failure(
+            "Registration is closed on this server. Ask its administrator for an account.".into(),
+        );
     }
     if form.password != form.password_confirm {
         return failure("The two passwords do not match.".into());
@@ -269,7 +272,11 @@ async fn register(
     match create_account(&state, &form.email, form.password.clone(), display_name).await {
         Ok(user) => {
             session::sign_in(&session, user.id)?;
-            Ok(redirect(if return_to.is_empty() { "/" } else { &return_to }))
+            Ok(redirect(if return_to.is_empty() {
+                "/"
+            } else {
+                &return_to
+            }))
         }
         Err(AppError::Validation(problems)) => failure(
             problems

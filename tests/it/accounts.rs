@@ -1,0 +1,558 @@
+//! Accounts: pages with sessions and CSRF, JSON login, health, production refusal.
+
+use crate::common::{backends, csrf_from, hidden_field, jwt_claims, Backend, TestApp, PASSWORD};
+use reqwest::StatusCode;
+
+fn location(response: &reqwest::Response) -> String {
+    response.headers()["location"].to_str().unwrap().to_string()
+}
+
+#[actix_web::test]
+async fn register_login_logout_through_the_pages() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let browser = app.new_browser();
+
+        // Register through the form: signed in at once, sent home.
+        let csrf = csrf_from(&browser, &app.at("/register")).await;
+        let response = browser
+            .post(app.at("/register"))
+            .form(&[
+                ("csrf_token", csrf.as_str()),
+                ("email", "Reader@Example.org"),
+                ("display_name", "Ada"),
+                ("password", PASSWORD),
+                ("password_confirm", PASSWORD),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{backend:?}");
+        assert_eq!(location(&response), "/");
+        let cookie = response.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(cookie.contains("HttpOnly"), "{cookie}");
+        assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+        assert!(!cookie.contains("Secure"), "plain http in tests: {cookie}");
+
+        let home = browser
+            .get(app.at("/"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            home.contains("reader@example.org"),
+            "home says who you are: {home}"
+        );
+        assert!(
+            home.contains("an administrator"),
+            "the first user is an admin"
+        );
+
+        // Sign out with the CSRF token of the page.
+        let csrf = hidden_field(&home, "csrf_token").unwrap();
+        let response = browser
+            .post(app.at("/logout"))
+            .form(&[("csrf_token", csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let landing = browser
+            .get(app.at("/"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(!landing.contains("reader@example.org"));
+
+        // Sign in again, with the email in another case.
+        let response = app.sign_in(&browser, "READER@example.org", PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let home = browser
+            .get(app.at("/"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(home.contains("Welcome, Ada"), "{home}");
+
+        // A second account is not an administrator.
+        let second = app.new_browser();
+        let csrf = csrf_from(&second, &app.at("/register")).await;
+        second
+            .post(app.at("/register"))
+            .form(&[
+                ("csrf_token", csrf.as_str()),
+                ("email", "second@example.org"),
+                ("password", PASSWORD),
+                ("password_confirm", PASSWORD),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let home = second
+            .get(app.at("/"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(home.contains("second@example.org"));
+        assert!(!home.contains("an administrator"));
+        app.stop().await;
+    }
+}
+
+#[actix_web::test]
+async fn login_errors_do_not_reveal_whether_the_email_exists() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.register_user("known@example.org").await;
+
+    let wrong_password = app
+        .sign_in(&app.new_browser(), "known@example.org", "not the password")
+        .await;
+    let unknown_email = app
+        .sign_in(&app.new_browser(), "nobody@example.org", "not the password")
+        .await;
+    assert_eq!(wrong_password.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(unknown_email.status(), StatusCode::UNAUTHORIZED);
+    let a = wrong_password.text().await.unwrap();
+    let b = unknown_email.text().await.unwrap();
+    assert!(a.contains("The email or password is incorrect."));
+    assert!(b.contains("The email or password is incorrect."));
+    assert!(
+        !a.contains("not the password"),
+        "the password is never echoed"
+    );
+
+    // The JSON API answers the same for both.
+    for email in ["known@example.org", "nobody@example.org"] {
+        let response = app
+            .client
+            .post(app.at("/api/auth/login"))
+            .json(&serde_json::json!({"email": email, "password": "not the password"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401);
+        assert!(response.headers().contains_key("www-authenticate"));
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["code"], "invalid_credentials");
+    }
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn registration_rejects_duplicates_and_bad_passwords() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        app.register_user("dup@example.org").await;
+
+        let response = app
+            .client
+            .post(app.at("/api/auth/register"))
+            .json(&serde_json::json!({"email": "DUP@example.org", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            409,
+            "{backend:?}: emails are case-insensitive"
+        );
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json"
+        );
+
+        for (password, needle) in [("short", "at least 8"), (&*"x".repeat(73), "72 bytes")] {
+            let response = app
+                .client
+                .post(app.at("/api/auth/register"))
+                .json(&serde_json::json!({"email": "new@example.org", "password": password}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 422);
+            let body: serde_json::Value = response.json().await.unwrap();
+            assert_eq!(body["errors"][0]["field"], "password");
+            assert!(
+                body["errors"][0]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains(needle),
+                "{body}"
+            );
+        }
+
+        // The page says it plainly too.
+        let browser = app.new_browser();
+        let csrf = csrf_from(&browser, &app.at("/register")).await;
+        let response = browser
+            .post(app.at("/register"))
+            .form(&[
+                ("csrf_token", csrf.as_str()),
+                ("email", "dup@example.org"),
+                ("password", PASSWORD),
+                ("password_confirm", PASSWORD),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(response.text().await.unwrap().contains("already exists"));
+
+        let csrf = csrf_from(&browser, &app.at("/register")).await;
+        let response = browser
+            .post(app.at("/register"))
+            .form(&[
+                ("csrf_token", csrf.as_str()),
+                ("email", "other@example.org"),
+                ("password", PASSWORD),
+                ("password_confirm", "something else"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert!(response.text().await.unwrap().contains("do not match"));
+        app.stop().await;
+    }
+}
+
+#[actix_web::test]
+async fn forms_without_the_csrf_token_are_refused() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.register_user("csrf@example.org").await;
+    let browser = app.new_browser();
+    // A session exists (the page was loaded) but the token is missing or wrong.
+    let _ = csrf_from(&browser, &app.at("/login")).await;
+    for token in ["", "forged-token"] {
+        let response = browser
+            .post(app.at("/login"))
+            .form(&[
+                ("csrf_token", token),
+                ("email", "csrf@example.org"),
+                ("password", PASSWORD),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "token {token:?}");
+    }
+    // A cross-site POST carries no session at all.
+    let stranger = app.new_browser();
+    let response = stranger
+        .post(app.at("/register"))
+        .form(&[
+            ("csrf_token", "x"),
+            ("email", "new@example.org"),
+            ("password", PASSWORD),
+            ("password_confirm", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    // Logging out needs the token too.
+    app.sign_in(&browser, "csrf@example.org", PASSWORD).await;
+    let response = browser
+        .post(app.at("/logout"))
+        .form(&[("csrf_token", "forged")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let home = browser
+        .get(app.at("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(home.contains("csrf@example.org"), "still signed in");
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn return_to_is_honoured_only_for_local_paths() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.register_user("nav@example.org").await;
+    for (return_to, expected) in [
+        (
+            "/oauth/authorize?client_id=a&state=b",
+            "/oauth/authorize?client_id=a&state=b",
+        ),
+        ("https://evil.example/steal", "/"),
+        ("//evil.example/steal", "/"),
+        ("/\\evil.example", "/"),
+    ] {
+        let browser = app.new_browser();
+        let login_url = format!(
+            "{}?{}",
+            app.at("/login"),
+            url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("return_to", return_to)
+                .finish()
+        );
+        let page = browser
+            .get(&login_url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let csrf = hidden_field(&page, "csrf_token").unwrap();
+        let response = browser
+            .post(app.at("/login"))
+            .form(&[
+                ("csrf_token", csrf.as_str()),
+                ("email", "nav@example.org"),
+                ("password", PASSWORD),
+                ("return_to", return_to),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(location(&response), expected, "return_to {return_to}");
+    }
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn json_login_returns_a_signed_jwt_with_the_documented_claims() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let id = app.register_user("jwt@example.org").await;
+        let response = app
+            .client
+            .post(app.at("/api/auth/login"))
+            .json(&serde_json::json!({"email": "jwt@example.org", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["cache-control"], "no-store");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["token_type"], "Bearer");
+        assert_eq!(body["expires_in"], 3600);
+        assert_eq!(body["scope"], "all");
+        let claims = jwt_claims(body["access_token"].as_str().unwrap());
+        assert_eq!(claims["sub"], id.to_string());
+        assert_eq!(claims["email"], "jwt@example.org");
+        assert_eq!(claims["scope"], "all");
+        assert_eq!(claims["iss"], app.url);
+        assert_eq!(
+            claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+            3600
+        );
+        assert!(claims["jti"].as_str().unwrap().len() >= 16);
+        // The server accepts its own token and refuses a tampered one.
+        let token = body["access_token"].as_str().unwrap();
+        assert!(app.state.jwt.verify(token, &[&app.url]).is_some());
+        let tampered = format!("{}x", token);
+        assert!(app.state.jwt.verify(&tampered, &[&app.url]).is_none());
+        app.stop().await;
+    }
+}
+
+#[actix_web::test]
+async fn health_reports_the_database() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let response = app.client.get(app.at("/health")).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body, serde_json::json!({"status": "ok", "database": "ok"}));
+        app.stop().await;
+    }
+}
+
+#[actix_web::test]
+async fn health_and_the_api_answer_503_when_the_database_is_down() {
+    use panicless::db::{ConnectionManager, DatabaseTarget};
+    let db = crate::common::TestDb::new(Backend::Sqlite);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let mut state =
+        panicless::state::AppState::init(crate::common::test_config(&db.url, &url, &[])).unwrap();
+    // Nothing listens on port 1: every checkout fails after the timeout.
+    state.pool = r2d2::Pool::builder()
+        .connection_timeout(std::time::Duration::from_millis(300))
+        .build_unchecked(ConnectionManager::new(
+            DatabaseTarget::parse("postgres://nobody@127.0.0.1:1/none?connect_timeout=1").unwrap(),
+        ));
+    let app = TestApp::serve(state, listener, db, Backend::Sqlite);
+    let response = app.client.get(app.at("/health")).send().await.unwrap();
+    assert_eq!(response.status(), 503);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["database"], "unreachable");
+
+    let response = app
+        .client
+        .post(app.at("/api/auth/login"))
+        .json(&serde_json::json!({"email": "a@example.org", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["code"], "service_unavailable");
+    assert!(
+        !body.to_string().contains("127.0.0.1:1"),
+        "no internal detail: {body}"
+    );
+    app.stop().await;
+}
+
+#[test]
+fn production_mode_refuses_default_and_weak_secrets() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_panicless"))
+        .arg("migrate")
+        .env_clear()
+        .env("APP_ENV", "production")
+        .env("PUBLIC_URL", "http://books.example.com")
+        .env("JWT_SECRET", "too-short")
+        .env("DATABASE_URL", "sqlite://never-created.db")
+        .current_dir(tempfile::tempdir().unwrap().path())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for needle in [
+        "JWT_SECRET must be at least 32 bytes",
+        "SESSION_SECRET is not set",
+        "OAUTH_CLIENT_SECRET is not set",
+        "ENCRYPTION_KEY is not set",
+        "PUBLIC_URL must be an https URL",
+    ] {
+        assert!(stderr.contains(needle), "missing `{needle}` in:\n{stderr}");
+    }
+    assert!(!stderr.contains("too-short"), "secrets are never printed");
+
+    // With strong secrets it gets past configuration.
+    let dir = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_panicless"))
+        .arg("migrate")
+        .env_clear()
+        .env("APP_ENV", "production")
+        .env("PUBLIC_URL", "https://books.example.com")
+        .env("JWT_SECRET", "a".repeat(40))
+        .env("SESSION_SECRET", "b".repeat(40))
+        .env("OAUTH_CLIENT_ID", "claude-connector")
+        .env("OAUTH_CLIENT_SECRET", "c".repeat(40))
+        .env(
+            "ENCRYPTION_KEY",
+            "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+        )
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("p.db").display()),
+        )
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn production_config_marks_cookies_secure() {
+    let config = crate::common::test_config(
+        "sqlite://x.db",
+        "https://books.example.com",
+        &[
+            ("APP_ENV", "production"),
+            ("JWT_SECRET", &"a".repeat(40)),
+            ("SESSION_SECRET", &"b".repeat(40)),
+            ("OAUTH_CLIENT_ID", "claude-connector"),
+            ("OAUTH_CLIENT_SECRET", &"c".repeat(40)),
+            (
+                "ENCRYPTION_KEY",
+                "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+            ),
+        ],
+    );
+    assert!(config.secure_cookies());
+}
+
+#[test]
+fn cli_creates_and_lists_users_with_the_password_from_stdin() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("cli.db").display());
+    let run = |args: &[&str], stdin: &str| {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_panicless"))
+            .args(args)
+            .env("DATABASE_URL", &db)
+            .env("BCRYPT_COST", "4")
+            .env("RUST_LOG", "error")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let created = run(
+        &["user", "create", "--email", "Admin@Example.org", "--admin"],
+        "a long password\n",
+    );
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    assert!(String::from_utf8_lossy(&created.stdout).contains("administrator"));
+    let weak = run(&["user", "create", "--email", "b@example.org"], "short\n");
+    assert!(!weak.status.success());
+    let listed = run(&["user", "list"], "");
+    let out = String::from_utf8_lossy(&listed.stdout);
+    assert!(out.contains("admin@example.org"), "{out}");
+    assert!(!out.contains("b@example.org"));
+}
+
+#[actix_web::test]
+async fn first_party_tokens_are_recorded_for_revocation() {
+    use diesel::prelude::*;
+    use panicless::db::schema::oauth_tokens;
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let token = app.user_token("rows@example.org").await;
+        let jti = jwt_claims(&token)["jti"].as_str().unwrap().to_string();
+        let mut conn = app.state.pool.get().unwrap();
+        let (kind, stored_hash): (String, String) = oauth_tokens::table
+            .filter(oauth_tokens::jti.eq(&jti))
+            .select((oauth_tokens::kind, oauth_tokens::token_hash))
+            .first(&mut *conn)
+            .unwrap();
+        assert_eq!(kind, "access");
+        assert_eq!(stored_hash, panicless::auth::secret::hash_token(&jti));
+        app.stop().await;
+    }
+}

@@ -1,0 +1,8 @@
+//! One integration-test binary (one link), one module per feature. Every test drives the real
+//! application over HTTP on a fresh database: SQLite always, PostgreSQL when
+//! `PANICLESS_TEST_POSTGRES_URL` is set.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod accounts;
+mod common;
+mod storage;
