@@ -13,7 +13,8 @@ use utoipa::ToSchema;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/auth/register", web::post().to(register))
-        .route("/api/auth/login", web::post().to(login));
+        .route("/api/auth/login", web::post().to(login))
+        .route("/api/auth/me", web::get().to(me));
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -143,4 +144,31 @@ pub async fn issue_first_party_token(
         expires_in: ttl,
         scope,
     })
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MeResponse {
+    #[serde(flatten)]
+    pub user: UserResponse,
+    /// The scopes of the token used for this request.
+    pub scope: String,
+}
+
+/// The account behind the token.
+#[utoipa::path(get, path = "/api/auth/me", tag = "auth",
+    security(("bearer" = ["read"]), ("oauth2" = ["read"])),
+    responses((status = 200, body = MeResponse),
+              (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn me(
+    state: web::Data<AppState>,
+    auth: crate::auth::guard::Authorized<crate::auth::guard::Read>,
+) -> AppResult<web::Json<MeResponse>> {
+    let user_id = auth.user_id;
+    let user = db::run(&state.pool, move |conn| user::find(conn, user_id))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(web::Json(MeResponse {
+        user: user.into(),
+        scope: auth.scopes.to_string(),
+    }))
 }

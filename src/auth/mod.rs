@@ -1,6 +1,7 @@
 //! Who is calling: passwords, browser sessions with CSRF tokens, signed JWTs and scopes.
 
 pub mod csrf;
+pub mod guard;
 pub mod jwt;
 pub mod password;
 pub mod scopes;

@@ -5,4 +5,5 @@
 
 mod accounts;
 mod common;
+mod guard;
 mod storage;

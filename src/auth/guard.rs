@@ -1,0 +1,208 @@
+//! The Bearer guard: one mechanism for every protected route.
+//!
+//! A handler declares the scope it needs in its signature, `Authorized<Read>`, `Authorized<Write>`
+//! or `Authorized<Connectors>`; the extractor checks the `Authorization: Bearer` header (never the
+//! query string), the JWT signature, `exp`, `iss` and audience, and that the token's row in
+//! `oauth_tokens` is neither revoked nor expired, so a revocation takes effect on the very next
+//! request.
+
+use crate::auth::jwt::Claims;
+use crate::auth::{Scope, ScopeSet};
+use crate::db::{self, schema::oauth_tokens, DbConn};
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{web, FromRequest, HttpRequest};
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use futures_util::future::LocalBoxFuture;
+use std::marker::PhantomData;
+
+/// A verified caller: who, with which scopes, through which token.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user_id: i64,
+    pub scopes: ScopeSet,
+    pub claims: Claims,
+}
+
+impl Caller {
+    /// Fails with 403 `insufficient_scope` unless the token holds `needed` (or `all`).
+    pub fn require(&self, needed: Scope, state: &AppState) -> AppResult<()> {
+        if self.scopes.allows(needed) {
+            Ok(())
+        } else {
+            Err(AppError::InsufficientScope {
+                challenge: challenge(state, Some("insufficient_scope"), Some(needed)),
+                scope: needed.as_str().to_string(),
+            })
+        }
+    }
+}
+
+/// A scope a route can require, as a type.
+pub trait RequiredScope {
+    const SCOPE: Scope;
+}
+
+pub struct Read;
+pub struct Write;
+pub struct Connectors;
+
+impl RequiredScope for Read {
+    const SCOPE: Scope = Scope::Read;
+}
+impl RequiredScope for Write {
+    const SCOPE: Scope = Scope::Write;
+}
+impl RequiredScope for Connectors {
+    const SCOPE: Scope = Scope::Connectors;
+}
+
+/// A caller whose token holds scope `S`.
+pub struct Authorized<S: RequiredScope> {
+    pub caller: Caller,
+    _scope: PhantomData<S>,
+}
+
+impl<S: RequiredScope> std::ops::Deref for Authorized<S> {
+    type Target = Caller;
+    fn deref(&self) -> &Caller {
+        &self.caller
+    }
+}
+
+impl<S: RequiredScope + 'static> FromRequest for Authorized<S> {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = bearer_token(req);
+        Box::pin(async move {
+            let state = state.ok_or_else(|| AppError::internal("no app state"))?;
+            let audiences = [state.api_audience().to_string()];
+            let caller = authenticate(&state, token, &audiences).await?;
+            caller.require(S::SCOPE, &state)?;
+            Ok(Authorized {
+                caller,
+                _scope: PhantomData,
+            })
+        })
+    }
+}
+
+/// The token of `Authorization: Bearer <token>`, if the header is there and well-formed.
+pub fn bearer_token(req: &HttpRequest) -> Option<String> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_string())
+}
+
+/// Verifies a Bearer token for one of `audiences`. Every failure is the same 401: the client
+/// learns only that it must get a new token.
+pub async fn authenticate(
+    state: &AppState,
+    token: Option<String>,
+    audiences: &[String],
+) -> AppResult<Caller> {
+    let unauthenticated = || AppError::Unauthenticated {
+        challenge: challenge(state, Some("invalid_token"), None),
+    };
+    let Some(token) = token else {
+        // RFC 6750 §3.1: no error code when the request carried no credentials.
+        return Err(AppError::Unauthenticated {
+            challenge: challenge(state, None, None),
+        });
+    };
+    let audiences: Vec<&str> = audiences.iter().map(String::as_str).collect();
+    let claims = state
+        .jwt
+        .verify(&token, &audiences)
+        .ok_or_else(unauthenticated)?;
+    let user_id = claims.user_id().ok_or_else(unauthenticated)?;
+    let jti = claims.jti.clone();
+    let live = db::run(&state.pool, move |conn| {
+        token_is_live(conn, &jti, user_id, db::models::now())
+    })
+    .await?;
+    if !live {
+        return Err(unauthenticated());
+    }
+    Ok(Caller {
+        user_id,
+        scopes: ScopeSet::parse_lenient(&claims.scope),
+        claims,
+    })
+}
+
+/// id, owner, expiry, revocation and last use of a token row.
+type TokenState = (
+    i64,
+    i64,
+    NaiveDateTime,
+    Option<NaiveDateTime>,
+    Option<NaiveDateTime>,
+);
+
+/// Whether the access token `jti` has a row that is not revoked and not expired, for `user_id`.
+/// Records the use at most once a minute, so reads do not turn into writes.
+pub fn token_is_live(
+    conn: &mut DbConn,
+    jti: &str,
+    user_id: i64,
+    now: NaiveDateTime,
+) -> AppResult<bool> {
+    let row: Option<TokenState> = oauth_tokens::table
+        .filter(oauth_tokens::jti.eq(jti))
+        .filter(oauth_tokens::kind.eq("access"))
+        .select((
+            oauth_tokens::id,
+            oauth_tokens::user_id,
+            oauth_tokens::expires_at,
+            oauth_tokens::revoked_at,
+            oauth_tokens::last_used_at,
+        ))
+        .first(conn)
+        .optional()?;
+    let Some((id, owner, expires_at, revoked_at, last_used_at)) = row else {
+        return Ok(false);
+    };
+    if owner != user_id || revoked_at.is_some() || expires_at <= now {
+        return Ok(false);
+    }
+    if last_used_at.is_none_or(|at| now - at > chrono::Duration::seconds(60)) {
+        diesel::update(oauth_tokens::table.find(id))
+            .set(oauth_tokens::last_used_at.eq(now))
+            .execute(conn)?;
+    }
+    Ok(true)
+}
+
+/// The `WWW-Authenticate` value: realm, the protected-resource metadata URL (so clients can
+/// discover the authorization server), and the error and scope when there is one.
+pub fn challenge(state: &AppState, error: Option<&str>, scope: Option<Scope>) -> String {
+    challenge_for(state, "/.well-known/oauth-protected-resource", error, scope)
+}
+
+/// The same, naming a specific resource's metadata (the MCP endpoint names its own).
+pub fn challenge_for(
+    state: &AppState,
+    metadata_path: &str,
+    error: Option<&str>,
+    scope: Option<Scope>,
+) -> String {
+    let mut value = format!(
+        "Bearer realm=\"panicless\", resource_metadata=\"{}\"",
+        state.config.url(metadata_path)
+    );
+    if let Some(error) = error {
+        value.push_str(&format!(", error=\"{error}\""));
+    }
+    if let Some(scope) = scope {
+        value.push_str(&format!(", scope=\"{scope}\""));
+    }
+    value
+}

@@ -1,0 +1,92 @@
+//! The Bearer guard shared by every protected route.
+
+use crate::common::{backends, jwt_claims, TestApp};
+use diesel::prelude::*;
+use panicless::db::schema::oauth_tokens;
+
+#[actix_web::test]
+async fn bearer_tokens_are_checked_on_every_request() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let token = app.user_token("guard@example.org").await;
+        let me = app.at("/api/auth/me");
+
+        let ok = app
+            .client
+            .get(&me)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ok.status(), 200, "{backend:?}");
+        let body: serde_json::Value = ok.json().await.unwrap();
+        assert_eq!(body["email"], "guard@example.org");
+        assert_eq!(body["scope"], "all");
+
+        // No token: 401 with a challenge that leads to the resource metadata.
+        let none = app.client.get(&me).send().await.unwrap();
+        assert_eq!(none.status(), 401);
+        let challenge = none.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            challenge.starts_with("Bearer realm=\"panicless\""),
+            "{challenge}"
+        );
+        assert!(
+            challenge.contains(&format!(
+                "resource_metadata=\"{}/.well-known/oauth-protected-resource\"",
+                app.url
+            )),
+            "{challenge}"
+        );
+
+        // A tampered token, a token in the query string, a token for another audience.
+        let tampered = format!("{}A", &token[..token.len() - 1]);
+        for request in [
+            app.client.get(&me).bearer_auth(&tampered),
+            app.client.get(format!("{me}?access_token={token}")),
+            app.client
+                .get(&me)
+                .header("Authorization", format!("Basic {token}")),
+        ] {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 401);
+            assert_eq!(
+                response.headers()["content-type"],
+                "application/problem+json"
+            );
+        }
+        let bad = app
+            .client
+            .get(&me)
+            .bearer_auth(&tampered)
+            .send()
+            .await
+            .unwrap();
+        assert!(bad.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("error=\"invalid_token\""));
+
+        // Revoking the row takes effect on the very next request.
+        let jti = jwt_claims(&token)["jti"].as_str().unwrap().to_string();
+        {
+            let mut conn = app.state.pool.get().unwrap();
+            diesel::update(oauth_tokens::table.filter(oauth_tokens::jti.eq(&jti)))
+                .set(oauth_tokens::revoked_at.eq(panicless::db::models::now()))
+                .execute(&mut *conn)
+                .unwrap();
+        }
+        let revoked = app
+            .client
+            .get(&me)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(revoked.status(), 401);
+        app.stop().await;
+    }
+}
