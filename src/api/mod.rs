@@ -1,11 +1,52 @@
 //! The JSON API. Handlers are thin: they parse, call a plain function, and answer.
 
 pub mod auth;
+pub mod books;
 pub mod health;
+pub mod openapi;
+pub mod readings;
+pub mod transfer;
 
 use actix_web::web;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
+    openapi::configure(cfg);
     auth::configure(cfg);
+    books::configure(cfg);
+    readings::configure(cfg);
+    transfer::configure(cfg);
+}
+
+/// A JSON body whose problems are reported only after authentication: actix runs a handler's
+/// extractors together and answers the first failure, so with a plain `web::Json` an
+/// unauthenticated caller would learn about body validation before hearing "401".
+pub struct JsonBody<T>(Result<T, crate::error::AppError>);
+
+impl<T> JsonBody<T> {
+    pub fn into_inner(self) -> crate::error::AppResult<T> {
+        self.0
+    }
+}
+
+impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for JsonBody<T> {
+    type Error = actix_web::Error;
+    type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(
+        req: &actix_web::HttpRequest,
+        payload: &mut actix_web::dev::Payload,
+    ) -> Self::Future {
+        use crate::error::AppError;
+        let json = web::Json::<T>::from_request(req, payload);
+        Box::pin(async move {
+            Ok(JsonBody(json.await.map(web::Json::into_inner).map_err(
+                |error| match error.as_error::<AppError>() {
+                    Some(AppError::PayloadTooLarge) => AppError::PayloadTooLarge,
+                    Some(AppError::BadRequest(message)) => AppError::BadRequest(message.clone()),
+                    _ => AppError::BadRequest(error.to_string()),
+                },
+            )))
+        })
+    }
 }

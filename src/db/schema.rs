@@ -33,6 +33,11 @@ diesel::table! {
         dedup_key -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        primary_author -> Text,
+        authors_folded -> Text,
+        series -> Nullable<Text>,
+        rating -> Nullable<Double>,
+        import_key -> Nullable<Text>,
     }
 }
 
@@ -59,6 +64,7 @@ diesel::table! {
         notes -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        import_key -> Nullable<Text>,
     }
 }
 

@@ -6,4 +6,7 @@
 mod accounts;
 mod common;
 mod guard;
+mod import;
+mod library;
+mod scopes;
 mod storage;

@@ -265,3 +265,76 @@ pub fn jwt_claims(token: &str) -> serde_json::Value {
         .unwrap();
     serde_json::from_slice(&bytes).unwrap()
 }
+
+impl TestApp {
+    /// A token for `user_id` with exactly `scope` (for example `read`), recorded like any token.
+    pub fn scoped_token(&self, user_id: i64, scope: &str) -> String {
+        self.token_for_audience(user_id, scope, &self.url.clone())
+    }
+
+    pub fn token_for_audience(&self, user_id: i64, scope: &str, audience: &str) -> String {
+        use panicless::auth::jwt::{unix, Claims};
+        use panicless::auth::secret::{hash_token, random_token};
+        use panicless::db::models::{now, token};
+        let now = now();
+        let claims = Claims {
+            iss: self.url.clone(),
+            sub: user_id.to_string(),
+            aud: audience.to_string(),
+            iat: unix(now),
+            exp: unix(now) + 3600,
+            jti: random_token(16),
+            scope: scope.to_string(),
+            email: None,
+            client_id: None,
+        };
+        let mut conn = self.state.pool.get().unwrap();
+        token::insert(
+            &mut conn,
+            &token::NewToken {
+                kind: "access",
+                token_hash: &hash_token(&claims.jti),
+                jti: Some(&claims.jti),
+                user_id,
+                client_id: None,
+                scope,
+                audience: Some(audience),
+                grant_id: &random_token(8),
+                parent_id: None,
+                issued_at: now,
+                expires_at: now + chrono::Duration::hours(1),
+            },
+        )
+        .unwrap();
+        self.state.jwt.sign(&claims).unwrap()
+    }
+
+    /// Registers a user and returns (id, token with scope `all`).
+    pub async fn user(&self, email: &str) -> (i64, String) {
+        let id = self.register_user(email).await;
+        (id, self.scoped_token(id, "all"))
+    }
+
+    pub async fn api(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut request = self
+            .client
+            .request(method, self.at(path))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+        )
+    }
+}

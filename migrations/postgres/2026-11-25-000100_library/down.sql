@@ -1,0 +1,10 @@
+DROP INDEX readings_user_finished;
+DROP INDEX books_user_author;
+DROP INDEX readings_user_import_key;
+DROP INDEX books_user_import_key;
+ALTER TABLE readings DROP COLUMN import_key;
+ALTER TABLE books DROP COLUMN import_key;
+ALTER TABLE books DROP COLUMN rating;
+ALTER TABLE books DROP COLUMN series;
+ALTER TABLE books DROP COLUMN authors_folded;
+ALTER TABLE books DROP COLUMN primary_author;

@@ -1,0 +1,791 @@
+//! Books: create, read, update, delete, list with filters, duplicate detection, tags.
+
+use super::{fold, isbn, nullable, page_window, validate_rating, Db, Page, Shelf};
+use crate::db::schema::{book_tags, books};
+use crate::db::{write_transaction, DbConn};
+use crate::error::{AppError, AppResult, FieldError};
+use chrono::{DateTime, Datelike, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = books)]
+pub struct BookRow {
+    pub id: i64,
+    pub user_id: i64,
+    pub title: String,
+    pub authors: String,
+    pub isbn10: Option<String>,
+    pub isbn13: Option<String>,
+    pub pages: Option<i32>,
+    pub published_year: Option<i32>,
+    pub publisher: Option<String>,
+    pub language: Option<String>,
+    pub tags: String,
+    pub description: Option<String>,
+    pub cover_url: Option<String>,
+    pub shelf: String,
+    pub series: Option<String>,
+    pub rating: Option<f64>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// A book as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct Book {
+    pub id: i64,
+    pub title: String,
+    pub authors: Vec<String>,
+    pub isbn10: Option<String>,
+    pub isbn13: Option<String>,
+    pub pages: Option<i32>,
+    pub published_year: Option<i32>,
+    pub publisher: Option<String>,
+    pub language: Option<String>,
+    pub tags: Vec<String>,
+    pub description: Option<String>,
+    pub cover_url: Option<String>,
+    pub shelf: Shelf,
+    /// Series and number, as in "The Expanse, #2".
+    pub series: Option<String>,
+    /// The user's own rating of the book (0.25 to 5), when given without a reading.
+    pub rating: Option<f64>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<BookRow> for Book {
+    fn from(row: BookRow) -> Self {
+        Book {
+            id: row.id,
+            title: row.title,
+            authors: split_list(&row.authors),
+            isbn10: row.isbn10,
+            isbn13: row.isbn13,
+            pages: row.pages,
+            published_year: row.published_year,
+            publisher: row.publisher,
+            language: row.language,
+            tags: split_list(&row.tags),
+            description: row.description,
+            cover_url: row.cover_url,
+            shelf: Shelf::parse(&row.shelf).unwrap_or_default(),
+            series: row.series,
+            rating: row.rating,
+            created_at: row.created_at.and_utc(),
+            updated_at: row.updated_at.and_utc(),
+        }
+    }
+}
+
+/// Lists are stored as JSON arrays of strings.
+pub(crate) fn split_list(stored: &str) -> Vec<String> {
+    serde_json::from_str(stored).unwrap_or_default()
+}
+
+pub(crate) fn join_list(items: &[String]) -> String {
+    serde_json::to_string(items).unwrap_or_else(|_| "[]".into())
+}
+
+/// A new book.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewBook {
+    pub title: String,
+    #[serde(default)]
+    pub authors: Vec<String>,
+    /// One author, for clients that send a single name.
+    #[serde(default)]
+    pub author: Option<String>,
+    /// ISBN-10 or ISBN-13, with or without dashes; checked and normalised.
+    #[serde(default)]
+    pub isbn: Option<String>,
+    #[serde(default)]
+    pub isbn10: Option<String>,
+    #[serde(default)]
+    pub isbn13: Option<String>,
+    #[serde(default)]
+    pub pages: Option<i32>,
+    #[serde(default)]
+    pub published_year: Option<i32>,
+    #[serde(default)]
+    pub publisher: Option<String>,
+    #[serde(default)]
+    pub language: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub cover_url: Option<String>,
+    #[serde(default)]
+    pub shelf: Option<Shelf>,
+    #[serde(default)]
+    pub series: Option<String>,
+    #[serde(default)]
+    pub rating: Option<f64>,
+}
+
+/// Changes to a book: absent fields stay as they are; `null` clears a field.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BookPatch {
+    pub title: Option<String>,
+    pub authors: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub isbn: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<i32>)]
+    pub pages: Option<Option<i32>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<i32>)]
+    pub published_year: Option<Option<i32>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub publisher: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub language: Option<Option<String>>,
+    pub tags: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub cover_url: Option<Option<String>>,
+    pub shelf: Option<Shelf>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub series: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<f64>)]
+    pub rating: Option<Option<f64>>,
+}
+
+/// Everything a book row holds, validated and normalised, ready to write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BookData {
+    pub title: String,
+    pub authors: Vec<String>,
+    pub isbn10: Option<String>,
+    pub isbn13: Option<String>,
+    pub pages: Option<i32>,
+    pub published_year: Option<i32>,
+    pub publisher: Option<String>,
+    pub language: Option<String>,
+    pub tags: Vec<String>,
+    pub description: Option<String>,
+    pub cover_url: Option<String>,
+    pub shelf: Shelf,
+    pub series: Option<String>,
+    pub rating: Option<f64>,
+}
+
+impl BookData {
+    fn from_row(row: &BookRow) -> Self {
+        BookData {
+            title: row.title.clone(),
+            authors: split_list(&row.authors),
+            isbn10: row.isbn10.clone(),
+            isbn13: row.isbn13.clone(),
+            pages: row.pages,
+            published_year: row.published_year,
+            publisher: row.publisher.clone(),
+            language: row.language.clone(),
+            tags: split_list(&row.tags),
+            description: row.description.clone(),
+            cover_url: row.cover_url.clone(),
+            shelf: Shelf::parse(&row.shelf).unwrap_or_default(),
+            series: row.series.clone(),
+            rating: row.rating,
+        }
+    }
+
+    pub fn primary_author(&self) -> &str {
+        self.authors.first().map(String::as_str).unwrap_or("")
+    }
+
+    /// Same book, as far as duplicates go: folded title and first author.
+    pub fn dedup_key(&self) -> String {
+        format!("{}|{}", fold(&self.title), fold(self.primary_author()))
+    }
+
+    fn search_text(&self) -> String {
+        let mut text = fold(&self.title);
+        for part in self
+            .authors
+            .iter()
+            .chain(self.tags.iter())
+            .chain(self.series.iter())
+            .chain(self.description.iter())
+        {
+            text.push(' ');
+            text.push_str(&fold(part));
+        }
+        text
+    }
+}
+
+fn clean_text(
+    value: Option<String>,
+    field: &str,
+    max: usize,
+    errors: &mut Vec<FieldError>,
+) -> Option<String> {
+    let value = value
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())?;
+    if value.chars().count() > max {
+        errors.push(FieldError::new(
+            field,
+            format!("must be at most {max} characters"),
+        ));
+    }
+    Some(value)
+}
+
+/// Tags: trimmed, lower-cased, inner spaces collapsed, no duplicates.
+pub fn normalise_tags(tags: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for tag in tags {
+        let tag = tag
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase();
+        if !tag.is_empty() && !out.contains(&tag) {
+            out.push(tag);
+        }
+    }
+    out
+}
+
+/// Anthologies list many contributors; more than this is not a book's authorship.
+pub const MAX_AUTHORS: usize = 100;
+
+/// Validates every field at once, so the client sees all problems in one answer.
+pub fn validate(data: BookData, now: NaiveDateTime) -> Result<BookData, AppError> {
+    validate_with(data, now, Vec::new())
+}
+
+/// `validate`, adding the problems already found (an ISBN that did not parse).
+fn validate_with(
+    data: BookData,
+    now: NaiveDateTime,
+    mut errors: Vec<FieldError>,
+) -> Result<BookData, AppError> {
+    let title = data.title.trim().to_string();
+    if title.is_empty() {
+        errors.push(FieldError::new("title", "is required"));
+    } else if title.chars().count() > 500 {
+        errors.push(FieldError::new("title", "must be at most 500 characters"));
+    }
+    let authors: Vec<String> = data
+        .authors
+        .iter()
+        .map(|a| a.trim().to_string())
+        .filter(|a| !a.is_empty())
+        .collect();
+    if authors.len() > MAX_AUTHORS || authors.iter().any(|a| a.chars().count() > 300) {
+        errors.push(FieldError::new(
+            "authors",
+            format!("at most {MAX_AUTHORS} authors of at most 300 characters"),
+        ));
+    }
+    if let Some(pages) = data.pages {
+        if !(1..=100_000).contains(&pages) {
+            errors.push(FieldError::new("pages", "must be between 1 and 100000"));
+        }
+    }
+    if let Some(year) = data.published_year {
+        if !(-3000..=now.year() + 5).contains(&year) {
+            errors.push(FieldError::new("published_year", "is not a plausible year"));
+        }
+    }
+    let tags = normalise_tags(&data.tags);
+    if tags.len() > 100 || tags.iter().any(|t| t.chars().count() > 100) {
+        errors.push(FieldError::new(
+            "tags",
+            "at most 100 tags of at most 100 characters",
+        ));
+    }
+    let rating = match data.rating {
+        Some(r) => match validate_rating(r) {
+            Ok(r) => Some(r),
+            Err(message) => {
+                errors.push(FieldError::new("rating", message));
+                None
+            }
+        },
+        None => None,
+    };
+    let cover_url = clean_text(data.cover_url, "cover_url", 2000, &mut errors);
+    if let Some(url) = &cover_url {
+        if !matches!(
+            url::Url::parse(url)
+                .map(|u| u.scheme().to_string())
+                .as_deref(),
+            Ok("http" | "https")
+        ) {
+            errors.push(FieldError::new("cover_url", "must be an http or https URL"));
+        }
+    }
+    let validated = BookData {
+        title,
+        authors,
+        isbn10: data.isbn10,
+        isbn13: data.isbn13,
+        pages: data.pages,
+        published_year: data.published_year,
+        publisher: clean_text(data.publisher, "publisher", 300, &mut errors),
+        language: clean_text(data.language, "language", 50, &mut errors),
+        tags,
+        description: clean_text(data.description, "description", 20_000, &mut errors),
+        cover_url,
+        shelf: data.shelf,
+        series: clean_text(data.series, "series", 300, &mut errors),
+        rating,
+    };
+    if errors.is_empty() {
+        Ok(validated)
+    } else {
+        Err(AppError::Validation(errors))
+    }
+}
+
+/// Resolves the ISBN fields of a request into a checked pair.
+fn resolve_isbn(
+    any: Option<&str>,
+    isbn10: Option<&str>,
+    isbn13: Option<&str>,
+) -> Result<(Option<String>, Option<String>), FieldError> {
+    let candidates = [("isbn", any), ("isbn13", isbn13), ("isbn10", isbn10)];
+    for (field, value) in candidates {
+        if let Some(raw) = value.map(str::trim).filter(|v| !v.is_empty()) {
+            let parsed = isbn::parse(raw).map_err(|m| FieldError::new(field, m))?;
+            return Ok((parsed.isbn10, Some(parsed.isbn13)));
+        }
+    }
+    Ok((None, None))
+}
+
+impl NewBook {
+    /// The book's data, and the problem with its ISBN if there is one.
+    pub fn into_data(self) -> (BookData, Vec<FieldError>) {
+        let (isbn10, isbn13, errors) = match resolve_isbn(
+            self.isbn.as_deref(),
+            self.isbn10.as_deref(),
+            self.isbn13.as_deref(),
+        ) {
+            Ok((isbn10, isbn13)) => (isbn10, isbn13, Vec::new()),
+            Err(error) => (None, None, vec![error]),
+        };
+        let mut authors = self.authors;
+        if let Some(author) = self.author {
+            authors.insert(0, author);
+        }
+        let data = BookData {
+            title: self.title,
+            authors,
+            isbn10,
+            isbn13,
+            pages: self.pages,
+            published_year: self.published_year,
+            publisher: self.publisher,
+            language: self.language,
+            tags: self.tags,
+            description: self.description,
+            cover_url: self.cover_url,
+            shelf: self.shelf.unwrap_or_default(),
+            series: self.series,
+            rating: self.rating,
+        };
+        (data, errors)
+    }
+}
+
+impl BookPatch {
+    fn apply(self, mut data: BookData) -> Result<BookData, AppError> {
+        if let Some(title) = self.title {
+            data.title = title;
+        }
+        if let Some(authors) = self.authors {
+            data.authors = authors;
+        }
+        if let Some(isbn) = self.isbn {
+            let (isbn10, isbn13) = resolve_isbn(isbn.as_deref(), None, None)
+                .map_err(|e| AppError::Validation(vec![e]))?;
+            data.isbn10 = isbn10;
+            data.isbn13 = isbn13;
+        }
+        if let Some(v) = self.pages {
+            data.pages = v;
+        }
+        if let Some(v) = self.published_year {
+            data.published_year = v;
+        }
+        if let Some(v) = self.publisher {
+            data.publisher = v;
+        }
+        if let Some(v) = self.language {
+            data.language = v;
+        }
+        if let Some(v) = self.tags {
+            data.tags = v;
+        }
+        if let Some(v) = self.description {
+            data.description = v;
+        }
+        if let Some(v) = self.cover_url {
+            data.cover_url = v;
+        }
+        if let Some(v) = self.shelf {
+            data.shelf = v;
+        }
+        if let Some(v) = self.series {
+            data.series = v;
+        }
+        if let Some(v) = self.rating {
+            data.rating = v;
+        }
+        Ok(data)
+    }
+}
+
+fn find_row(conn: &mut DbConn, user_id: i64, id: i64) -> AppResult<BookRow> {
+    books::table
+        .filter(books::id.eq(id))
+        .filter(books::user_id.eq(user_id))
+        .select(BookRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(AppError::NotFound)
+}
+
+pub fn get(conn: &mut DbConn, user_id: i64, id: i64) -> AppResult<Book> {
+    find_row(conn, user_id, id).map(Book::from)
+}
+
+/// The id of a book of this user that `data` duplicates: same ISBN-13, or same folded title and
+/// first author.
+pub fn find_duplicate(
+    conn: &mut DbConn,
+    user_id: i64,
+    data: &BookData,
+    except: Option<i64>,
+) -> AppResult<Option<i64>> {
+    let mut query = books::table
+        .filter(books::user_id.eq(user_id))
+        .select(books::id)
+        .into_boxed::<Db>();
+    let key = data.dedup_key();
+    query = match &data.isbn13 {
+        Some(isbn13) => query.filter(
+            books::isbn13
+                .eq(isbn13.clone())
+                .or(books::dedup_key.eq(key)),
+        ),
+        None => query.filter(books::dedup_key.eq(key)),
+    };
+    if let Some(except) = except {
+        query = query.filter(books::id.ne(except));
+    }
+    Ok(query.first(conn).optional()?)
+}
+
+fn conflict(existing_id: i64) -> AppError {
+    AppError::Conflict {
+        message: format!("this book is already in your library (id {existing_id})"),
+        existing_id: Some(existing_id),
+    }
+}
+
+/// Inserts a validated book (no duplicate check) and its tags; returns the new id.
+pub fn insert(
+    conn: &mut DbConn,
+    user_id: i64,
+    data: &BookData,
+    import_key: Option<&str>,
+    now: NaiveDateTime,
+) -> AppResult<i64> {
+    let id: i64 = diesel::insert_into(books::table)
+        .values((
+            books::user_id.eq(user_id),
+            books::title.eq(&data.title),
+            books::authors.eq(join_list(&data.authors)),
+            books::primary_author.eq(data.primary_author()),
+            books::authors_folded.eq(fold(&data.authors.join(" | "))),
+            books::isbn10.eq(&data.isbn10),
+            books::isbn13.eq(&data.isbn13),
+            books::pages.eq(data.pages),
+            books::published_year.eq(data.published_year),
+            books::publisher.eq(&data.publisher),
+            books::language.eq(&data.language),
+            books::tags.eq(join_list(&data.tags)),
+            books::description.eq(&data.description),
+            books::cover_url.eq(&data.cover_url),
+            books::shelf.eq(data.shelf.as_str()),
+            books::series.eq(&data.series),
+            books::rating.eq(data.rating),
+            books::search_text.eq(data.search_text()),
+            books::dedup_key.eq(data.dedup_key()),
+            books::import_key.eq(import_key),
+            books::created_at.eq(now),
+            books::updated_at.eq(now),
+        ))
+        .returning(books::id)
+        .get_result(conn)?;
+    write_tags(conn, user_id, id, &data.tags)?;
+    Ok(id)
+}
+
+/// Overwrites a book's fields with validated data.
+pub fn write(
+    conn: &mut DbConn,
+    user_id: i64,
+    id: i64,
+    data: &BookData,
+    now: NaiveDateTime,
+) -> AppResult<()> {
+    diesel::update(
+        books::table
+            .filter(books::id.eq(id))
+            .filter(books::user_id.eq(user_id)),
+    )
+    .set((
+        books::title.eq(&data.title),
+        books::authors.eq(join_list(&data.authors)),
+        books::primary_author.eq(data.primary_author()),
+        books::authors_folded.eq(fold(&data.authors.join(" | "))),
+        books::isbn10.eq(&data.isbn10),
+        books::isbn13.eq(&data.isbn13),
+        books::pages.eq(data.pages),
+        books::published_year.eq(data.published_year),
+        books::publisher.eq(&data.publisher),
+        books::language.eq(&data.language),
+        books::tags.eq(join_list(&data.tags)),
+        books::description.eq(&data.description),
+        books::cover_url.eq(&data.cover_url),
+        books::shelf.eq(data.shelf.as_str()),
+        books::series.eq(&data.series),
+        books::rating.eq(data.rating),
+        books::search_text.eq(data.search_text()),
+        books::dedup_key.eq(data.dedup_key()),
+        books::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    diesel::delete(book_tags::table.filter(book_tags::book_id.eq(id))).execute(conn)?;
+    write_tags(conn, user_id, id, &data.tags)
+}
+
+fn write_tags(conn: &mut DbConn, user_id: i64, book_id: i64, tags: &[String]) -> AppResult<()> {
+    for tag in tags {
+        diesel::insert_into(book_tags::table)
+            .values((
+                book_tags::book_id.eq(book_id),
+                book_tags::user_id.eq(user_id),
+                book_tags::tag.eq(tag),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Adds a book. A duplicate (same ISBN, or same title and author) is a 409 naming the
+/// existing book.
+pub fn create(
+    conn: &mut DbConn,
+    user_id: i64,
+    input: NewBook,
+    now: NaiveDateTime,
+) -> AppResult<Book> {
+    let (data, problems) = input.into_data();
+    let data = validate_with(data, now, problems)?;
+    write_transaction(conn, |conn| {
+        if let Some(existing) = find_duplicate(conn, user_id, &data, None)? {
+            return Err(conflict(existing));
+        }
+        let id = insert(conn, user_id, &data, None, now)?;
+        get(conn, user_id, id)
+    })
+}
+
+pub fn update(
+    conn: &mut DbConn,
+    user_id: i64,
+    id: i64,
+    patch: BookPatch,
+    now: NaiveDateTime,
+) -> AppResult<Book> {
+    write_transaction(conn, |conn| {
+        let row = find_row(conn, user_id, id)?;
+        let data = validate(patch.apply(BookData::from_row(&row))?, now)?;
+        if let Some(existing) = find_duplicate(conn, user_id, &data, Some(id))? {
+            return Err(conflict(existing));
+        }
+        write(conn, user_id, id, &data, now)?;
+        get(conn, user_id, id)
+    })
+}
+
+pub fn set_shelf(
+    conn: &mut DbConn,
+    user_id: i64,
+    id: i64,
+    shelf: Shelf,
+    now: NaiveDateTime,
+) -> AppResult<Book> {
+    let updated = diesel::update(
+        books::table
+            .filter(books::id.eq(id))
+            .filter(books::user_id.eq(user_id)),
+    )
+    .set((books::shelf.eq(shelf.as_str()), books::updated_at.eq(now)))
+    .execute(conn)?;
+    if updated == 0 {
+        return Err(AppError::NotFound);
+    }
+    get(conn, user_id, id)
+}
+
+/// Deletes a book; its readings and tags go with it (foreign keys cascade).
+pub fn delete(conn: &mut DbConn, user_id: i64, id: i64) -> AppResult<()> {
+    let deleted = diesel::delete(
+        books::table
+            .filter(books::id.eq(id))
+            .filter(books::user_id.eq(user_id)),
+    )
+    .execute(conn)?;
+    if deleted == 0 {
+        Err(AppError::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum BookSort {
+    /// When the book was added (the default).
+    #[default]
+    Added,
+    Updated,
+    Title,
+    Author,
+    Published,
+    Pages,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SortOrder {
+    Asc,
+    #[default]
+    Desc,
+}
+
+/// Filters, sorting and paging for a book list.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams, ToSchema)]
+#[into_params(parameter_in = Query)]
+pub struct BookQuery {
+    /// Words that must all appear in the title, authors, series, description or tags
+    /// (case- and accent-insensitive).
+    pub q: Option<String>,
+    /// Part of an author's name.
+    pub author: Option<String>,
+    /// A tag (exact, case-insensitive).
+    pub tag: Option<String>,
+    pub shelf: Option<Shelf>,
+    pub sort: Option<BookSort>,
+    pub order: Option<SortOrder>,
+    /// 1 to 100, default 20.
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+fn filtered(user_id: i64, query: &BookQuery) -> books::BoxedQuery<'static, Db> {
+    let mut q = books::table
+        .filter(books::user_id.eq(user_id))
+        .into_boxed::<Db>();
+    if let Some(shelf) = query.shelf {
+        q = q.filter(books::shelf.eq(shelf.as_str()));
+    }
+    if let Some(author) = query.author.as_deref().map(fold).filter(|a| !a.is_empty()) {
+        q = q.filter(
+            books::authors_folded
+                .like(format!("%{}%", escape_like(&author)))
+                .escape('\\'),
+        );
+    }
+    if let Some(tag) = query.tag.as_deref() {
+        let tag = normalise_tags(&[tag.to_string()]).pop().unwrap_or_default();
+        q = q.filter(
+            books::id.eq_any(
+                book_tags::table
+                    .filter(book_tags::user_id.eq(user_id))
+                    .filter(book_tags::tag.eq(tag))
+                    .select(book_tags::book_id),
+            ),
+        );
+    }
+    if let Some(text) = query.q.as_deref() {
+        for term in fold(text).split_whitespace().take(10) {
+            q = q.filter(
+                books::search_text
+                    .like(format!("%{}%", escape_like(term)))
+                    .escape('\\'),
+            );
+        }
+    }
+    q
+}
+
+fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+pub fn list(conn: &mut DbConn, user_id: i64, query: &BookQuery) -> AppResult<Page<Book>> {
+    let (limit, offset) = page_window(query.limit, query.offset, query.cursor.as_deref())
+        .map_err(|e| AppError::Validation(vec![e]))?;
+    let total: i64 = filtered(user_id, query).count().get_result(conn)?;
+    let asc = query.order == Some(SortOrder::Asc);
+    let mut rows = filtered(user_id, query);
+    rows = match (query.sort.unwrap_or_default(), asc) {
+        (BookSort::Added, false) => rows.order(books::id.desc()),
+        (BookSort::Added, true) => rows.order(books::id.asc()),
+        (BookSort::Updated, false) => rows.order((books::updated_at.desc(), books::id.desc())),
+        (BookSort::Updated, true) => rows.order((books::updated_at.asc(), books::id.asc())),
+        (BookSort::Title, false) => rows.order((books::search_text.desc(), books::id.desc())),
+        (BookSort::Title, true) => rows.order((books::search_text.asc(), books::id.asc())),
+        (BookSort::Author, false) => rows.order((books::authors_folded.desc(), books::id.desc())),
+        (BookSort::Author, true) => rows.order((books::authors_folded.asc(), books::id.asc())),
+        (BookSort::Published, false) => {
+            rows.order((books::published_year.desc(), books::id.desc()))
+        }
+        (BookSort::Published, true) => rows.order((books::published_year.asc(), books::id.asc())),
+        (BookSort::Pages, false) => rows.order((books::pages.desc(), books::id.desc())),
+        (BookSort::Pages, true) => rows.order((books::pages.asc(), books::id.asc())),
+    };
+    let items: Vec<Book> = rows
+        .select(BookRow::as_select())
+        .limit(limit)
+        .offset(offset)
+        .load(conn)?
+        .into_iter()
+        .map(Book::from)
+        .collect();
+    Ok(Page {
+        items,
+        total,
+        limit,
+        offset,
+        next_cursor: super::next_cursor(total, limit, offset),
+    })
+}

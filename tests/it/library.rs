@@ -1,0 +1,463 @@
+//! Books, readings, statistics and recommendations over HTTP, on both backends.
+
+use crate::common::{backends, Backend, TestApp};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+async fn add(app: &TestApp, token: &str, body: Value) -> Value {
+    let (status, book) = app.api(Method::POST, "/api/books", token, Some(body)).await;
+    assert_eq!(status, 201, "{book}");
+    book
+}
+
+#[actix_web::test]
+async fn books_crud_with_validation_and_duplicates() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let (_, token) = app.user("books@example.org").await;
+
+        let book = add(
+            &app,
+            &token,
+            json!({
+                "title": "The Left Hand of Darkness", "authors": ["Ursula K. Le Guin"],
+                "isbn": "0-441-47812-3", "pages": 304, "published_year": 1969,
+                "tags": ["Science Fiction", "classics", "science fiction"], "shelf": "to-read"
+            }),
+        )
+        .await;
+        assert_eq!(book["isbn13"], "9780441478125", "{backend:?}: normalised");
+        assert_eq!(book["isbn10"], "0441478123");
+        assert_eq!(book["tags"], json!(["science fiction", "classics"]));
+        let id = book["id"].as_i64().unwrap();
+
+        // Same ISBN, or same title and author in another case and accent: 409 with the id.
+        for duplicate in [
+            json!({"title": "Another title", "isbn": "9780441478125"}),
+            json!({"title": "the left hand of darkness", "author": "Ursula K. le Guin"}),
+        ] {
+            let (status, problem) = app
+                .api(Method::POST, "/api/books", &token, Some(duplicate))
+                .await;
+            assert_eq!(status, 409, "{problem}");
+            assert_eq!(problem["existing_id"], id);
+        }
+
+        // Every invalid field is reported at once.
+        let (status, problem) = app
+            .api(
+                Method::POST,
+                "/api/books",
+                &token,
+                Some(json!({"title": " ", "isbn": "0441478124", "rating": 4.3, "pages": 0})),
+            )
+            .await;
+        assert_eq!(status, 422);
+        let fields: Vec<&str> = problem["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap())
+            .collect();
+        for field in ["title", "isbn", "rating", "pages"] {
+            assert!(fields.contains(&field), "{field} missing from {problem}");
+        }
+        let (status, _) = app
+            .api(
+                Method::POST,
+                "/api/books",
+                &token,
+                Some(json!({"title": "x", "bogus": 1})),
+            )
+            .await;
+        assert_eq!(status, 400, "unknown fields are refused");
+
+        // PATCH changes what is sent; null clears.
+        let (status, patched) = app
+            .api(
+                Method::PATCH,
+                &format!("/api/books/{id}"),
+                &token,
+                Some(json!({"pages": null, "shelf": "reading", "series": "Hainish Cycle, #4"})),
+            )
+            .await;
+        assert_eq!(status, 200, "{patched}");
+        assert_eq!(patched["pages"], Value::Null);
+        assert_eq!(patched["shelf"], "reading");
+        assert_eq!(patched["title"], "The Left Hand of Darkness");
+
+        let (status, fetched) = app
+            .api(Method::GET, &format!("/api/books/{id}"), &token, None)
+            .await;
+        assert_eq!(
+            (status, &fetched["series"]),
+            (200, &json!("Hainish Cycle, #4"))
+        );
+
+        let (status, _) = app
+            .api(Method::DELETE, &format!("/api/books/{id}"), &token, None)
+            .await;
+        assert_eq!(status, 204);
+        let (status, problem) = app
+            .api(Method::GET, &format!("/api/books/{id}"), &token, None)
+            .await;
+        assert_eq!(status, 404);
+        assert_eq!(problem["code"], "not_found");
+        app.stop().await;
+    }
+}
+
+#[actix_web::test]
+async fn listing_filters_sorts_and_pages() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let (_, token) = app.user("list@example.org").await;
+        add(&app, &token, json!({"title": "Cien años de soledad", "authors": ["Gabriel García Márquez"], "tags": ["magic realism"], "shelf": "read", "published_year": 1967})).await;
+        add(&app, &token, json!({"title": "Piranesi", "authors": ["Susanna Clarke"], "tags": ["fantasy"], "description": "A house of endless halls", "published_year": 2020})).await;
+        add(&app, &token, json!({"title": "Jonathan Strange & Mr Norrell", "authors": ["Susanna Clarke"], "tags": ["fantasy", "magic realism"], "published_year": 2004})).await;
+        for n in 0..25 {
+            add(
+                &app,
+                &token,
+                json!({"title": format!("Filler {n:02}"), "authors": ["Nobody"]}),
+            )
+            .await;
+        }
+
+        let get = |path: String| {
+            let token = token.clone();
+            let app = &app;
+            async move { app.api(Method::GET, &path, &token, None).await }
+        };
+        // Accent- and case-insensitive search over title, author, description and tags.
+        let (_, page) = get("/api/books?q=ANOS%20soledad".into()).await;
+        assert_eq!(page["total"], 1, "{backend:?} {page}");
+        let (_, page) = get("/api/books?q=garcia".into()).await;
+        assert_eq!(page["total"], 1);
+        let (_, page) = get("/api/books?q=endless%20halls".into()).await;
+        assert_eq!(page["items"][0]["title"], "Piranesi");
+        let (_, page) = get("/api/books?author=clarke&sort=published&order=asc".into()).await;
+        let titles: Vec<&str> = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["title"].as_str().unwrap())
+            .collect();
+        assert_eq!(titles, ["Jonathan Strange & Mr Norrell", "Piranesi"]);
+        let (_, page) = get("/api/books?tag=Magic%20Realism".into()).await;
+        assert_eq!(page["total"], 2);
+        let (_, page) = get("/api/books?shelf=read".into()).await;
+        assert_eq!(page["total"], 1);
+        let (_, page) = get("/api/books?q=100%25".into()).await;
+        assert_eq!(page["total"], 0, "LIKE wildcards in input are literal");
+
+        // Paging: total, limit, cursor.
+        let (_, first) = get("/api/books?limit=10".into()).await;
+        assert_eq!(
+            (
+                first["total"].as_i64(),
+                first["items"].as_array().unwrap().len()
+            ),
+            (Some(28), 10)
+        );
+        let cursor = first["next_cursor"].as_str().unwrap().to_string();
+        let (_, second) = get(format!("/api/books?limit=10&cursor={cursor}")).await;
+        assert_eq!(second["offset"], 10);
+        assert_ne!(first["items"][0]["id"], second["items"][0]["id"]);
+        let (_, last) = get("/api/books?limit=10&offset=20".into()).await;
+        assert_eq!(last["items"].as_array().unwrap().len(), 8);
+        assert!(last.get("next_cursor").is_none());
+        let (status, problem) = get("/api/books?limit=1000".into()).await;
+        assert_eq!(status, 422, "{problem}");
+        let (status, _) = get("/api/books?shelf=nowhere".into()).await;
+        assert_eq!(status, 400);
+        app.stop().await;
+    }
+}
+
+#[actix_web::test]
+async fn readings_move_books_between_shelves() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let (_, token) = app.user("readings@example.org").await;
+        let book = add(
+            &app,
+            &token,
+            json!({"title": "Piranesi", "authors": ["Susanna Clarke"], "pages": 272}),
+        )
+        .await;
+        let book_id = book["id"].as_i64().unwrap();
+
+        let (status, reading) = app
+            .api(
+                Method::POST,
+                "/api/readings",
+                &token,
+                Some(json!({"book_id": book_id, "started_on": "2025-03-01", "pages_read": 40})),
+            )
+            .await;
+        assert_eq!(status, 201, "{reading}");
+        assert_eq!(reading["status"], "reading");
+        let (_, book) = app
+            .api(Method::GET, &format!("/api/books/{book_id}"), &token, None)
+            .await;
+        assert_eq!(book["shelf"], "reading");
+
+        let id = reading["id"].as_i64().unwrap();
+        let (status, reading) = app
+            .api(
+                Method::PATCH,
+                &format!("/api/readings/{id}"),
+                &token,
+                Some(json!({"status": "finished", "finished_on": "2025-03-09", "rating": 4.75})),
+            )
+            .await;
+        assert_eq!(status, 200, "{reading}");
+        assert_eq!(reading["rating"], 4.75);
+        let (_, book) = app
+            .api(Method::GET, &format!("/api/books/{book_id}"), &token, None)
+            .await;
+        assert_eq!(book["shelf"], "read", "finishing moves the book to read");
+
+        for bad in [
+            json!({"book_id": book_id, "rating": 5.5}),
+            json!({"book_id": book_id, "started_on": "2025-03-10", "finished_on": "2025-03-01"}),
+            json!({"book_id": book_id, "progress": 120}),
+            json!({"book_id": 999999}),
+        ] {
+            let (status, problem) = app
+                .api(Method::POST, "/api/readings", &token, Some(bad.clone()))
+                .await;
+            assert_eq!(status, 422, "{bad} → {problem}");
+        }
+
+        let (_, list) = app
+            .api(
+                Method::GET,
+                &format!(
+                    "/api/readings?book_id={book_id}&status=finished&from=2025-01-01&to=2025-12-31"
+                ),
+                &token,
+                None,
+            )
+            .await;
+        assert_eq!(list["total"], 1, "{list}");
+        assert_eq!(list["items"][0]["book_title"], "Piranesi");
+        let (_, list) = app
+            .api(Method::GET, "/api/readings?from=2026-01-01", &token, None)
+            .await;
+        assert_eq!(list["total"], 0);
+
+        // Deleting the book deletes its readings.
+        app.api(
+            Method::DELETE,
+            &format!("/api/books/{book_id}"),
+            &token,
+            None,
+        )
+        .await;
+        let (status, _) = app
+            .api(Method::GET, &format!("/api/readings/{id}"), &token, None)
+            .await;
+        assert_eq!(status, 404);
+        app.stop().await;
+    }
+}
+
+#[actix_web::test]
+async fn statistics_are_computed_on_both_backends() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let (_, token) = app.user("stats@example.org").await;
+        let mut ids = Vec::new();
+        for (title, author, pages, tags) in [
+            (
+                "A Wizard of Earthsea",
+                "Ursula K. Le Guin",
+                183,
+                vec!["fantasy"],
+            ),
+            (
+                "The Dispossessed",
+                "Ursula K. Le Guin",
+                387,
+                vec!["science fiction"],
+            ),
+            ("Piranesi", "Susanna Clarke", 272, vec!["fantasy"]),
+        ] {
+            let book = add(
+                &app,
+                &token,
+                json!({"title": title, "authors": [author], "pages": pages, "tags": tags}),
+            )
+            .await;
+            ids.push(book["id"].as_i64().unwrap());
+        }
+        let readings = [
+            json!({"book_id": ids[0], "started_on": "2024-12-28", "finished_on": "2025-01-02", "rating": 4.5}),
+            json!({"book_id": ids[1], "started_on": "2025-01-03", "finished_on": "2025-01-13", "rating": 4.0}),
+            json!({"book_id": ids[0], "started_on": "2025-06-01", "finished_on": "2025-06-03", "rating": 5.0}),
+            json!({"book_id": ids[2], "started_on": "2025-07-01"}),
+        ];
+        for reading in readings {
+            let (status, body) = app
+                .api(Method::POST, "/api/readings", &token, Some(reading))
+                .await;
+            assert_eq!(status, 201, "{body}");
+        }
+        let (status, stats) = app
+            .api(Method::GET, "/api/readings/stats?year=2025", &token, None)
+            .await;
+        assert_eq!(status, 200, "{stats}");
+        assert_eq!(
+            stats["books_read_total"], 3,
+            "{backend:?}: the re-read counts: {stats}"
+        );
+        assert_eq!(stats["books_read_in_year"], 3);
+        assert_eq!(stats["pages_read_total"], 183 * 2 + 387);
+        assert_eq!(
+            stats["by_year"],
+            json!([{"year": 2025, "books": 3, "pages": 753}])
+        );
+        assert_eq!(
+            stats["by_month"][0],
+            json!({"month": 1, "books": 2, "pages": 570})
+        );
+        assert_eq!(
+            stats["by_month"][5],
+            json!({"month": 6, "books": 1, "pages": 183})
+        );
+        assert_eq!(stats["longest_book"]["title"], "The Dispossessed");
+        assert_eq!(stats["shortest_book"]["title"], "A Wizard of Earthsea");
+        assert_eq!(stats["average_rating"], 4.5);
+        assert_eq!(
+            stats["top_authors"][0],
+            json!({"name": "Ursula K. Le Guin", "books": 3})
+        );
+        assert_eq!(stats["top_tags"][0], json!({"name": "fantasy", "books": 2}));
+        assert_eq!(stats["average_days_to_finish"], 5.7);
+        assert_eq!(stats["in_progress"], 1);
+        assert_eq!(stats["currently_reading"][0]["title"], "Piranesi");
+        // Activity days 2024-12-28, 2025-01-02, -03, -13, 06-01, 06-03, 07-01: longest run 2.
+        assert_eq!(stats["longest_streak_days"], 2);
+        let (_, other_year) = app
+            .api(Method::GET, "/api/readings/stats?year=2020", &token, None)
+            .await;
+        assert_eq!(other_year["books_read_in_year"], 0);
+        assert_eq!(other_year["books_read_total"], 3);
+        app.stop().await;
+    }
+}
+
+#[actix_web::test]
+async fn recommendations_follow_what_the_user_liked() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (_, token) = app.user("recs@example.org").await;
+    let liked = add(&app, &token, json!({"title": "The Dispossessed", "authors": ["Ursula K. Le Guin"], "pages": 387, "tags": ["science fiction"]})).await;
+    let disliked = add(&app, &token, json!({"title": "Dull Book", "authors": ["Dull Author"], "pages": 900, "tags": ["romance"]})).await;
+    for (book, rating) in [(&liked, 5.0), (&disliked, 1.0)] {
+        app.api(
+            Method::POST,
+            "/api/readings",
+            &token,
+            Some(json!({"book_id": book["id"], "finished_on": "2025-01-01", "rating": rating})),
+        )
+        .await;
+    }
+    add(&app, &token, json!({"title": "Another Dull Book", "authors": ["Dull Author"], "pages": 950, "tags": ["romance"]})).await;
+    add(&app, &token, json!({"title": "The Lathe of Heaven", "authors": ["Ursula K. Le Guin"], "pages": 380, "tags": ["science fiction"]})).await;
+    let (status, recs) = app
+        .api(
+            Method::GET,
+            "/api/books/recommendations?limit=5",
+            &token,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{recs}");
+    assert_eq!(recs[0]["book"]["title"], "The Lathe of Heaven", "{recs}");
+    let reasons = recs[0]["reasons"].to_string();
+    assert!(
+        reasons.contains("you rated 1 book by Ursula K. Le Guin 5 on average"),
+        "{reasons}"
+    );
+    assert_eq!(
+        recs.as_array().unwrap().len(),
+        2,
+        "only to-read books are recommended"
+    );
+    assert_eq!(recs[1]["book"]["title"], "Another Dull Book");
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn another_users_rows_are_not_found() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let (_, alice) = app.user("alice@example.org").await;
+        let (_, bob) = app.user("bob@example.org").await;
+        let book = add(
+            &app,
+            &alice,
+            json!({"title": "Alice's book", "isbn": "9780441478125"}),
+        )
+        .await;
+        let id = book["id"].as_i64().unwrap();
+        let (_, reading) = app
+            .api(
+                Method::POST,
+                "/api/readings",
+                &alice,
+                Some(json!({"book_id": id})),
+            )
+            .await;
+        let rid = reading["id"].as_i64().unwrap();
+
+        for (method, path, body) in [
+            (Method::GET, format!("/api/books/{id}"), None),
+            (
+                Method::PATCH,
+                format!("/api/books/{id}"),
+                Some(json!({"title": "mine now"})),
+            ),
+            (Method::DELETE, format!("/api/books/{id}"), None),
+            (Method::GET, format!("/api/readings/{rid}"), None),
+            (
+                Method::PATCH,
+                format!("/api/readings/{rid}"),
+                Some(json!({"rating": 1})),
+            ),
+            (Method::DELETE, format!("/api/readings/{rid}"), None),
+        ] {
+            let (status, _) = app.api(method.clone(), &path, &bob, body).await;
+            assert_eq!(status, 404, "{backend:?} {method} {path}");
+        }
+        let (status, _) = app
+            .api(
+                Method::POST,
+                "/api/readings",
+                &bob,
+                Some(json!({"book_id": id})),
+            )
+            .await;
+        assert_eq!(status, 422, "bob cannot log a reading on alice's book");
+        // Bob may own the same ISBN: duplicates are per user.
+        add(
+            &app,
+            &bob,
+            json!({"title": "Bob's copy", "isbn": "9780441478125"}),
+        )
+        .await;
+        let (_, page) = app.api(Method::GET, "/api/books", &bob, None).await;
+        assert_eq!(page["total"], 1);
+        let (_, stats) = app
+            .api(Method::GET, "/api/readings/stats", &bob, None)
+            .await;
+        assert_eq!(stats["in_progress"], 0);
+        let (_, alice_book) = app
+            .api(Method::GET, &format!("/api/books/{id}"), &alice, None)
+            .await;
+        assert_eq!(alice_book["title"], "Alice's book");
+        app.stop().await;
+    }
+}
