@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod mcp;
 pub mod state;
 pub mod web;
 
@@ -79,6 +80,7 @@ pub fn app(
         )
         .configure(web::configure)
         .configure(api::configure)
+        .configure(mcp::configure)
         .default_service(aw::to(not_found))
 }
 

@@ -6,4 +6,5 @@
 mod accounts;
 mod common;
 mod guard;
+mod mcp;
 mod storage;
