@@ -46,9 +46,28 @@ fn refuse(status: StatusCode, code: i64, message: &str) -> HttpResponse {
     HttpResponse::build(status).json(RpcError::new(code, message).response(&Value::Null))
 }
 
+/// A request refused before any message is read: small, so it can travel in a `Result`.
+struct Refusal {
+    status: StatusCode,
+    message: String,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Refusal {
+            status,
+            message: message.into(),
+        }
+    }
+
+    fn response(&self) -> HttpResponse {
+        refuse(self.status, protocol::INVALID_REQUEST, &self.message)
+    }
+}
+
 async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
-    if let Err(response) = check_origin(&req, &state) {
-        return response;
+    if let Err(refusal) = check_origin(&req, &state) {
+        return refusal.response();
     }
     let caller = match authenticate(&req, &state).await {
         Ok(caller) => caller,
@@ -56,7 +75,7 @@ async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) ->
     };
     let version = match header_version(&req) {
         Ok(version) => version,
-        Err(response) => return response,
+        Err(refusal) => return refusal.response(),
     };
     let sse = wants_sse_only(&req);
 
@@ -231,8 +250,8 @@ async fn initialize(state: &AppState, caller: &Caller, message: Value, sse: bool
 }
 
 async fn delete(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    if let Err(response) = check_origin(&req, &state) {
-        return response;
+    if let Err(refusal) = check_origin(&req, &state) {
+        return refusal.response();
     }
     let caller = match authenticate(&req, &state).await {
         Ok(caller) => caller,
@@ -317,14 +336,13 @@ fn internal(error: AppError) -> HttpResponse {
 }
 
 /// `MCP-Protocol-Version`, when present, must be one we speak; absent means 2025-03-26.
-fn header_version(req: &HttpRequest) -> Result<String, HttpResponse> {
+fn header_version(req: &HttpRequest) -> Result<String, Refusal> {
     match header_value(req, VERSION_HEADER) {
         None => Ok(DEFAULT_VERSION.to_string()),
         Some(version) if super::is_supported(&version) => Ok(version),
-        Some(version) => Err(refuse(
+        Some(version) => Err(Refusal::new(
             StatusCode::BAD_REQUEST,
-            protocol::INVALID_REQUEST,
-            &format!(
+            format!(
                 "unsupported MCP-Protocol-Version `{}`; supported: {}",
                 version.chars().take(40).collect::<String>(),
                 super::SUPPORTED_VERSIONS.join(", ")
@@ -335,7 +353,7 @@ fn header_version(req: &HttpRequest) -> Result<String, HttpResponse> {
 
 /// A browser page on another site must not drive this endpoint through the user's network (DNS
 /// rebinding). Requests without `Origin` (servers, SDKs) are allowed.
-fn check_origin(req: &HttpRequest, state: &AppState) -> Result<(), HttpResponse> {
+fn check_origin(req: &HttpRequest, state: &AppState) -> Result<(), Refusal> {
     let Some(origin) = header_value(req, "Origin") else {
         return Ok(());
     };
@@ -345,9 +363,8 @@ fn check_origin(req: &HttpRequest, state: &AppState) -> Result<(), HttpResponse>
     if allowed {
         Ok(())
     } else {
-        Err(refuse(
+        Err(Refusal::new(
             StatusCode::FORBIDDEN,
-            protocol::INVALID_REQUEST,
             "this Origin is not allowed",
         ))
     }
