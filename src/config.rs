@@ -63,6 +63,8 @@ pub struct Config {
     pub bcrypt_cost: u32,
     /// Whether anyone may create an account (`ALLOW_REGISTRATION`, default true).
     pub allow_registration: bool,
+    /// Browser origins allowed to call `/mcp` besides `PUBLIC_URL` (`MCP_ALLOWED_ORIGINS`).
+    pub mcp_allowed_origins: Vec<String>,
     /// Worker threads; 0 means one per core.
     pub workers: usize,
     /// Which defaults are in use, for the start-up warning.
@@ -182,6 +184,17 @@ impl Config {
                 true
             }
         };
+        let mut mcp_allowed_origins: Vec<String> =
+            vec!["https://claude.ai".into(), "https://claude.com".into()];
+        if let Some(extra) = get("MCP_ALLOWED_ORIGINS") {
+            mcp_allowed_origins.extend(
+                extra
+                    .split([',', ' '])
+                    .map(|o| o.trim().trim_end_matches('/'))
+                    .filter(|o| !o.is_empty())
+                    .map(String::from),
+            );
+        }
         let workers = parse_number(&get, "SERVER_WORKERS", 0usize, &mut problems);
 
         if environment == Environment::Production {
@@ -247,6 +260,7 @@ impl Config {
             session_secret,
             bcrypt_cost,
             allow_registration,
+            mcp_allowed_origins,
             workers,
             dev_defaults_in_use: defaults,
         })

@@ -11,6 +11,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod library;
+pub mod mcp;
 pub mod state;
 pub mod web;
 
@@ -80,6 +81,7 @@ pub fn app(
         )
         .configure(web::configure)
         .configure(api::configure)
+        .configure(mcp::configure)
         .default_service(aw::to(not_found))
 }
 

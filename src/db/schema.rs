@@ -156,6 +156,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    mcp_sessions (id) {
+        id -> BigInt,
+        session_hash -> Text,
+        user_id -> BigInt,
+        protocol_version -> Text,
+        client_name -> Nullable<Text>,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(books -> users (user_id));
 diesel::joinable!(book_tags -> books (book_id));
 diesel::joinable!(readings -> books (book_id));
@@ -176,4 +188,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     oauth_codes,
     oauth_tokens,
     connectors,
+    mcp_sessions,
 );

@@ -8,5 +8,6 @@ mod common;
 mod guard;
 mod import;
 mod library;
+mod mcp;
 mod scopes;
 mod storage;
