@@ -1,10 +1,18 @@
-//! The tools. Each is a thin adapter: parse arguments, call the same `crate::library` function
-//! the REST API calls, and shape the result for a language model.
+//! The tools. Each is a thin adapter: parse the arguments, call the same `crate::library`
+//! function the REST API calls, and shape the result compactly for a language model.
 
+use super::MAX_RESPONSE_CHARS;
 use crate::auth::guard::Caller;
 use crate::auth::Scope;
+use crate::db::{self, models::now};
+use crate::error::AppError;
+use crate::library::books::{self, Book, BookPatch, BookQuery, NewBook};
+use crate::library::readings::{self, NewReading, Reading, ReadingQuery};
+use crate::library::{recommend, stats, Shelf};
 use crate::state::AppState;
-use serde_json::{json, Value};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
 
 pub struct Tool {
     pub name: &'static str,
@@ -18,7 +26,116 @@ pub struct Tool {
     pub output_schema: fn() -> Value,
 }
 
-pub static TOOLS: &[Tool] = &[];
+pub static TOOLS: &[Tool] = &[
+    Tool {
+        name: "search_books",
+        title: "Search books",
+        description: "Find books in the user's library by words in the title, author, description or tags, \
+                      or filter by author, tag or shelf. Returns compact book records with ids; use get_book \
+                      for details. Results are paginated: pass next_cursor back as cursor for more.",
+        scope: Scope::Read,
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        input_schema: search_books_input,
+        output_schema: book_list_output,
+    },
+    Tool {
+        name: "get_book",
+        title: "Get a book",
+        description: "All details of one book of the user's library, with its readings (dates, ratings, reviews).",
+        scope: Scope::Read,
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        input_schema: id_input,
+        output_schema: book_output,
+    },
+    Tool {
+        name: "add_book",
+        title: "Add a book",
+        description: "Add a book to the user's library (to the to-read shelf unless told otherwise). If the book \
+                      is already there (same ISBN, or same title and author), nothing is added and the existing \
+                      book's id is returned in the error.",
+        scope: Scope::Write,
+        read_only: false,
+        destructive: false,
+        idempotent: false,
+        input_schema: add_book_input,
+        output_schema: book_output,
+    },
+    Tool {
+        name: "update_book",
+        title: "Update a book",
+        description: "Change details of a book: pass its id and only the fields to change (null clears a field).",
+        scope: Scope::Write,
+        read_only: false,
+        destructive: false,
+        idempotent: true,
+        input_schema: update_book_input,
+        output_schema: book_output,
+    },
+    Tool {
+        name: "set_shelf",
+        title: "Move a book to a shelf",
+        description: "Move a book to another shelf: to-read, reading, read or abandoned.",
+        scope: Scope::Write,
+        read_only: false,
+        destructive: false,
+        idempotent: true,
+        input_schema: set_shelf_input,
+        output_schema: book_output,
+    },
+    Tool {
+        name: "log_reading",
+        title: "Log a reading",
+        description: "Record a reading session or a whole read-through of a book: dates, pages, progress, rating \
+                      (0.25 to 5 in quarter steps) and review. A finished reading moves the book to the read shelf.",
+        scope: Scope::Write,
+        read_only: false,
+        destructive: false,
+        idempotent: false,
+        input_schema: log_reading_input,
+        output_schema: reading_output,
+    },
+    Tool {
+        name: "list_readings",
+        title: "List readings",
+        description: "The user's reading sessions and read-throughs, most recent first, optionally for one book, \
+                      one status or a date range. Paginated with next_cursor.",
+        scope: Scope::Read,
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        input_schema: list_readings_input,
+        output_schema: reading_list_output,
+    },
+    Tool {
+        name: "reading_stats",
+        title: "Reading statistics",
+        description: "How much the user reads: books and pages read (all time, in a year, by year and month), \
+                      longest and shortest book, average rating, favourite authors and tags, days to finish, \
+                      books in progress and reading streaks.",
+        scope: Scope::Read,
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        input_schema: stats_input,
+        output_schema: stats_output,
+    },
+    Tool {
+        name: "recommend_books",
+        title: "Recommend what to read next",
+        description: "Books from the user's to-read shelf ranked by how much they resemble what the user finished \
+                      and rated highly (authors, tags, length), each with the reasons.",
+        scope: Scope::Read,
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        input_schema: recommend_input,
+        output_schema: recommend_output,
+    },
+];
 
 pub fn find(name: &str) -> Option<&'static Tool> {
     TOOLS.iter().find(|t| t.name == name)
@@ -54,17 +171,471 @@ pub fn list(caller: &Caller, version: &str) -> Value {
     json!({ "tools": tools })
 }
 
+/// Runs a tool. Failures the model can act on (bad arguments, unknown ids, duplicates) are
+/// results with `isError: true`; internal causes are logged, never shown.
 pub async fn call(
-    _state: &AppState,
-    _caller: &Caller,
+    state: &AppState,
+    caller: &Caller,
     tool: &Tool,
-    _arguments: Value,
-    _version: &str,
+    arguments: Value,
+    version: &str,
 ) -> Value {
-    tool_error(&format!("{} is not available", tool.name))
+    let structured = version != super::BATCH_VERSION;
+    match run(state, caller.user_id, tool.name, arguments).await {
+        Ok(value) => {
+            let text = value.to_string();
+            if text.len() > MAX_RESPONSE_CHARS {
+                return tool_error("the result is too large; ask for fewer items (a smaller limit) or a narrower search");
+            }
+            let mut result = json!({"content": [{"type": "text", "text": text}], "isError": false});
+            if structured {
+                result["structuredContent"] = value;
+            }
+            result
+        }
+        Err(error) => tool_error(&describe(&error)),
+    }
 }
 
 /// A tool failure the model can act on.
 pub fn tool_error(message: &str) -> Value {
     json!({"content": [{"type": "text", "text": message}], "isError": true})
+}
+
+fn describe(error: &AppError) -> String {
+    match error {
+        AppError::Validation(fields) => {
+            let parts: Vec<String> = fields
+                .iter()
+                .map(|f| format!("{}: {}", f.field, f.message))
+                .collect();
+            format!("invalid arguments: {}", parts.join("; "))
+        }
+        AppError::NotFound => {
+            "no such item in the user's library; use search_books or list_readings to find ids"
+                .into()
+        }
+        AppError::Conflict {
+            message,
+            existing_id,
+        } => match existing_id {
+            Some(id) => format!("{message}; use book id {id}"),
+            None => message.clone(),
+        },
+        AppError::BadRequest(message) => format!("invalid arguments: {message}"),
+        AppError::Internal(_) | AppError::Unavailable(_) => {
+            // Logged by the error's own response path.
+            let _ = actix_web::ResponseError::error_response(error);
+            "the library is temporarily unavailable; try again shortly".into()
+        }
+        other => other.public_message(),
+    }
+}
+
+fn parse<T: DeserializeOwned>(arguments: Value) -> Result<T, AppError> {
+    serde_json::from_value(arguments).map_err(|e| AppError::BadRequest(e.to_string()))
+}
+
+/// Takes `key` out of the arguments as an id.
+fn take_id(arguments: &mut Value, key: &str) -> Result<i64, AppError> {
+    arguments
+        .as_object_mut()
+        .and_then(|o| o.remove(key))
+        .and_then(|v| v.as_i64())
+        .ok_or_else(|| AppError::validation(key, "is required: an integer id"))
+}
+
+/// A compact book for lists: what a model needs to name it and refer to it.
+fn compact(book: &Book) -> Value {
+    let mut out = Map::new();
+    out.insert("id".into(), json!(book.id));
+    out.insert("title".into(), json!(book.title));
+    out.insert("authors".into(), json!(book.authors));
+    out.insert("shelf".into(), json!(book.shelf));
+    for (key, value) in [
+        ("series", json!(book.series)),
+        ("published_year", json!(book.published_year)),
+        ("pages", json!(book.pages)),
+        ("rating", json!(book.rating)),
+        ("isbn13", json!(book.isbn13)),
+    ] {
+        if !value.is_null() {
+            out.insert(key.into(), value);
+        }
+    }
+    if !book.tags.is_empty() {
+        out.insert("tags".into(), json!(book.tags));
+    }
+    Value::Object(out)
+}
+
+fn compact_reading(r: &Reading) -> Value {
+    let mut value = json!(r);
+    if let Some(object) = value.as_object_mut() {
+        object.retain(|_, v| !v.is_null());
+        object.remove("created_at");
+        object.remove("updated_at");
+        // Long reviews stay readable without crowding the answer.
+        if let Some(Value::String(review)) = object.get_mut("review") {
+            if review.chars().count() > 2000 {
+                *review = format!("{}…", review.chars().take(2000).collect::<String>());
+            }
+        }
+    }
+    value
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SearchArgs {
+    query: Option<String>,
+    author: Option<String>,
+    tag: Option<String>,
+    shelf: Option<Shelf>,
+    sort: Option<books::BookSort>,
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ShelfArgs {
+    id: i64,
+    shelf: Shelf,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatsArgs {
+    year: Option<i32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecommendArgs {
+    limit: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListReadingsArgs {
+    book_id: Option<i64>,
+    status: Option<crate::library::ReadingStatus>,
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+async fn run(
+    state: &AppState,
+    user: i64,
+    name: &str,
+    mut arguments: Value,
+) -> Result<Value, AppError> {
+    let pool = &state.pool;
+    match name {
+        "search_books" => {
+            let args: SearchArgs = parse(arguments)?;
+            let query = BookQuery {
+                q: args.query,
+                author: args.author,
+                tag: args.tag,
+                shelf: args.shelf,
+                sort: args.sort,
+                order: None,
+                limit: Some(args.limit.unwrap_or(20).clamp(1, 50)),
+                offset: None,
+                cursor: args.cursor,
+            };
+            let page = db::run(pool, move |c| books::list(c, user, &query)).await?;
+            Ok(json!({
+                "books": page.items.iter().map(compact).collect::<Vec<_>>(),
+                "total": page.total,
+                "next_cursor": page.next_cursor,
+            }))
+        }
+        "get_book" => {
+            let id = take_id(&mut arguments, "id")?;
+            let (book, readings) = db::run(pool, move |c| {
+                let book = books::get(c, user, id)?;
+                let query = ReadingQuery {
+                    book_id: Some(id),
+                    limit: Some(100),
+                    ..Default::default()
+                };
+                Ok((book, readings::list(c, user, &query)?))
+            })
+            .await?;
+            let mut value = json!(book);
+            value["readings"] = json!(readings
+                .items
+                .iter()
+                .map(compact_reading)
+                .collect::<Vec<_>>());
+            Ok(json!({ "book": value }))
+        }
+        "add_book" => {
+            let input: NewBook = parse(arguments)?;
+            let book = db::run(pool, move |c| books::create(c, user, input, now())).await?;
+            Ok(json!({ "book": book }))
+        }
+        "update_book" => {
+            let id = take_id(&mut arguments, "id")?;
+            let patch: BookPatch = parse(arguments)?;
+            let book = db::run(pool, move |c| books::update(c, user, id, patch, now())).await?;
+            Ok(json!({ "book": book }))
+        }
+        "set_shelf" => {
+            let args: ShelfArgs = parse(arguments)?;
+            let book = db::run(pool, move |c| {
+                books::set_shelf(c, user, args.id, args.shelf, now())
+            })
+            .await?;
+            Ok(json!({ "book": book }))
+        }
+        "log_reading" => {
+            let input: NewReading = parse(arguments)?;
+            let reading = db::run(pool, move |c| readings::create(c, user, input, now())).await?;
+            Ok(json!({ "reading": compact_reading(&reading) }))
+        }
+        "list_readings" => {
+            let args: ListReadingsArgs = parse(arguments)?;
+            let query = ReadingQuery {
+                book_id: args.book_id,
+                status: args.status,
+                from: args.from,
+                to: args.to,
+                limit: Some(args.limit.unwrap_or(20).clamp(1, 50)),
+                offset: None,
+                cursor: args.cursor,
+            };
+            let page = db::run(pool, move |c| readings::list(c, user, &query)).await?;
+            Ok(json!({
+                "readings": page.items.iter().map(compact_reading).collect::<Vec<_>>(),
+                "total": page.total,
+                "next_cursor": page.next_cursor,
+            }))
+        }
+        "reading_stats" => {
+            let args: StatsArgs = parse(arguments)?;
+            let stats = db::run(pool, move |c| {
+                stats::compute(c, user, args.year, now().date())
+            })
+            .await?;
+            Ok(json!(stats))
+        }
+        "recommend_books" => {
+            let args: RecommendArgs = parse(arguments)?;
+            let limit = args.limit.unwrap_or(5).clamp(1, 20);
+            let recs = db::run(pool, move |c| recommend::recommend(c, user, limit)).await?;
+            Ok(json!({
+                "recommendations": recs
+                    .iter()
+                    .map(|r| json!({"book": compact(&r.book), "score": r.score, "reasons": r.reasons}))
+                    .collect::<Vec<_>>()
+            }))
+        }
+        other => Err(AppError::BadRequest(format!("unknown tool {other}"))),
+    }
+}
+
+// Schemas: plain objects (no top-level anyOf/oneOf), written for the model.
+
+const SHELVES: [&str; 4] = ["to-read", "reading", "read", "abandoned"];
+
+fn object(properties: Value, required: &[&str]) -> Value {
+    json!({"type": "object", "properties": properties, "required": required, "additionalProperties": false})
+}
+
+fn id_input() -> Value {
+    object(
+        json!({"id": {"type": "integer", "description": "The book's id (from search_books)."}}),
+        &["id"],
+    )
+}
+
+fn book_fields() -> Map<String, Value> {
+    let fields = json!({
+        "title": {"type": "string"},
+        "authors": {"type": "array", "items": {"type": "string"}, "description": "Author names, main author first."},
+        "isbn": {"type": "string", "description": "ISBN-10 or ISBN-13, dashes allowed."},
+        "pages": {"type": "integer", "minimum": 1},
+        "published_year": {"type": "integer"},
+        "publisher": {"type": "string"},
+        "language": {"type": "string"},
+        "tags": {"type": "array", "items": {"type": "string"}, "description": "Topics or genres."},
+        "description": {"type": "string"},
+        "cover_url": {"type": "string", "format": "uri"},
+        "shelf": {"type": "string", "enum": SHELVES},
+        "series": {"type": "string", "description": "Series and number, like \"The Expanse, #2\"."},
+        "rating": {"type": "number", "minimum": 0.25, "maximum": 5, "multipleOf": 0.25, "description": "The user's rating of the book."}
+    });
+    match fields {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+fn add_book_input() -> Value {
+    object(Value::Object(book_fields()), &["title"])
+}
+
+fn update_book_input() -> Value {
+    let mut fields = book_fields();
+    fields.insert(
+        "id".into(),
+        json!({"type": "integer", "description": "The book to change."}),
+    );
+    object(Value::Object(fields), &["id"])
+}
+
+fn set_shelf_input() -> Value {
+    object(
+        json!({"id": {"type": "integer"}, "shelf": {"type": "string", "enum": SHELVES}}),
+        &["id", "shelf"],
+    )
+}
+
+fn search_books_input() -> Value {
+    object(
+        json!({
+            "query": {"type": "string", "description": "Words to find in titles, authors, descriptions and tags (case and accents do not matter)."},
+            "author": {"type": "string", "description": "Only books by this author (part of the name is enough)."},
+            "tag": {"type": "string", "description": "Only books with this tag."},
+            "shelf": {"type": "string", "enum": SHELVES},
+            "sort": {"type": "string", "enum": ["added", "updated", "title", "author", "published", "pages"], "description": "Default: most recently added first."},
+            "limit": {"type": "integer", "minimum": 1, "maximum": 50, "description": "Default 20."},
+            "cursor": {"type": "string", "description": "next_cursor from the previous call."}
+        }),
+        &[],
+    )
+}
+
+fn log_reading_input() -> Value {
+    object(
+        json!({
+            "book_id": {"type": "integer"},
+            "status": {"type": "string", "enum": ["reading", "finished", "abandoned"], "description": "Default: finished when finished_on is given, else reading."},
+            "started_on": {"type": "string", "format": "date", "description": "YYYY-MM-DD"},
+            "finished_on": {"type": "string", "format": "date", "description": "YYYY-MM-DD"},
+            "pages_read": {"type": "integer", "minimum": 0},
+            "progress": {"type": "number", "minimum": 0, "maximum": 100, "description": "Percent."},
+            "rating": {"type": "number", "minimum": 0.25, "maximum": 5, "multipleOf": 0.25},
+            "review": {"type": "string"},
+            "notes": {"type": "string"}
+        }),
+        &["book_id"],
+    )
+}
+
+fn list_readings_input() -> Value {
+    object(
+        json!({
+            "book_id": {"type": "integer"},
+            "status": {"type": "string", "enum": ["reading", "finished", "abandoned"]},
+            "from": {"type": "string", "format": "date"},
+            "to": {"type": "string", "format": "date"},
+            "limit": {"type": "integer", "minimum": 1, "maximum": 50},
+            "cursor": {"type": "string"}
+        }),
+        &[],
+    )
+}
+
+fn stats_input() -> Value {
+    object(
+        json!({"year": {"type": "integer", "description": "The year for per-year figures (default: this year)."}}),
+        &[],
+    )
+}
+
+fn recommend_input() -> Value {
+    object(
+        json!({"limit": {"type": "integer", "minimum": 1, "maximum": 20, "description": "Default 5."}}),
+        &[],
+    )
+}
+
+fn compact_book_schema() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"}, "title": {"type": "string"},
+            "authors": {"type": "array", "items": {"type": "string"}},
+            "shelf": {"type": "string"}, "series": {"type": "string"},
+            "published_year": {"type": "integer"}, "pages": {"type": "integer"},
+            "rating": {"type": "number"}, "isbn13": {"type": "string"},
+            "tags": {"type": "array", "items": {"type": "string"}}
+        },
+        "required": ["id", "title", "authors", "shelf"]
+    })
+}
+
+fn book_list_output() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "books": {"type": "array", "items": compact_book_schema()},
+            "total": {"type": "integer"},
+            "next_cursor": {"type": ["string", "null"]}
+        },
+        "required": ["books", "total"]
+    })
+}
+
+fn book_output() -> Value {
+    json!({"type": "object", "properties": {"book": {"type": "object"}}, "required": ["book"]})
+}
+
+fn reading_output() -> Value {
+    json!({"type": "object", "properties": {"reading": {"type": "object"}}, "required": ["reading"]})
+}
+
+fn reading_list_output() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "readings": {"type": "array", "items": {"type": "object"}},
+            "total": {"type": "integer"},
+            "next_cursor": {"type": ["string", "null"]}
+        },
+        "required": ["readings", "total"]
+    })
+}
+
+fn stats_output() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "year": {"type": "integer"},
+            "books_read_total": {"type": "integer"},
+            "books_read_in_year": {"type": "integer"},
+            "pages_read_total": {"type": "integer"},
+            "pages_read_in_year": {"type": "integer"},
+            "by_year": {"type": "array", "items": {"type": "object"}},
+            "by_month": {"type": "array", "items": {"type": "object"}},
+            "average_rating": {"type": ["number", "null"]},
+            "top_authors": {"type": "array", "items": {"type": "object"}},
+            "top_tags": {"type": "array", "items": {"type": "object"}},
+            "in_progress": {"type": "integer"},
+            "current_streak_days": {"type": "integer"},
+            "longest_streak_days": {"type": "integer"}
+        },
+        "required": ["year", "books_read_total", "books_read_in_year"]
+    })
+}
+
+fn recommend_output() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "recommendations": {"type": "array", "items": {
+                "type": "object",
+                "properties": {"book": compact_book_schema(), "score": {"type": "number"}, "reasons": {"type": "array", "items": {"type": "string"}}},
+                "required": ["book", "reasons"]
+            }}
+        },
+        "required": ["recommendations"]
+    })
 }

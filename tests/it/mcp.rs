@@ -86,7 +86,6 @@ impl<'a> Mcp<'a> {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
-    #[allow(dead_code)] // used once the tools are wired
     pub async fn call(&self, tool: &str, arguments: Value) -> Value {
         let (status, body) = self
             .rpc("tools/call", json!({"name": tool, "arguments": arguments}))
@@ -385,5 +384,195 @@ async fn transport_is_liberal_in_accept_and_strict_on_origin() {
         .await
         .unwrap();
     assert_eq!(get.status(), 405);
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn tools_read_and_write_the_library() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let token = app.user_token("tools@example.org").await;
+        let mut mcp = Mcp::new(&app, &token);
+        mcp.initialize("2025-11-25").await;
+
+        let (_, listed) = mcp.rpc("tools/list", json!({})).await;
+        let tools = listed["result"]["tools"].as_array().unwrap();
+        let names: Vec<&str> = tools.iter().map(|t| t["name"].as_str().unwrap()).collect();
+        for expected in [
+            "search_books",
+            "get_book",
+            "add_book",
+            "update_book",
+            "set_shelf",
+            "log_reading",
+            "list_readings",
+            "reading_stats",
+            "recommend_books",
+        ] {
+            assert!(names.contains(&expected), "{expected} missing: {names:?}");
+        }
+        for tool in tools {
+            let name = tool["name"].as_str().unwrap();
+            assert!(
+                name.len() <= 64
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            );
+            assert!(tool["title"].is_string() && tool["description"].as_str().unwrap().len() > 20);
+            assert_eq!(tool["inputSchema"]["type"], "object", "{name}");
+            assert!(
+                tool["inputSchema"].get("anyOf").is_none()
+                    && tool["inputSchema"].get("oneOf").is_none()
+            );
+            assert_eq!(tool["outputSchema"]["type"], "object", "{name}");
+            assert!(tool["annotations"]["readOnlyHint"].is_boolean());
+        }
+
+        let added = mcp.call("add_book", json!({"title": "Piranesi", "authors": ["Susanna Clarke"], "pages": 272, "tags": ["fantasy"]})).await;
+        assert_eq!(added["isError"], false, "{backend:?} {added}");
+        let id = added["structuredContent"]["book"]["id"].as_i64().unwrap();
+        let text: Value =
+            serde_json::from_str(added["content"][0]["text"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            text, added["structuredContent"],
+            "the text block carries the same JSON"
+        );
+
+        let duplicate = mcp
+            .call(
+                "add_book",
+                json!({"title": "piranesi", "authors": ["Susanna Clarke"]}),
+            )
+            .await;
+        assert_eq!(duplicate["isError"], true);
+        assert!(
+            duplicate["content"][0]["text"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("use book id {id}")),
+            "{duplicate}"
+        );
+
+        let found = mcp.call("search_books", json!({"query": "PIRANESI"})).await;
+        assert_eq!(found["structuredContent"]["total"], 1);
+        assert_eq!(found["structuredContent"]["books"][0]["id"], id);
+
+        let shelved = mcp
+            .call("set_shelf", json!({"id": id, "shelf": "reading"}))
+            .await;
+        assert_eq!(shelved["structuredContent"]["book"]["shelf"], "reading");
+        let updated = mcp
+            .call("update_book", json!({"id": id, "published_year": 2020}))
+            .await;
+        assert_eq!(
+            updated["structuredContent"]["book"]["published_year"], 2020,
+            "{updated}"
+        );
+
+        let logged = mcp.call("log_reading", json!({"book_id": id, "started_on": "2025-01-01", "finished_on": "2025-01-09", "rating": 4.5})).await;
+        assert_eq!(logged["isError"], false, "{logged}");
+        let book = mcp.call("get_book", json!({"id": id})).await;
+        assert_eq!(book["structuredContent"]["book"]["shelf"], "read");
+        assert_eq!(
+            book["structuredContent"]["book"]["readings"][0]["rating"],
+            4.5
+        );
+        let readings = mcp.call("list_readings", json!({"book_id": id})).await;
+        assert_eq!(readings["structuredContent"]["total"], 1);
+        let stats = mcp.call("reading_stats", json!({"year": 2025})).await;
+        assert_eq!(stats["structuredContent"]["books_read_in_year"], 1);
+        mcp.call("add_book", json!({"title": "Jonathan Strange & Mr Norrell", "authors": ["Susanna Clarke"], "tags": ["fantasy"]})).await;
+        let recs = mcp.call("recommend_books", json!({})).await;
+        assert_eq!(
+            recs["structuredContent"]["recommendations"][0]["book"]["title"],
+            "Jonathan Strange & Mr Norrell"
+        );
+
+        // Mistakes come back as tool errors the model can act on.
+        for (tool, args, needle) in [
+            ("get_book", json!({"id": 999999}), "no such item"),
+            ("get_book", json!({}), "id"),
+            ("log_reading", json!({"book_id": id, "rating": 9}), "rating"),
+            (
+                "search_books",
+                json!({"shelf": "attic"}),
+                "invalid arguments",
+            ),
+            (
+                "add_book",
+                json!({"title": "x", "colour": "red"}),
+                "invalid arguments",
+            ),
+        ] {
+            let result = mcp.call(tool, args).await;
+            assert_eq!(result["isError"], true, "{tool}: {result}");
+            let message = result["content"][0]["text"].as_str().unwrap();
+            assert!(message.contains(needle), "{tool}: {message}");
+        }
+        app.stop().await;
+    }
+}
+
+#[actix_web::test]
+async fn scopes_limit_the_tools_and_audiences_are_checked() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let user = app.register_user("readonly@example.org").await;
+    let mcp_audience = format!("{}/mcp", app.url);
+    let read_only = app.token_for_audience(user, "read", &mcp_audience);
+    let mut mcp = Mcp::new(&app, &read_only);
+    mcp.initialize("2025-06-18").await;
+    let (_, listed) = mcp.rpc("tools/list", json!({})).await;
+    let names: Vec<&str> = listed["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"search_books") && !names.contains(&"add_book"),
+        "{names:?}"
+    );
+    let response = mcp
+        .request()
+        .json(&json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "add_book", "arguments": {"title": "x"}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    let challenge = response.headers()["www-authenticate"].to_str().unwrap();
+    assert!(
+        challenge.contains("insufficient_scope") && challenge.contains("scope=\"write\""),
+        "{challenge}"
+    );
+
+    // A token for the MCP resource is not accepted by the REST API, and one for another
+    // resource is not accepted here.
+    let (status, _) = app
+        .api(reqwest::Method::GET, "/api/books", &read_only, None)
+        .await;
+    assert_eq!(status, 401);
+    let elsewhere = app.token_for_audience(user, "all", "https://other.example/mcp");
+    let response = app
+        .client
+        .post(app.at("/mcp"))
+        .bearer_auth(&elsewhere)
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+
+    // Under 2025-03-26 results carry the text block only.
+    let mut old = Mcp::new(&app, &read_only);
+    old.initialize("2025-03-26").await;
+    let (_, listed) = old.rpc("tools/list", json!({})).await;
+    assert!(listed["result"]["tools"][0].get("outputSchema").is_none());
+    let result = old.call("reading_stats", json!({})).await;
+    assert!(result.get("structuredContent").is_none());
+    assert!(result["content"][0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("books_read_total"));
     app.stop().await;
 }
