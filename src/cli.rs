@@ -29,6 +29,37 @@ pub enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// See and revoke OAuth grants and tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// See OAuth clients.
+    Client {
+        #[command(subcommand)]
+        command: ClientCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// List live grants (user, client, scopes, issued, expires, last used).
+    List,
+    /// Revoke a grant, everything of a client (and disable it), or everything of a user.
+    Revoke {
+        #[arg(long, group = "target")]
+        grant: Option<String>,
+        #[arg(long, group = "target")]
+        client: Option<String>,
+        #[arg(long, group = "target")]
+        user: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ClientCommand {
+    /// List registered clients.
+    List,
 }
 
 #[derive(Subcommand, Debug)]
@@ -64,6 +95,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Serve => serve(config),
         Command::Migrate => AppState::init(config).map(|_| println!("migrations are up to date")),
         Command::User { command } => user_command(config, command),
+        Command::Token { command } => token_command(config, command),
+        Command::Client { command } => client_command(config, command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -84,10 +117,12 @@ fn serve(config: Config) -> Result<(), String> {
     let address = config.bind_address();
     let public_url = config.public_url.clone();
     let state = AppState::init(config)?;
+    let purge_state = state.clone();
     let listener = std::net::TcpListener::bind((address.0.as_str(), address.1))
         .map_err(|e| format!("cannot listen on {}:{}: {e}", address.0, address.1))?;
     actix_web::rt::System::new().block_on(async move {
         let server = crate::start(state, listener).map_err(|e| e.to_string())?;
+        crate::oauth::purge::spawn(purge_state);
         println!("Panicless Library is running: open {public_url}/");
         server.await.map_err(|e| e.to_string())
     })
@@ -162,4 +197,86 @@ fn read_password() -> Result<String, String> {
             .map_err(|e| e.to_string())?;
         Ok(line.trim_end_matches(['\r', '\n']).to_string())
     }
+}
+
+fn token_command(config: Config, command: TokenCommand) -> Result<(), String> {
+    use crate::oauth::grants;
+    let state = AppState::init(config)?;
+    let mut conn = state.pool.get().map_err(|e| e.to_string())?;
+    let now = db::models::now();
+    match command {
+        TokenCommand::List => {
+            let list = grants::list(&mut conn, &grants::GrantFilter::default(), now)
+                .map_err(|e| e.to_string())?;
+            println!(
+                "{:<24}  {:<30}  {:<24}  {:<22}  {:<17}  {:<17}  last used",
+                "grant", "user", "client", "scopes", "issued", "expires"
+            );
+            for g in list {
+                println!(
+                    "{:<24}  {:<30}  {:<24}  {:<22}  {:<17}  {:<17}  {}",
+                    g.grant_id,
+                    g.user_email,
+                    g.client_id,
+                    g.scope,
+                    g.issued_at.format("%Y-%m-%d %H:%M"),
+                    g.expires_at.format("%Y-%m-%d %H:%M"),
+                    g.last_used_at.map_or_else(
+                        || "never".to_string(),
+                        |t| t.format("%Y-%m-%d %H:%M").to_string()
+                    )
+                );
+            }
+        }
+        TokenCommand::Revoke {
+            grant,
+            client,
+            user,
+        } => {
+            let revoked = match (grant, client, user) {
+                (Some(grant), None, None) => grants::revoke(&mut conn, &grant, None, now),
+                (None, Some(client), None) => grants::revoke_client(&mut conn, &client, now),
+                (None, None, Some(email)) => {
+                    match user::find_by_email(&mut conn, &email).map_err(|e| e.to_string())? {
+                        Some(u) => grants::revoke_user(&mut conn, u.id, now),
+                        None => return Err(format!("no user {email}")),
+                    }
+                }
+                _ => {
+                    return Err(
+                        "say what to revoke: --grant ID, --client ID or --user EMAIL".into(),
+                    )
+                }
+            }
+            .map_err(|e| e.to_string())?;
+            println!("revoked {revoked} token(s)");
+        }
+    }
+    Ok(())
+}
+
+fn client_command(config: Config, command: ClientCommand) -> Result<(), String> {
+    let state = AppState::init(config)?;
+    let mut conn = state.pool.get().map_err(|e| e.to_string())?;
+    match command {
+        ClientCommand::List => {
+            let clients = crate::oauth::clients::list(&mut conn).map_err(|e| e.to_string())?;
+            println!(
+                "{:<24}  {:<28}  {:<8}  {:<8}  {:<6}  redirect URIs",
+                "client id", "name", "origin", "type", "state"
+            );
+            for c in clients {
+                println!(
+                    "{:<24}  {:<28}  {:<8}  {:<8}  {:<6}  {}",
+                    c.client_id,
+                    c.client_name,
+                    c.origin,
+                    if c.is_public() { "public" } else { "secret" },
+                    if c.disabled { "off" } else { "on" },
+                    c.redirect_uris().join(" ")
+                );
+            }
+        }
+    }
+    Ok(())
 }

@@ -65,6 +65,12 @@ pub struct Config {
     pub allow_registration: bool,
     /// Browser origins allowed to call `/mcp` besides `PUBLIC_URL` (`MCP_ALLOWED_ORIGINS`).
     pub mcp_allowed_origins: Vec<String>,
+    /// Requests a minute per client address: sign-in, token endpoint, client registration.
+    pub rate_limit_login: u32,
+    pub rate_limit_token: u32,
+    pub rate_limit_register: u32,
+    /// Take the client address from `X-Forwarded-For` (only behind a trusted reverse proxy).
+    pub trust_proxy_headers: bool,
     /// Worker threads; 0 means one per core.
     pub workers: usize,
     /// Which defaults are in use, for the start-up warning.
@@ -195,6 +201,16 @@ impl Config {
                     .map(String::from),
             );
         }
+        let rate_limit_login =
+            parse_number(&get, "RATE_LIMIT_LOGIN_PER_MINUTE", 10u32, &mut problems);
+        let rate_limit_token =
+            parse_number(&get, "RATE_LIMIT_TOKEN_PER_MINUTE", 600u32, &mut problems);
+        let rate_limit_register =
+            parse_number(&get, "RATE_LIMIT_REGISTER_PER_MINUTE", 30u32, &mut problems);
+        let trust_proxy_headers = matches!(
+            get("TRUST_PROXY_HEADERS").as_deref(),
+            Some("true" | "1" | "yes")
+        );
         let workers = parse_number(&get, "SERVER_WORKERS", 0usize, &mut problems);
 
         if environment == Environment::Production {
@@ -261,6 +277,10 @@ impl Config {
             bcrypt_cost,
             allow_registration,
             mcp_allowed_origins,
+            rate_limit_login,
+            rate_limit_token,
+            rate_limit_register,
+            trust_proxy_headers,
             workers,
             dev_defaults_in_use: defaults,
         })

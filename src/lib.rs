@@ -12,6 +12,7 @@ pub mod db;
 pub mod error;
 pub mod library;
 pub mod mcp;
+pub mod oauth;
 pub mod state;
 pub mod web;
 
@@ -82,6 +83,7 @@ pub fn app(
         .configure(web::configure)
         .configure(api::configure)
         .configure(mcp::configure)
+        .configure(oauth::configure)
         .default_service(aw::to(not_found))
 }
 

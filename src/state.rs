@@ -12,6 +12,7 @@ pub struct AppState {
     pub pool: Pool,
     pub jwt: JwtKeys,
     pub passwords: PasswordHasher,
+    pub rate_limits: Arc<crate::oauth::rate_limit::RateLimiter>,
 }
 
 impl AppState {
@@ -27,8 +28,11 @@ impl AppState {
         if applied > 0 {
             log::info!("applied {applied} migration(s) to {}", target.display());
         }
+        crate::oauth::clients::upsert_static(&mut conn, &config, db::models::now())
+            .map_err(|e| format!("cannot register the static OAuth client: {e}"))?;
         drop(conn);
         Ok(AppState {
+            rate_limits: Arc::default(),
             jwt: JwtKeys::new(config.jwt_secret.expose().as_bytes(), config.issuer()),
             passwords: PasswordHasher::new(config.bcrypt_cost),
             config: Arc::new(config),

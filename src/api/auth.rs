@@ -82,11 +82,14 @@ pub struct TokenResponse {
 /// Exchanges an email and password for a signed access token with scope `all`.
 #[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = TokenResponse),
-              (status = 401, body = Problem, description = "Wrong email or password")))]
+              (status = 401, body = Problem, description = "Wrong email or password"),
+              (status = 429, body = Problem, description = "Too many attempts from this address")))]
 pub async fn login(
+    req: actix_web::HttpRequest,
     state: web::Data<AppState>,
     body: web::Json<LoginRequest>,
 ) -> AppResult<HttpResponse> {
+    crate::oauth::rate_limit::check_app(&state, &req, crate::oauth::rate_limit::Bucket::Login)?;
     let body = body.into_inner();
     let user = authenticate(&state, &body.email, body.password).await?;
     let issued = issue_first_party_token(&state, &user).await?;

@@ -69,6 +69,21 @@ impl JwtKeys {
     }
 }
 
+impl JwtKeys {
+    /// Verifies signature, issuer and audience but not expiry: revocation and introspection must
+    /// recognise a token of theirs even after it expired.
+    pub fn verify_ignoring_expiry(&self, token: &str, audiences: &[&str]) -> Option<Claims> {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(audiences);
+        validation.validate_exp = false;
+        validation.set_required_spec_claims(&["iss", "aud", "sub"]);
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
+            .ok()
+            .map(|data| data.claims)
+    }
+}
+
 /// Seconds since the epoch of a UTC timestamp.
 pub fn unix(at: NaiveDateTime) -> i64 {
     at.and_utc().timestamp()

@@ -133,6 +133,7 @@ diesel::table! {
         last_used_at -> Nullable<Timestamp>,
         rotated_at -> Nullable<Timestamp>,
         revoked_at -> Nullable<Timestamp>,
+        replacement_sealed -> Nullable<Text>,
     }
 }
 

@@ -122,12 +122,14 @@ pub struct LoginForm {
 }
 
 async fn login(
+    req: actix_web::HttpRequest,
     state: web::Data<AppState>,
     session: Session,
     form: web::Form<LoginForm>,
 ) -> PageResult {
     let form = form.into_inner();
     csrf::verify(&session, &form.csrf_token)?;
+    crate::oauth::rate_limit::check_app(&state, &req, crate::oauth::rate_limit::Bucket::Login)?;
     match authenticate(&state, &form.email, form.password).await {
         Ok(user) => {
             session::sign_in(&session, user.id)?;

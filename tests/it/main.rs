@@ -9,5 +9,6 @@ mod guard;
 mod import;
 mod library;
 mod mcp;
+mod oauth;
 mod scopes;
 mod storage;

@@ -248,12 +248,20 @@ pub fn hidden_field(page: &str, name: &str) -> Option<String> {
     let marker = format!("name=\"{name}\" value=\"");
     let start = page.find(&marker)? + marker.len();
     let end = page[start..].find('"')?;
-    Some(
-        page[start..start + end]
-            .replace("&amp;", "&")
-            .replace("&#x2f;", "/")
-            .replace("&#x3d;", "="),
-    )
+    Some(unescape_html(&page[start..start + end]))
+}
+
+/// Undoes the HTML escaping of an attribute value.
+pub fn unescape_html(text: &str) -> String {
+    text.replace("&#38;", "&")
+        .replace("&#34;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#60;", "<")
+        .replace("&#62;", ">")
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
 }
 
 /// The claims of a JWT, without checking its signature (the server checks it).

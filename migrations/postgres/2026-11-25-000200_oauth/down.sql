@@ -1,0 +1,3 @@
+DROP INDEX oauth_consents_client;
+DROP INDEX oauth_codes_grant;
+ALTER TABLE oauth_tokens DROP COLUMN replacement_sealed;

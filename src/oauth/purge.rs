@@ -1,0 +1,59 @@
+//! Removes what has expired: codes, tokens, idle MCP sessions, and dynamically registered
+//! clients never used within a day (Claude.ai registers again on every connect).
+
+use crate::db::schema::{oauth_clients, oauth_codes, oauth_tokens};
+use crate::db::{self, DbConn};
+use crate::error::AppResult;
+use crate::state::AppState;
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Purged {
+    pub codes: usize,
+    pub tokens: usize,
+    pub clients: usize,
+    pub sessions: usize,
+}
+
+pub fn purge(conn: &mut DbConn, now: NaiveDateTime) -> AppResult<Purged> {
+    // Used codes are kept until they expire: a second use must still be recognised as reuse.
+    let codes = diesel::delete(
+        oauth_codes::table.filter(oauth_codes::expires_at.lt(now - Duration::hours(1))),
+    )
+    .execute(conn)?;
+    // Tokens are kept a day past expiry so that a late reuse of a refresh token is still caught.
+    let tokens = diesel::delete(
+        oauth_tokens::table.filter(oauth_tokens::expires_at.lt(now - Duration::days(1))),
+    )
+    .execute(conn)?;
+    let clients = diesel::delete(
+        oauth_clients::table
+            .filter(oauth_clients::origin.eq("dynamic"))
+            .filter(oauth_clients::last_used_at.is_null())
+            .filter(oauth_clients::created_at.lt(now - Duration::days(1))),
+    )
+    .execute(conn)?;
+    let sessions = crate::mcp::session::purge(conn, now)?;
+    Ok(Purged {
+        codes,
+        tokens,
+        clients,
+        sessions,
+    })
+}
+
+/// Runs the purge every ten minutes in the background.
+pub fn spawn(state: AppState) {
+    actix_web::rt::spawn(async move {
+        let mut interval = actix_web::rt::time::interval(std::time::Duration::from_secs(600));
+        loop {
+            interval.tick().await;
+            match db::run(&state.pool, |conn| purge(conn, db::models::now())).await {
+                Ok(purged) if purged != Purged::default() => log::info!("purged {purged:?}"),
+                Ok(_) => {}
+                Err(error) => log::warn!("purge failed: {error}"),
+            }
+        }
+    });
+}

@@ -1,0 +1,118 @@
+//! Per-IP rate limits on the endpoints that invite guessing or flooding: sign-in, token and
+//! registration. Fixed one-minute windows, counted in this process: with several instances
+//! each enforces its own limit, so the effective limit is the per-instance one times the number
+//! of instances (said in the README). The client address is the TCP peer; behind a reverse
+//! proxy set `TRUST_PROXY_HEADERS=true` to use the first `X-Forwarded-For` address instead.
+
+use super::OAuthError;
+use crate::error::AppError;
+use crate::state::AppState;
+use actix_web::HttpRequest;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Bucket {
+    Login,
+    Token,
+    Register,
+}
+
+const WINDOW: Duration = Duration::from_secs(60);
+
+#[derive(Default)]
+pub struct RateLimiter {
+    windows: Mutex<HashMap<(Bucket, IpAddr), (Instant, u32)>>,
+}
+
+impl RateLimiter {
+    /// Counts one request; `Err(seconds)` when the window is full.
+    pub fn hit(&self, bucket: Bucket, ip: IpAddr, limit: u32, now: Instant) -> Result<(), u64> {
+        let Ok(mut windows) = self.windows.lock() else {
+            return Ok(());
+        };
+        if windows.len() > 100_000 {
+            windows.retain(|_, (start, _)| now.duration_since(*start) < WINDOW);
+        }
+        let entry = windows.entry((bucket, ip)).or_insert((now, 0));
+        if now.duration_since(entry.0) >= WINDOW {
+            *entry = (now, 0);
+        }
+        if entry.1 >= limit {
+            let left = WINDOW.saturating_sub(now.duration_since(entry.0));
+            return Err(left.as_secs().max(1));
+        }
+        entry.1 += 1;
+        Ok(())
+    }
+}
+
+pub fn client_ip(req: &HttpRequest, trust_proxy: bool) -> Option<IpAddr> {
+    if trust_proxy {
+        if let Some(forwarded) = req
+            .headers()
+            .get("X-Forwarded-For")
+            .and_then(|v| v.to_str().ok())
+        {
+            if let Some(ip) = forwarded
+                .split(',')
+                .next()
+                .and_then(|s| s.trim().parse().ok())
+            {
+                return Some(ip);
+            }
+        }
+    }
+    req.peer_addr().map(|a| a.ip())
+}
+
+fn limit_for(state: &AppState, bucket: Bucket) -> u32 {
+    let c = &state.config;
+    match bucket {
+        Bucket::Login => c.rate_limit_login,
+        Bucket::Token => c.rate_limit_token,
+        Bucket::Register => c.rate_limit_register,
+    }
+}
+
+/// Checks a request against its bucket.
+pub fn check(state: &AppState, req: &HttpRequest, bucket: Bucket) -> Result<(), OAuthError> {
+    check_app(state, req, bucket).map_err(OAuthError::from)
+}
+
+/// The same, as an `AppError` for pages and the JSON API.
+pub fn check_app(state: &AppState, req: &HttpRequest, bucket: Bucket) -> Result<(), AppError> {
+    let Some(ip) = client_ip(req, state.config.trust_proxy_headers) else {
+        return Ok(());
+    };
+    state
+        .rate_limits
+        .hit(bucket, ip, limit_for(state, bucket), Instant::now())
+        .map_err(|retry_after_secs| AppError::RateLimited { retry_after_secs })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_fill_and_reset() {
+        let limiter = RateLimiter::default();
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        let start = Instant::now();
+        for _ in 0..3 {
+            assert!(limiter.hit(Bucket::Login, ip, 3, start).is_ok());
+        }
+        assert!(limiter.hit(Bucket::Login, ip, 3, start).is_err());
+        assert!(
+            limiter.hit(Bucket::Token, ip, 3, start).is_ok(),
+            "buckets are separate"
+        );
+        assert!(
+            limiter.hit(Bucket::Login, ip, 3, start + WINDOW).is_ok(),
+            "a new window"
+        );
+    }
+}

@@ -1,0 +1,749 @@
+//! `POST /oauth/token` (authorization code with PKCE, refresh with rotation), `POST
+//! /oauth/revoke` (RFC 7009) and `POST /oauth/introspect` (RFC 7662).
+
+use super::clients::{self, Client, Credentials};
+use super::rate_limit::{self, Bucket};
+use super::{resolve_resource, OAuthError, OAuthResult, REFRESH_GRACE_SECS};
+use crate::auth::jwt::{unix, Claims, JwtKeys};
+use crate::auth::secret::{constant_time_eq, hash_token, random_token};
+use crate::auth::ScopeSet;
+use crate::config::Config;
+use crate::db::models::{token, user};
+use crate::db::schema::{oauth_codes, oauth_tokens};
+use crate::db::{self, write_transaction, DbConn};
+use crate::state::AppState;
+use actix_web::{web, HttpRequest, HttpResponse};
+use aes_gcm::aead::{Aead, KeyInit};
+use aes_gcm::{Aes256Gcm, Nonce};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/oauth/token", web::post().to(token_endpoint))
+        .route("/oauth/revoke", web::post().to(revoke_endpoint))
+        .route("/oauth/introspect", web::post().to(introspect_endpoint));
+}
+
+/// Every parameter any of the three endpoints takes.
+#[derive(Default, Deserialize)]
+pub struct TokenRequest {
+    pub grant_type: Option<String>,
+    pub code: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub code_verifier: Option<String>,
+    pub refresh_token: Option<String>,
+    pub scope: Option<String>,
+    pub resource: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub token: Option<String>,
+    pub token_type_hint: Option<String>,
+}
+
+impl std::fmt::Debug for TokenRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenRequest")
+            .field("grant_type", &self.grant_type)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The standard body is form-urlencoded; the seeds' clients send JSON. Both are read.
+fn parse_request(req: &HttpRequest, body: &[u8]) -> OAuthResult<TokenRequest> {
+    let content_type = req
+        .headers()
+        .get("Content-Type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if content_type.starts_with("application/json") {
+        serde_json::from_slice(body)
+            .map_err(|e| OAuthError::InvalidRequest(format!("invalid JSON body: {e}")))
+    } else {
+        serde_urlencoded::from_bytes(body)
+            .map_err(|e| OAuthError::InvalidRequest(format!("invalid form body: {e}")))
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: String,
+    pub expires_in: i64,
+    pub refresh_token: String,
+    pub scope: String,
+    /// The same as `access_token`, for clients written against seed 000.
+    pub jwt_token: String,
+}
+
+/// What a token endpoint call needs beyond the database.
+pub struct Issuer<'a> {
+    pub jwt: &'a JwtKeys,
+    pub config: &'a Config,
+}
+
+async fn token_endpoint(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, OAuthError> {
+    rate_limit::check(&state, &req, Bucket::Token)?;
+    let request = parse_request(&req, &body)?;
+    let credentials = clients::credentials(
+        &req,
+        request.client_id.as_deref(),
+        request.client_secret.as_deref(),
+    )?;
+    let state = state.into_inner();
+    let response = db::run(&state.pool.clone(), move |conn| {
+        let issuer = Issuer {
+            jwt: &state.jwt,
+            config: &state.config,
+        };
+        Ok(exchange(
+            conn,
+            &issuer,
+            &credentials,
+            &request,
+            db::models::now(),
+        ))
+    })
+    .await??;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .insert_header(("Pragma", "no-cache"))
+        .json(response))
+}
+
+/// The token endpoint's logic: authenticate the client, then the grant.
+pub fn exchange(
+    conn: &mut DbConn,
+    issuer: &Issuer<'_>,
+    credentials: &Credentials,
+    request: &TokenRequest,
+    now: NaiveDateTime,
+) -> OAuthResult<TokenResponse> {
+    let grant_type = request
+        .grant_type
+        .as_deref()
+        .ok_or_else(|| OAuthError::InvalidRequest("grant_type is required".into()))?;
+    if !matches!(grant_type, "authorization_code" | "refresh_token") {
+        return Err(OAuthError::UnsupportedGrantType);
+    }
+    let client = clients::authenticate(conn, credentials, now)?;
+    match grant_type {
+        "authorization_code" => authorization_code(conn, issuer, &client, request, now),
+        _ => refresh(conn, issuer, &client, request, now),
+    }
+}
+
+#[derive(Queryable)]
+struct CodeRow {
+    id: i64,
+    client_id: i64,
+    user_id: i64,
+    redirect_uri: String,
+    code_challenge: String,
+    scope: String,
+    resource: Option<String>,
+    grant_id: String,
+    expires_at: NaiveDateTime,
+    used_at: Option<NaiveDateTime>,
+}
+
+/// BASE64URL(SHA-256(verifier)), RFC 7636.
+pub fn pkce_challenge(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+fn authorization_code(
+    conn: &mut DbConn,
+    issuer: &Issuer<'_>,
+    client: &Client,
+    request: &TokenRequest,
+    now: NaiveDateTime,
+) -> OAuthResult<TokenResponse> {
+    let code = request
+        .code
+        .as_deref()
+        .ok_or_else(|| OAuthError::InvalidRequest("code is required".into()))?;
+    let verifier = request
+        .code_verifier
+        .as_deref()
+        .ok_or_else(|| OAuthError::InvalidRequest("code_verifier is required (PKCE)".into()))?;
+    if !(43..=128).contains(&verifier.len())
+        || !verifier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+    {
+        return Err(OAuthError::InvalidRequest(
+            "code_verifier must be 43 to 128 unreserved characters".into(),
+        ));
+    }
+    write_transaction(conn, |conn| {
+        let row: CodeRow = oauth_codes::table
+            .filter(oauth_codes::code_hash.eq(hash_token(code)))
+            .select((
+                oauth_codes::id,
+                oauth_codes::client_id,
+                oauth_codes::user_id,
+                oauth_codes::redirect_uri,
+                oauth_codes::code_challenge,
+                oauth_codes::scope,
+                oauth_codes::resource,
+                oauth_codes::grant_id,
+                oauth_codes::expires_at,
+                oauth_codes::used_at,
+            ))
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| OAuthError::InvalidGrant("the code is invalid".into()))?;
+        if row.used_at.is_some() {
+            // A code presented twice: whoever has it is not to be trusted; end the grant.
+            revoke_grant(conn, &row.grant_id, now)?;
+            // Committed, then refused: the revocation must outlive this error.
+            return Ok(Err(OAuthError::InvalidGrant(
+                "the code was already used; its tokens are revoked".into(),
+            )));
+        }
+        if row.client_id != client.id {
+            return Err(OAuthError::InvalidGrant(
+                "the code was issued to another client".into(),
+            ));
+        }
+        if row.expires_at <= now {
+            return Err(OAuthError::InvalidGrant("the code has expired".into()));
+        }
+        if let Some(uri) = request.redirect_uri.as_deref() {
+            if uri != row.redirect_uri {
+                return Err(OAuthError::InvalidGrant(
+                    "redirect_uri does not match the authorization request".into(),
+                ));
+            }
+        }
+        if !constant_time_eq(&pkce_challenge(verifier), &row.code_challenge) {
+            return Err(OAuthError::InvalidGrant(
+                "code_verifier does not match the code_challenge".into(),
+            ));
+        }
+        let audience = row
+            .resource
+            .clone()
+            .unwrap_or_else(|| issuer.config.public_url.clone());
+        if request.resource.is_some()
+            && resolve_resource(&issuer.config.public_url, request.resource.as_deref())? != audience
+        {
+            return Err(OAuthError::InvalidTarget(
+                "resource differs from the authorization request".into(),
+            ));
+        }
+        // Single use, even under concurrent exchanges: only one UPDATE finds it unused.
+        let claimed = diesel::update(
+            oauth_codes::table
+                .filter(oauth_codes::id.eq(row.id))
+                .filter(oauth_codes::used_at.is_null()),
+        )
+        .set(oauth_codes::used_at.eq(now))
+        .execute(conn)?;
+        if claimed != 1 {
+            // Another exchange of the same code won the race: that is a reuse too.
+            revoke_grant(conn, &row.grant_id, now)?;
+            return Ok(Err(OAuthError::InvalidGrant(
+                "the code was already used; its tokens are revoked".into(),
+            )));
+        }
+        let scope = ScopeSet::parse_lenient(&row.scope);
+        issue(
+            conn,
+            issuer,
+            client,
+            row.user_id,
+            &scope,
+            &audience,
+            &row.grant_id,
+            None,
+            now,
+        )
+        .map(Ok)
+    })?
+}
+
+/// Signs an access token and creates a refresh token, recording both.
+#[allow(clippy::too_many_arguments)]
+fn issue(
+    conn: &mut DbConn,
+    issuer: &Issuer<'_>,
+    client: &Client,
+    user_id: i64,
+    scope: &ScopeSet,
+    audience: &str,
+    grant_id: &str,
+    parent_id: Option<i64>,
+    now: NaiveDateTime,
+) -> OAuthResult<TokenResponse> {
+    let ttl = issuer.config.jwt_access_token_expiry;
+    let email = user::find(conn, user_id)?.map(|u| u.email);
+    let claims = Claims {
+        iss: issuer.config.issuer().to_string(),
+        sub: user_id.to_string(),
+        aud: audience.to_string(),
+        iat: unix(now),
+        exp: unix(now) + ttl,
+        jti: random_token(16),
+        scope: scope.to_string(),
+        email,
+        client_id: Some(client.client_id.clone()),
+    };
+    let access_token = issuer.jwt.sign(&claims)?;
+    let scope_text = scope.to_string();
+    token::insert(
+        conn,
+        &token::NewToken {
+            kind: "access",
+            token_hash: &hash_token(&claims.jti),
+            jti: Some(&claims.jti),
+            user_id,
+            client_id: Some(client.id),
+            scope: &scope_text,
+            audience: Some(audience),
+            grant_id,
+            parent_id,
+            issued_at: now,
+            expires_at: now + Duration::seconds(ttl),
+        },
+    )?;
+    let refresh_token = random_token(32);
+    token::insert(
+        conn,
+        &token::NewToken {
+            kind: "refresh",
+            token_hash: &hash_token(&refresh_token),
+            jti: None,
+            user_id,
+            client_id: Some(client.id),
+            scope: &scope_text,
+            audience: Some(audience),
+            grant_id,
+            parent_id,
+            issued_at: now,
+            expires_at: now + Duration::seconds(issuer.config.refresh_token_expiry),
+        },
+    )?;
+    Ok(TokenResponse {
+        jwt_token: access_token.clone(),
+        access_token,
+        token_type: "Bearer".into(),
+        expires_in: ttl,
+        refresh_token,
+        scope: scope_text,
+    })
+}
+
+#[derive(Queryable)]
+struct RefreshRow {
+    id: i64,
+    user_id: i64,
+    client_id: Option<i64>,
+    scope: String,
+    audience: Option<String>,
+    grant_id: String,
+    expires_at: NaiveDateTime,
+    rotated_at: Option<NaiveDateTime>,
+    revoked_at: Option<NaiveDateTime>,
+    replacement_sealed: Option<String>,
+}
+
+fn refresh(
+    conn: &mut DbConn,
+    issuer: &Issuer<'_>,
+    client: &Client,
+    request: &TokenRequest,
+    now: NaiveDateTime,
+) -> OAuthResult<TokenResponse> {
+    let presented = request
+        .refresh_token
+        .as_deref()
+        .ok_or_else(|| OAuthError::InvalidRequest("refresh_token is required".into()))?;
+    write_transaction(conn, |conn| {
+        let row: RefreshRow = oauth_tokens::table
+            .filter(oauth_tokens::token_hash.eq(hash_token(presented)))
+            .filter(oauth_tokens::kind.eq("refresh"))
+            .select((
+                oauth_tokens::id,
+                oauth_tokens::user_id,
+                oauth_tokens::client_id,
+                oauth_tokens::scope,
+                oauth_tokens::audience,
+                oauth_tokens::grant_id,
+                oauth_tokens::expires_at,
+                oauth_tokens::rotated_at,
+                oauth_tokens::revoked_at,
+                oauth_tokens::replacement_sealed,
+            ))
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| OAuthError::InvalidGrant("the refresh token is invalid".into()))?;
+        if row.client_id != Some(client.id) {
+            return Err(OAuthError::InvalidGrant(
+                "the refresh token was issued to another client".into(),
+            ));
+        }
+        if row.revoked_at.is_some() {
+            return Err(OAuthError::InvalidGrant(
+                "the refresh token was revoked".into(),
+            ));
+        }
+        if let Some(rotated_at) = row.rotated_at {
+            // Used again after rotation: within the grace window the same new pair (concurrent
+            // refreshes), after it a sign of theft: the whole grant ends.
+            if now - rotated_at <= Duration::seconds(REFRESH_GRACE_SECS) {
+                if let Some(previous) = row
+                    .replacement_sealed
+                    .as_deref()
+                    .and_then(|s| open_replacement(presented, s))
+                {
+                    return Ok(Ok(previous));
+                }
+            }
+            revoke_grant(conn, &row.grant_id, now)?;
+            // Committed, then refused: the revocation must outlive this error.
+            return Ok(Err(OAuthError::InvalidGrant(
+                "the refresh token was already used; the grant is revoked".into(),
+            )));
+        }
+        if row.expires_at <= now {
+            return Err(OAuthError::InvalidGrant(
+                "the refresh token has expired".into(),
+            ));
+        }
+        let granted = ScopeSet::parse_lenient(&row.scope);
+        let scope = match request.scope.as_deref().map(ScopeSet::parse_lenient) {
+            Some(asked) if !asked.is_empty() => {
+                if !asked.is_subset_of(&granted) {
+                    return Err(OAuthError::InvalidScope(format!(
+                        "the grant covers only: {granted}"
+                    )));
+                }
+                asked
+            }
+            _ => granted,
+        };
+        let audience = row
+            .audience
+            .clone()
+            .unwrap_or_else(|| issuer.config.public_url.clone());
+        if request.resource.is_some()
+            && resolve_resource(&issuer.config.public_url, request.resource.as_deref())? != audience
+        {
+            return Err(OAuthError::InvalidTarget(
+                "resource differs from the grant".into(),
+            ));
+        }
+        let claimed = diesel::update(
+            oauth_tokens::table
+                .filter(oauth_tokens::id.eq(row.id))
+                .filter(oauth_tokens::rotated_at.is_null()),
+        )
+        .set(oauth_tokens::rotated_at.eq(now))
+        .execute(conn)?;
+        if claimed != 1 {
+            return Err(OAuthError::InvalidGrant(
+                "the refresh token was just used; retry".into(),
+            ));
+        }
+        let response = issue(
+            conn,
+            issuer,
+            client,
+            row.user_id,
+            &scope,
+            &audience,
+            &row.grant_id,
+            Some(row.id),
+            now,
+        )?;
+        diesel::update(oauth_tokens::table.find(row.id))
+            .set(oauth_tokens::replacement_sealed.eq(seal_replacement(presented, &response)))
+            .execute(conn)?;
+        Ok(Ok(response))
+    })?
+}
+
+/// The key that seals a replacement pair: derived from the old refresh token, which the server
+/// does not keep, so only the token's holder can open it.
+fn replacement_cipher(old_token: &str) -> Option<Aes256Gcm> {
+    let key = Sha256::digest(format!("panicless refresh replacement\0{old_token}").as_bytes());
+    Aes256Gcm::new_from_slice(&key).ok()
+}
+
+fn seal_replacement(old_token: &str, response: &TokenResponse) -> Option<String> {
+    let cipher = replacement_cipher(old_token)?;
+    let mut nonce = [0u8; 12];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut nonce);
+    let plaintext = serde_json::to_vec(response).ok()?;
+    let sealed = cipher
+        .encrypt(Nonce::from_slice(&nonce), plaintext.as_slice())
+        .ok()?;
+    Some(format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(nonce),
+        URL_SAFE_NO_PAD.encode(sealed)
+    ))
+}
+
+fn open_replacement(old_token: &str, sealed: &str) -> Option<TokenResponse> {
+    let (nonce, body) = sealed.split_once('.')?;
+    let nonce = URL_SAFE_NO_PAD.decode(nonce).ok()?;
+    let body = URL_SAFE_NO_PAD.decode(body).ok()?;
+    if nonce.len() != 12 {
+        return None;
+    }
+    let plaintext = replacement_cipher(old_token)?
+        .decrypt(Nonce::from_slice(&nonce), body.as_slice())
+        .ok()?;
+    serde_json::from_slice(&plaintext).ok()
+}
+
+/// Revokes every token of a grant.
+pub fn revoke_grant(conn: &mut DbConn, grant_id: &str, now: NaiveDateTime) -> OAuthResult<usize> {
+    Ok(diesel::update(
+        oauth_tokens::table
+            .filter(oauth_tokens::grant_id.eq(grant_id))
+            .filter(oauth_tokens::revoked_at.is_null()),
+    )
+    .set(oauth_tokens::revoked_at.eq(now))
+    .execute(conn)?)
+}
+
+/// The row a presented token names: a refresh token by its hash, an access token by the `jti`
+/// of its (validly signed) JWT.
+fn find_presented(
+    conn: &mut DbConn,
+    jwt: &JwtKeys,
+    audiences: &[&str],
+    token: &str,
+) -> OAuthResult<Option<PresentedRow>> {
+    let by_hash: Option<PresentedRow> = oauth_tokens::table
+        .filter(oauth_tokens::token_hash.eq(hash_token(token)))
+        .filter(oauth_tokens::kind.eq("refresh"))
+        .select(PresentedRow::as_select())
+        .first(conn)
+        .optional()?;
+    if by_hash.is_some() {
+        return Ok(by_hash);
+    }
+    let Some(claims) = jwt.verify_ignoring_expiry(token, audiences) else {
+        return Ok(None);
+    };
+    Ok(oauth_tokens::table
+        .filter(oauth_tokens::jti.eq(&claims.jti))
+        .select(PresentedRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = oauth_tokens)]
+struct PresentedRow {
+    id: i64,
+    kind: String,
+    user_id: i64,
+    client_id: Option<i64>,
+    scope: String,
+    audience: Option<String>,
+    grant_id: String,
+    jti: Option<String>,
+    issued_at: NaiveDateTime,
+    expires_at: NaiveDateTime,
+    rotated_at: Option<NaiveDateTime>,
+    revoked_at: Option<NaiveDateTime>,
+}
+
+fn audiences(config: &Config) -> [String; 2] {
+    [config.public_url.clone(), config.url("/mcp")]
+}
+
+/// RFC 7009: revoking a refresh token ends its grant (and so its access tokens); revoking an
+/// access token ends that token. Unknown tokens, or another client's, are answered 200 all the
+/// same, so the endpoint tells nothing.
+pub fn revoke(
+    conn: &mut DbConn,
+    jwt: &JwtKeys,
+    config: &Config,
+    client: &Client,
+    token: &str,
+    now: NaiveDateTime,
+) -> OAuthResult<()> {
+    let auds = audiences(config);
+    let auds: Vec<&str> = auds.iter().map(String::as_str).collect();
+    let Some(row) = find_presented(conn, jwt, &auds, token)? else {
+        return Ok(());
+    };
+    if row.client_id != Some(client.id) {
+        return Ok(());
+    }
+    if row.kind == "refresh" {
+        revoke_grant(conn, &row.grant_id, now)?;
+    } else {
+        diesel::update(
+            oauth_tokens::table
+                .find(row.id)
+                .filter(oauth_tokens::revoked_at.is_null()),
+        )
+        .set(oauth_tokens::revoked_at.eq(now))
+        .execute(conn)?;
+    }
+    Ok(())
+}
+
+async fn revoke_endpoint(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, OAuthError> {
+    let request = parse_request(&req, &body)?;
+    let credentials = clients::credentials(
+        &req,
+        request.client_id.as_deref(),
+        request.client_secret.as_deref(),
+    )?;
+    let token = request
+        .token
+        .ok_or_else(|| OAuthError::InvalidRequest("token is required".into()))?;
+    let state = state.into_inner();
+    db::run(&state.pool.clone(), move |conn| {
+        let now = db::models::now();
+        Ok(clients::authenticate(conn, &credentials, now)
+            .and_then(|client| revoke(conn, &state.jwt, &state.config, &client, &token, now)))
+    })
+    .await??;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .finish())
+}
+
+#[derive(Debug, Serialize, Default, PartialEq)]
+pub struct Introspection {
+    pub active: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
+}
+
+/// RFC 7662. A client may introspect the tokens issued to it; anything else is inactive.
+pub fn introspect(
+    conn: &mut DbConn,
+    jwt: &JwtKeys,
+    config: &Config,
+    client: &Client,
+    token: &str,
+    now: NaiveDateTime,
+) -> OAuthResult<Introspection> {
+    let auds = audiences(config);
+    let auds: Vec<&str> = auds.iter().map(String::as_str).collect();
+    let Some(row) = find_presented(conn, jwt, &auds, token)? else {
+        return Ok(Introspection::default());
+    };
+    let live = row.revoked_at.is_none() && row.expires_at > now && row.rotated_at.is_none();
+    if !live || row.client_id != Some(client.id) {
+        return Ok(Introspection::default());
+    }
+    let username = user::find(conn, row.user_id)?.map(|u| u.email);
+    Ok(Introspection {
+        active: true,
+        scope: Some(row.scope),
+        client_id: Some(client.client_id.clone()),
+        username,
+        sub: Some(row.user_id.to_string()),
+        token_type: Some(
+            if row.kind == "refresh" {
+                "refresh_token"
+            } else {
+                "access_token"
+            }
+            .into(),
+        ),
+        exp: Some(unix(row.expires_at)),
+        iat: Some(unix(row.issued_at)),
+        iss: Some(config.issuer().to_string()),
+        aud: row.audience,
+        jti: row.jti,
+    })
+}
+
+async fn introspect_endpoint(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, OAuthError> {
+    let request = parse_request(&req, &body)?;
+    let credentials = clients::credentials(
+        &req,
+        request.client_id.as_deref(),
+        request.client_secret.as_deref(),
+    )?;
+    let token = request
+        .token
+        .ok_or_else(|| OAuthError::InvalidRequest("token is required".into()))?;
+    let state = state.into_inner();
+    let answer = db::run(&state.pool.clone(), move |conn| {
+        let now = db::models::now();
+        Ok(clients::authenticate(conn, &credentials, now)
+            .and_then(|client| introspect(conn, &state.jwt, &state.config, &client, &token, now)))
+    })
+    .await??;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(answer))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pkce_challenge_is_base64url_sha256_without_padding() {
+        // Expected value computed independently (Python hashlib + base64.urlsafe_b64encode).
+        assert_eq!(
+            pkce_challenge("dBjftJeZ4CVP-mJ92K6KjtyhPEgZJGJYQhH_KZuTVjo"),
+            "rrZ22EiBeebXB8OwfbVyj9Akt1ldC6miM4Tzq9F2yAA"
+        );
+    }
+
+    #[test]
+    fn replacements_open_only_with_the_old_token() {
+        let response = TokenResponse {
+            access_token: "a".into(),
+            token_type: "Bearer".into(),
+            expires_in: 3600,
+            refresh_token: "r".into(),
+            scope: "read".into(),
+            jwt_token: "a".into(),
+        };
+        let sealed = seal_replacement("old-token", &response).unwrap();
+        assert_eq!(open_replacement("old-token", &sealed), Some(response));
+        assert_eq!(open_replacement("other-token", &sealed), None);
+    }
+}

@@ -1,0 +1,1135 @@
+//! The OAuth 2.1 authorization server over HTTP: discovery, registration, authorization with
+//! PKCE and consent, tokens, rotation, revocation, introspection, and the pages.
+
+use crate::common::{backends, csrf_from, hidden_field, jwt_claims, Backend, TestApp, PASSWORD};
+use base64::Engine;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+pub const REDIRECT: &str = "http://127.0.0.1:9/callback";
+
+pub fn pkce() -> (String, String) {
+    let verifier = panicless::auth::secret::random_token(32);
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(Sha256::digest(verifier.as_bytes()));
+    (verifier, challenge)
+}
+
+pub async fn register_client(app: &TestApp, metadata: Value) -> Value {
+    let response = app
+        .client
+        .post(app.at("/oauth/register"))
+        .json(&metadata)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    response.json().await.unwrap()
+}
+
+pub async fn public_client(app: &TestApp) -> String {
+    let client = register_client(app, json!({"client_name": "Test App", "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"})).await;
+    client["client_id"].as_str().unwrap().to_string()
+}
+
+fn location(response: &reqwest::Response) -> String {
+    response.headers()["location"].to_str().unwrap().to_string()
+}
+
+fn query_of(url: &str) -> std::collections::HashMap<String, String> {
+    url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect()
+}
+
+pub fn authorize_url(
+    app: &TestApp,
+    client_id: &str,
+    challenge: &str,
+    extra: &[(&str, &str)],
+) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query
+        .append_pair("response_type", "code")
+        .append_pair("client_id", client_id)
+        .append_pair("redirect_uri", REDIRECT)
+        .append_pair("state", "xyz-state")
+        .append_pair("code_challenge", challenge)
+        .append_pair("code_challenge_method", "S256");
+    for (k, v) in extra {
+        query.append_pair(k, v);
+    }
+    app.at(&format!("/oauth/authorize?{}", query.finish()))
+}
+
+/// Signs `browser` in (when needed), approves the consent page, and returns the redirect.
+pub async fn approve(app: &TestApp, browser: &reqwest::Client, url: &str, email: &str) -> String {
+    let mut response = browser.get(url).send().await.unwrap();
+    if response.status() == StatusCode::SEE_OTHER && location(&response).starts_with("/login") {
+        let login = app.at(&location(&response));
+        let page = browser
+            .get(&login)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let csrf = hidden_field(&page, "csrf_token").unwrap();
+        let return_to = hidden_field(&page, "return_to").unwrap();
+        let signed_in = browser
+            .post(app.at("/login"))
+            .form(&[
+                ("csrf_token", csrf.as_str()),
+                ("email", email),
+                ("password", PASSWORD),
+                ("return_to", return_to.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+        assert!(
+            location(&signed_in).starts_with("/oauth/authorize?"),
+            "back to the request"
+        );
+        response = browser
+            .get(app.at(&location(&signed_in)))
+            .send()
+            .await
+            .unwrap();
+    }
+    if response.status() == StatusCode::SEE_OTHER {
+        return location(&response); // consent remembered
+    }
+    let status = response.status();
+    let page = response.text().await.unwrap();
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Approve") && page.contains("Deny"), "{page}");
+    submit_consent(app, browser, &page, "approve").await
+}
+
+pub async fn submit_consent(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    page: &str,
+    decision: &str,
+) -> String {
+    let mut form: Vec<(String, String)> = Vec::new();
+    for name in [
+        "csrf_token",
+        "response_type",
+        "client_id",
+        "redirect_uri",
+        "scope",
+        "state",
+        "code_challenge",
+        "code_challenge_method",
+        "resource",
+    ] {
+        if let Some(value) = hidden_field(page, name) {
+            form.push((name.into(), value));
+        }
+    }
+    form.push(("decision".into(), decision.into()));
+    let response = browser
+        .post(app.at("/oauth/consent"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    location(&response)
+}
+
+pub async fn token_request(app: &TestApp, form: &[(&str, &str)]) -> (u16, Value) {
+    let response = app
+        .client
+        .post(app.at("/oauth/token"))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    if status == 200 {
+        assert_eq!(response.headers()["cache-control"], "no-store");
+    }
+    (status, response.json().await.unwrap())
+}
+
+/// The whole dance for a public client: returns the token response.
+pub async fn tokens_for(app: &TestApp, email: &str, extra: &[(&str, &str)]) -> (String, Value) {
+    let client_id = public_client(app).await;
+    let (verifier, challenge) = pkce();
+    let browser = app.new_browser();
+    let redirect = approve(
+        app,
+        &browser,
+        &authorize_url(app, &client_id, &challenge, extra),
+        email,
+    )
+    .await;
+    let code = query_of(&redirect)["code"].clone();
+    let (status, tokens) = token_request(
+        app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", &verifier),
+            ("client_id", &client_id),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+    (client_id, tokens)
+}
+
+#[actix_web::test]
+async fn discovery_documents_agree() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let server: Value = app
+        .client
+        .get(app.at("/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        server["issuer"], app.url,
+        "the issuer is PUBLIC_URL exactly"
+    );
+    assert!(!app.url.ends_with('/'));
+    assert_eq!(server["code_challenge_methods_supported"], json!(["S256"]));
+    assert_eq!(
+        server["grant_types_supported"],
+        json!(["authorization_code", "refresh_token"])
+    );
+    assert_eq!(server["response_types_supported"], json!(["code"]));
+    assert_eq!(
+        server["token_endpoint_auth_methods_supported"],
+        json!(["client_secret_basic", "client_secret_post", "none"])
+    );
+    for endpoint in [
+        "authorization_endpoint",
+        "token_endpoint",
+        "registration_endpoint",
+        "revocation_endpoint",
+        "introspection_endpoint",
+        "service_documentation",
+    ] {
+        let url = server[endpoint].as_str().unwrap();
+        assert!(url.starts_with(&app.url), "{endpoint}");
+    }
+    let docs = app
+        .client
+        .get(server["service_documentation"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(docs.status(), 200);
+    for (path, resource) in [
+        ("/.well-known/oauth-protected-resource", app.url.clone()),
+        (
+            "/.well-known/oauth-protected-resource/mcp",
+            format!("{}/mcp", app.url),
+        ),
+    ] {
+        let doc: Value = app
+            .client
+            .get(app.at(path))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(doc["resource"], resource);
+        assert_eq!(doc["authorization_servers"], json!([app.url]));
+        assert_eq!(
+            doc["scopes_supported"], server["scopes_supported"],
+            "the same scopes everywhere"
+        );
+        assert_eq!(doc["bearer_methods_supported"], json!(["header"]));
+    }
+    let slash = app
+        .client
+        .get(app.at("/.well-known/oauth-authorization-server/"))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(
+        slash.status().as_u16() / 100,
+        3,
+        "no slash-appending redirects"
+    );
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn registration_validates_client_metadata() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let claude = register_client(&app, json!({
+        "client_name": "Claude", "redirect_uris": ["https://claude.ai/api/mcp/auth_callback", "https://claude.com/api/mcp/auth_callback"],
+        "token_endpoint_auth_method": "client_secret_post", "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"], "scope": "read write offline_access"
+    })).await;
+    assert!(claude["client_id_issued_at"].is_i64());
+    assert_eq!(claude["client_secret_expires_at"], 0);
+    assert!(claude["client_secret"].as_str().unwrap().len() >= 32);
+    assert_eq!(claude["token_endpoint_auth_method"], "client_secret_post");
+    assert_eq!(claude["scope"], "read write", "unknown scopes are ignored");
+    let public = register_client(&app, json!({"redirect_uris": ["http://localhost:33418/cb"], "token_endpoint_auth_method": "none"})).await;
+    assert!(public.get("client_secret").is_none());
+
+    for (metadata, error) in [
+        (json!({"client_name": "x"}), "invalid_redirect_uri"),
+        (
+            json!({"redirect_uris": ["http://example.com/cb"]}),
+            "invalid_redirect_uri",
+        ),
+        (
+            json!({"redirect_uris": ["https://example.com/cb#x"]}),
+            "invalid_redirect_uri",
+        ),
+        (
+            json!({"redirect_uris": ["https://example.com/cb"], "token_endpoint_auth_method": "private_key_jwt"}),
+            "invalid_client_metadata",
+        ),
+        (
+            json!({"redirect_uris": ["https://example.com/cb"], "grant_types": ["client_credentials"]}),
+            "invalid_client_metadata",
+        ),
+        (
+            json!({"redirect_uris": ["https://example.com/cb"], "response_types": ["token"]}),
+            "invalid_client_metadata",
+        ),
+    ] {
+        let response = app
+            .client
+            .post(app.at("/oauth/register"))
+            .json(&metadata)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{metadata}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], error, "{metadata}");
+        assert!(body["error_description"].is_string());
+    }
+    let response = app
+        .client
+        .post(app.at("/oauth/register"))
+        .body("not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn the_whole_flow_for_a_public_client() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let user_id = app.register_user("flow@example.org").await;
+        let client_id = public_client(&app).await;
+        let (verifier, challenge) = pkce();
+        let browser = app.new_browser();
+        let mcp = format!("{}/mcp", app.url);
+        let url = authorize_url(
+            &app,
+            &client_id,
+            &challenge,
+            &[
+                ("scope", "read write offline_access"),
+                ("resource", &format!("{mcp}/")),
+            ],
+        );
+
+        // Not signed in: the login page, then back to the request, then consent.
+        let redirect = approve(&app, &browser, &url, "flow@example.org").await;
+        assert!(redirect.starts_with(REDIRECT), "{redirect}");
+        let params = query_of(&redirect);
+        assert_eq!(params["state"], "xyz-state", "state returned untouched");
+        assert_eq!(params["iss"], app.url);
+        let code = params["code"].clone();
+        assert!(code.len() >= 43, "at least 128 bits");
+
+        // Exchange, with a wrong verifier first.
+        let (status, error) = token_request(
+            &app,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", &pkce().0),
+                ("client_id", &client_id),
+            ],
+        )
+        .await;
+        assert_eq!(
+            (status, error["error"].as_str()),
+            (400, Some("invalid_grant"))
+        );
+        let (status, tokens) = token_request(
+            &app,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", &verifier),
+                ("client_id", &client_id),
+            ],
+        )
+        .await;
+        assert_eq!(status, 200, "{backend:?} {tokens}");
+        assert_eq!(tokens["token_type"], "Bearer");
+        assert_eq!(tokens["expires_in"], 3600);
+        assert_eq!(tokens["scope"], "read write");
+        assert_eq!(tokens["jwt_token"], tokens["access_token"]);
+        let access = tokens["access_token"].as_str().unwrap().to_string();
+        let claims = jwt_claims(&access);
+        assert_eq!(claims["iss"], app.url);
+        assert_eq!(
+            claims["aud"], mcp,
+            "the resource is the audience, trailing slash normalised"
+        );
+        assert_eq!(claims["sub"], user_id.to_string());
+        assert_eq!(claims["client_id"], client_id);
+        let header: Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(access.split('.').next().unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(header["typ"], "at+jwt");
+
+        // The MCP resource accepts it.
+        let response = app.client.post(app.at("/mcp")).bearer_auth(&access)
+            .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-11-25"}}))
+            .send().await.unwrap();
+        assert_eq!(response.status(), 200);
+
+        // Refresh rotates; the old one again within the grace window gives the same pair.
+        let refresh = tokens["refresh_token"].as_str().unwrap().to_string();
+        let (status, rotated) = token_request(
+            &app,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &refresh),
+                ("client_id", &client_id),
+            ],
+        )
+        .await;
+        assert_eq!(status, 200, "{rotated}");
+        assert_ne!(rotated["refresh_token"], tokens["refresh_token"]);
+        let (status, again) = token_request(
+            &app,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &refresh),
+                ("client_id", &client_id),
+            ],
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert_eq!(again, rotated, "concurrent refreshes get one answer");
+
+        // After the window, reusing the rotated token revokes the whole grant.
+        {
+            use diesel::prelude::*;
+            use panicless::db::schema::oauth_tokens;
+            let mut conn = app.state.pool.get().unwrap();
+            diesel::update(oauth_tokens::table.filter(
+                oauth_tokens::token_hash.eq(panicless::auth::secret::hash_token(&refresh)),
+            ))
+            .set(
+                oauth_tokens::rotated_at
+                    .eq(panicless::db::models::now() - chrono::Duration::seconds(31)),
+            )
+            .execute(&mut *conn)
+            .unwrap();
+        }
+        let (status, error) = token_request(
+            &app,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &refresh),
+                ("client_id", &client_id),
+            ],
+        )
+        .await;
+        assert_eq!(
+            (status, error["error"].as_str()),
+            (400, Some("invalid_grant"))
+        );
+        let newest = rotated["refresh_token"].as_str().unwrap();
+        let (status, _) = token_request(
+            &app,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", newest),
+                ("client_id", &client_id),
+            ],
+        )
+        .await;
+        assert_eq!(status, 400, "the newest refresh token died with the grant");
+        let response = app
+            .client
+            .post(app.at("/mcp"))
+            .bearer_auth(rotated["access_token"].as_str().unwrap())
+            .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "and so did its access token");
+
+        // The code cannot be used twice, and using it again revokes what it gave.
+        let (status, error) = token_request(
+            &app,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", &verifier),
+                ("client_id", &client_id),
+            ],
+        )
+        .await;
+        assert_eq!(
+            (status, error["error"].as_str()),
+            (400, Some("invalid_grant"))
+        );
+        app.stop().await;
+    }
+}
+
+#[actix_web::test]
+async fn revocation_and_introspection() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        app.register_user("revoke@example.org").await;
+        let (client_id, tokens) = tokens_for(&app, "revoke@example.org", &[]).await;
+        let access = tokens["access_token"].as_str().unwrap();
+        let refresh = tokens["refresh_token"].as_str().unwrap();
+        let (status, _) = app
+            .api(reqwest::Method::GET, "/api/books", access, None)
+            .await;
+        assert_eq!(status, 200, "no resource: the API is the audience");
+
+        let introspect = |token: String| {
+            let app = &app;
+            let client_id = client_id.clone();
+            async move {
+                let response = app
+                    .client
+                    .post(app.at("/oauth/introspect"))
+                    .form(&[("token", token.as_str()), ("client_id", client_id.as_str())])
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), 200);
+                response.json::<Value>().await.unwrap()
+            }
+        };
+        let active = introspect(access.to_string()).await;
+        assert_eq!(active["active"], true, "{active}");
+        assert_eq!(active["username"], "revoke@example.org");
+        assert_eq!(active["token_type"], "access_token");
+        assert_eq!(introspect(refresh.to_string()).await["active"], true);
+        assert_eq!(introspect("garbage".into()).await, json!({"active": false}));
+
+        // Revoking the refresh token ends the access token too, on the very next request.
+        let response = app
+            .client
+            .post(app.at("/oauth/revoke"))
+            .form(&[("token", refresh), ("client_id", client_id.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let (status, _) = app
+            .api(reqwest::Method::GET, "/api/books", access, None)
+            .await;
+        assert_eq!(status, 401);
+        assert_eq!(introspect(access.to_string()).await["active"], false);
+        let response = app
+            .client
+            .post(app.at("/oauth/revoke"))
+            .form(&[("token", "unknown"), ("client_id", client_id.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            200,
+            "unknown tokens are not an error (RFC 7009)"
+        );
+        app.stop().await;
+    }
+}
+
+#[actix_web::test]
+async fn authorization_errors_never_redirect_to_unregistered_addresses() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.register_user("errors@example.org").await;
+    let client_id = public_client(&app).await;
+    let (_, challenge) = pkce();
+    let browser = app.new_browser();
+    app.sign_in(&browser, "errors@example.org", PASSWORD).await;
+
+    // Unknown client, unregistered redirect: an error page, never a redirect.
+    for url in [
+        authorize_url(&app, "no-such-client", &challenge, &[]),
+        authorize_url(&app, &client_id, &challenge, &[])
+            .replace("127.0.0.1%3A9%2Fcallback", "evil.example%2Fcallback"),
+        authorize_url(&app, &client_id, &challenge, &[])
+            .replace("%2Fcallback", "%2Fcallback%2Fextra"),
+    ] {
+        let response = browser.get(&url).send().await.unwrap();
+        assert_eq!(response.status(), 400, "{url}");
+        assert!(response.headers().get("location").is_none());
+        assert!(response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"));
+    }
+    // Past that point, errors go back to the client with state.
+    let no_pkce = authorize_url(&app, &client_id, &challenge, &[]).replace(
+        "&code_challenge_method=S256",
+        "&code_challenge_method=plain",
+    );
+    for (url, error) in [
+        (no_pkce, "invalid_request"),
+        (
+            authorize_url(&app, &client_id, &challenge, &[])
+                .replace("response_type=code", "response_type=token"),
+            "unsupported_response_type",
+        ),
+        (
+            authorize_url(
+                &app,
+                &client_id,
+                &challenge,
+                &[("resource", "https://evil.example/mcp")],
+            ),
+            "invalid_target",
+        ),
+    ] {
+        let response = browser.get(&url).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{url}");
+        let target = location(&response);
+        assert!(target.starts_with(REDIRECT));
+        let params = query_of(&target);
+        assert_eq!(params["error"], error, "{url}");
+        assert_eq!(params["state"], "xyz-state");
+        assert!(params.contains_key("error_description"));
+    }
+    // A client registered for `read` cannot ask for `write`.
+    let reader = register_client(
+        &app,
+        json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none", "scope": "read"}),
+    )
+    .await;
+    let response = browser
+        .get(authorize_url(
+            &app,
+            reader["client_id"].as_str().unwrap(),
+            &challenge,
+            &[("scope", "write")],
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(query_of(&location(&response))["error"], "invalid_scope");
+
+    // Deny: access_denied.
+    let page = browser
+        .get(authorize_url(&app, &client_id, &challenge, &[]))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Test App") && page.contains("127.0.0.1"),
+        "the consent page names the app and where it goes"
+    );
+    assert!(page.contains("See your books"), "scopes in plain words");
+    let denied = submit_consent(&app, &browser, &page, "deny").await;
+    assert_eq!(query_of(&denied)["error"], "access_denied");
+    // The consent form needs its CSRF token.
+    let forged = browser
+        .post(app.at("/oauth/consent"))
+        .form(&[
+            ("csrf_token", "forged"),
+            ("decision", "approve"),
+            ("client_id", &client_id),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn consent_is_remembered_for_the_same_client_and_scopes() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.register_user("remember@example.org").await;
+    let client_id = public_client(&app).await;
+    let browser = app.new_browser();
+    let (_, challenge) = pkce();
+    let first = approve(
+        &app,
+        &browser,
+        &authorize_url(&app, &client_id, &challenge, &[("scope", "read")]),
+        "remember@example.org",
+    )
+    .await;
+    assert!(query_of(&first).contains_key("code"));
+    let response = browser
+        .get(authorize_url(
+            &app,
+            &client_id,
+            &challenge,
+            &[("scope", "read")],
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::SEE_OTHER,
+        "no second consent page"
+    );
+    assert!(query_of(&location(&response)).contains_key("code"));
+    let response = browser
+        .get(authorize_url(
+            &app,
+            &client_id,
+            &challenge,
+            &[("scope", "read write")],
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "more scopes: asked again");
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn token_endpoint_errors_follow_rfc_6749() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.register_user("tokens@example.org").await;
+    let confidential = register_client(
+        &app,
+        json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "client_secret_basic"}),
+    )
+    .await;
+    let id = confidential["client_id"].as_str().unwrap();
+    let secret = confidential["client_secret"].as_str().unwrap();
+
+    let response = app
+        .client
+        .post(app.at("/oauth/token"))
+        .basic_auth(id, Some("wrong"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", "x"),
+            ("code_verifier", &"a".repeat(43)),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert_eq!(
+        response.headers()["www-authenticate"],
+        "Basic realm=\"panicless\""
+    );
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_client");
+
+    let (status, body) = token_request(
+        &app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", "x"),
+            ("code_verifier", &"a".repeat(43)),
+            ("client_id", "nobody"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    let (status, body) = token_request(
+        &app,
+        &[
+            ("grant_type", "password"),
+            ("client_id", id),
+            ("client_secret", secret),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("unsupported_grant_type"))
+    );
+    let (status, body) = token_request(&app, &[("client_id", id), ("client_secret", secret)]).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    let (status, body) = token_request(
+        &app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", "nope"),
+            ("code_verifier", &"a".repeat(43)),
+            ("client_id", id),
+            ("client_secret", secret),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+
+    // A confidential client by Basic, with a JSON body as the seeds send.
+    let (verifier, challenge) = pkce();
+    let browser = app.new_browser();
+    let mut url = authorize_url(&app, id, &challenge, &[]);
+    url = url.replace("&state=xyz-state", "");
+    let redirect = approve(&app, &browser, &url, "tokens@example.org").await;
+    let code = query_of(&redirect)["code"].clone();
+    let response = app.client.post(app.at("/oauth/token")).basic_auth(id, Some(secret))
+        .json(&json!({"grant_type": "authorization_code", "code": code, "redirect_uri": "http://127.0.0.1:9/other", "code_verifier": verifier}))
+        .send().await.unwrap();
+    assert_eq!(response.status(), 400, "redirect_uri must match");
+    let response = app.client.post(app.at("/oauth/token")).basic_auth(id, Some(secret))
+        .json(&json!({"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, "code_verifier": verifier}))
+        .send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn two_concurrent_exchanges_of_one_code_give_exactly_one_token() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        app.register_user("race@example.org").await;
+        let client_id = public_client(&app).await;
+        let (verifier, challenge) = pkce();
+        let browser = app.new_browser();
+        let redirect = approve(
+            &app,
+            &browser,
+            &authorize_url(&app, &client_id, &challenge, &[]),
+            "race@example.org",
+        )
+        .await;
+        let code = query_of(&redirect)["code"].clone();
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", verifier.as_str()),
+            ("client_id", client_id.as_str()),
+        ];
+        let (a, b) = tokio::join!(token_request(&app, &form), token_request(&app, &form));
+        let statuses = [a.0, b.0];
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 200).count(),
+            1,
+            "{backend:?}: {a:?} {b:?}"
+        );
+        assert!(statuses.contains(&400));
+        // The second presentation was a reuse: what the code gave is revoked too.
+        let winner = if a.0 == 200 { &a.1 } else { &b.1 };
+        let (status, _) = app
+            .api(
+                reqwest::Method::GET,
+                "/api/books",
+                winner["access_token"].as_str().unwrap(),
+                None,
+            )
+            .await;
+        assert_eq!(
+            status, 401,
+            "{backend:?}: tokens from a reused code are revoked"
+        );
+        app.stop().await;
+    }
+}
+
+#[actix_web::test]
+async fn connections_and_admin_pages() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.register_user("admin@example.org").await; // first user: administrator
+    app.register_user("reader@example.org").await;
+    let (client_id, tokens) = tokens_for(&app, "reader@example.org", &[]).await;
+    let access = tokens["access_token"].as_str().unwrap().to_string();
+
+    // The reader sees the app and disconnects it.
+    let reader = app.new_browser();
+    app.sign_in(&reader, "reader@example.org", PASSWORD).await;
+    let page = reader
+        .get(app.at("/account/connections"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Test App"), "{page}");
+    let grant_id = hidden_field(&page, "grant_id").unwrap();
+    let forged = reader
+        .post(app.at("/account/connections/disconnect"))
+        .form(&[("csrf_token", "x"), ("grant_id", grant_id.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    let csrf = hidden_field(&page, "csrf_token").unwrap();
+    let done = reader
+        .post(app.at("/account/connections/disconnect"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("grant_id", grant_id.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    let (status, _) = app
+        .api(reqwest::Method::GET, "/api/books", &access, None)
+        .await;
+    assert_eq!(status, 401, "disconnected on the next request");
+    assert!(
+        reader
+            .get(app.at("/admin/tokens"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            == 403,
+        "not an administrator"
+    );
+
+    // The administrator sees grants, filters, and revokes.
+    let (_, second) = tokens_for(&app, "reader@example.org", &[]).await;
+    let admin = app.new_browser();
+    app.sign_in(&admin, "admin@example.org", PASSWORD).await;
+    let page = admin
+        .get(app.at("/admin/tokens?user=reader@example.org"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("reader@example.org") && page.contains("Test App"),
+        "{page}"
+    );
+    let empty = admin
+        .get(app.at("/admin/tokens?user=admin@example.org"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!empty.contains("reader@example.org"));
+    let csrf = hidden_field(&page, "csrf_token").unwrap();
+    let unconfirmed = admin
+        .post(app.at("/admin/tokens/revoke"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("target", "user"),
+            ("value", "reader@example.org"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        unconfirmed.status(),
+        422,
+        "mass revocation needs confirmation"
+    );
+    let (status, _) = app
+        .api(
+            reqwest::Method::GET,
+            "/api/books",
+            second["access_token"].as_str().unwrap(),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let confirmed = admin
+        .post(app.at("/admin/tokens/revoke"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("target", "user"),
+            ("value", "reader@example.org"),
+            ("confirm", "yes"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(confirmed.status(), StatusCode::SEE_OTHER);
+    let (status, _) = app
+        .api(
+            reqwest::Method::GET,
+            "/api/books",
+            second["access_token"].as_str().unwrap(),
+            None,
+        )
+        .await;
+    assert_eq!(status, 401);
+    let revoked = admin
+        .post(app.at("/admin/tokens/revoke"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("target", "client"),
+            ("value", client_id.as_str()),
+            ("confirm", "yes"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::SEE_OTHER);
+    let (status, body) = token_request(
+        &app,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", "x"),
+            ("client_id", client_id.as_str()),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client")),
+        "a disabled client is no client"
+    );
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn sign_in_and_registration_are_rate_limited() {
+    let app = TestApp::spawn_with(
+        Backend::Sqlite,
+        &[
+            ("RATE_LIMIT_LOGIN_PER_MINUTE", "2"),
+            ("RATE_LIMIT_REGISTER_PER_MINUTE", "1"),
+        ],
+    )
+    .await;
+    for _ in 0..2 {
+        let response = app
+            .client
+            .post(app.at("/api/auth/login"))
+            .json(&json!({"email": "a@example.org", "password": "wrong password"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401);
+    }
+    let response = app
+        .client
+        .post(app.at("/api/auth/login"))
+        .json(&json!({"email": "a@example.org", "password": "wrong password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429);
+    assert!(
+        response.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            >= 1
+    );
+    let browser = app.new_browser();
+    let csrf = csrf_from(&browser, &app.at("/login")).await;
+    let page = browser
+        .post(app.at("/login"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("email", "a@example.org"),
+            ("password", "x"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 429);
+    register_client(&app, json!({"redirect_uris": [REDIRECT]})).await;
+    let response = app
+        .client
+        .post(app.at("/oauth/register"))
+        .json(&json!({"redirect_uris": [REDIRECT]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429);
+    let body: Value = response.json().await.unwrap();
+    assert!(body["error"].is_string());
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn the_static_client_and_first_party_authorize() {
+    let app = TestApp::spawn_with(
+        Backend::Sqlite,
+        &[
+            ("OAUTH_CLIENT_ID", "claude-static"),
+            ("OAUTH_CLIENT_SECRET", "s3cret-s3cret-s3cret-s3cret-s3cret"),
+            (
+                "OAUTH_REDIRECT_URIS",
+                "https://claude.ai/api/mcp/auth_callback",
+            ),
+        ],
+    )
+    .await;
+    let token = app.user_token("first@example.org").await;
+    let (verifier, challenge) = pkce();
+    let response = app.client.post(app.at("/oauth/authorize")).bearer_auth(&token)
+        .json(&json!({"client_id": "claude-static", "redirect_uri": "https://claude.ai/api/mcp/auth_callback", "response_type": "code", "scope": "all", "state": "s1", "code_challenge": challenge, "code_challenge_method": "S256"}))
+        .send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["state"], "s1");
+    let response = app.client.post(app.at("/oauth/token"))
+        .json(&json!({"grant_type": "authorization_code", "code": body["code"], "client_id": "claude-static", "client_secret": "s3cret-s3cret-s3cret-s3cret-s3cret", "redirect_uri": "https://claude.ai/api/mcp/auth_callback", "code_verifier": verifier}))
+        .send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let tokens: Value = response.json().await.unwrap();
+    assert_eq!(tokens["scope"], "all");
+    assert_eq!(tokens["jwt_token"], tokens["access_token"]);
+    let response = app
+        .client
+        .post(app.at("/oauth/authorize"))
+        .json(&json!({"client_id": "claude-static"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        400,
+        "first-party authorize needs a token"
+    );
+    app.stop().await;
+}
