@@ -9,6 +9,7 @@ mod guard;
 mod import;
 mod library;
 mod mcp;
+mod mcp_sdk;
 mod oauth;
 mod scopes;
 mod storage;
