@@ -11,5 +11,6 @@ mod library;
 mod mcp;
 mod mcp_sdk;
 mod oauth;
+mod oauth_client;
 mod scopes;
 mod storage;
