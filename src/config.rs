@@ -71,6 +71,8 @@ pub struct Config {
     pub rate_limit_register: u32,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted reverse proxy).
     pub trust_proxy_headers: bool,
+    /// Tests only: allow client ID metadata documents on http://127.0.0.1 (`CIMD_ALLOW_LOOPBACK`).
+    pub cimd_allow_loopback: bool,
     /// Worker threads; 0 means one per core.
     pub workers: usize,
     /// Which defaults are in use, for the start-up warning.
@@ -211,6 +213,12 @@ impl Config {
             get("TRUST_PROXY_HEADERS").as_deref(),
             Some("true" | "1" | "yes")
         );
+        let cimd_allow_loopback =
+            matches!(get("CIMD_ALLOW_LOOPBACK").as_deref(), Some("true" | "1"));
+        if cimd_allow_loopback && environment == Environment::Production {
+            problems
+                .push("CIMD_ALLOW_LOOPBACK is for tests and is not allowed in production".into());
+        }
         let workers = parse_number(&get, "SERVER_WORKERS", 0usize, &mut problems);
 
         if environment == Environment::Production {
@@ -281,6 +289,7 @@ impl Config {
             rate_limit_token,
             rate_limit_register,
             trust_proxy_headers,
+            cimd_allow_loopback,
             workers,
             dev_defaults_in_use: defaults,
         })

@@ -85,6 +85,7 @@ diesel::table! {
         disabled -> Bool,
         created_at -> Timestamp,
         last_used_at -> Nullable<Timestamp>,
+        metadata_fetched_at -> Nullable<Timestamp>,
     }
 }
 

@@ -276,6 +276,18 @@ async fn validated(
     state: &AppState,
     params: AuthorizeParams,
 ) -> Result<Result<ValidRequest, Refusal>, AppError> {
+    if let Some(client_id) = params
+        .client_id
+        .as_deref()
+        .filter(|c| super::client_metadata::is_metadata_client_id(c))
+    {
+        // Fetch (or refresh) the client's metadata document; a failure is shown, never followed.
+        if let Err(error) = super::client_metadata::resolve(state, client_id).await {
+            return Ok(Err(Refusal::Page(format!(
+                "This application could not be verified: {error}."
+            ))));
+        }
+    }
     let public_url = state.config.public_url.clone();
     db::run(&state.pool, move |conn| {
         validate(conn, &public_url, &params)

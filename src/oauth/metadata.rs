@@ -48,7 +48,7 @@ pub fn authorization_server_document(state: &AppState) -> serde_json::Value {
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "authorization_response_iss_parameter_supported": true,
-        "client_id_metadata_document_supported": false,
+        "client_id_metadata_document_supported": true,
         "service_documentation": c.url("/docs"),
     })
 }

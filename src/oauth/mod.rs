@@ -6,6 +6,7 @@
 //! and answer. Every failure is an [`OAuthError`], rendered once in RFC 6749's shape.
 
 pub mod authorize;
+pub mod client_metadata;
 pub mod clients;
 pub mod grants;
 pub mod metadata;

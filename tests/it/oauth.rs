@@ -1133,3 +1133,113 @@ async fn the_static_client_and_first_party_authorize() {
     );
     app.stop().await;
 }
+
+/// Serves `document` at /client.json on a free port; returns the document's URL.
+async fn serve_client_document(
+    make: impl Fn(&str) -> Value + Send + Sync + Clone + 'static,
+) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/client.json", listener.local_addr().unwrap());
+    let doc_url = url.clone();
+    let server = actix_web::HttpServer::new(move || {
+        let document = make(&doc_url);
+        actix_web::App::new().route(
+            "/client.json",
+            actix_web::web::get().to(move || {
+                let document = document.clone();
+                async move { actix_web::HttpResponse::Ok().json(document) }
+            }),
+        )
+    })
+    .workers(1)
+    .listen(listener)
+    .unwrap()
+    .run();
+    actix_web::rt::spawn(server);
+    url
+}
+
+#[actix_web::test]
+async fn client_id_metadata_documents_identify_clients_by_url() {
+    let app = TestApp::spawn_with(Backend::Sqlite, &[("CIMD_ALLOW_LOOPBACK", "true")]).await;
+    app.register_user("cimd@example.org").await;
+    let metadata: Value = app
+        .client
+        .get(app.at("/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(metadata["client_id_metadata_document_supported"], true);
+
+    let client_id = serve_client_document(|url| {
+        json!({
+            "client_id": url, "client_name": "Document Client", "redirect_uris": [REDIRECT],
+            "token_endpoint_auth_method": "none"
+        })
+    })
+    .await;
+    let (verifier, challenge) = pkce();
+    let browser = app.new_browser();
+    app.sign_in(&browser, "cimd@example.org", PASSWORD).await;
+    let page = browser
+        .get(authorize_url(&app, &client_id, &challenge, &[]))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Document Client") && page.contains("127.0.0.1"),
+        "{page}"
+    );
+    let redirect = submit_consent(&app, &browser, &page, "approve").await;
+    let code = query_of(&redirect)["code"].clone();
+    let (status, tokens) = token_request(
+        &app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", &verifier),
+            ("client_id", &client_id),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+
+    // A document that names another client_id is refused, on a page.
+    let liar = serve_client_document(
+        |_| json!({"client_id": "https://someone.else/client.json", "redirect_uris": [REDIRECT]}),
+    )
+    .await;
+    let response = browser
+        .get(authorize_url(&app, &liar, &challenge, &[]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert!(response
+        .text()
+        .await
+        .unwrap()
+        .contains("different client_id"));
+    app.stop().await;
+
+    // Without the test switch, a document on a loopback http address is never fetched.
+    let strict = TestApp::spawn(Backend::Sqlite).await;
+    strict.register_user("cimd@example.org").await;
+    let browser = strict.new_browser();
+    strict.sign_in(&browser, "cimd@example.org", PASSWORD).await;
+    let response = browser
+        .get(authorize_url(&strict, &client_id, &challenge, &[]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert!(response.text().await.unwrap().contains("must be https"));
+    strict.stop().await;
+}
