@@ -12,9 +12,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/auth/register", web::post().to(register))
-        .route("/api/auth/login", web::post().to(login))
-        .route("/api/auth/me", web::get().to(me));
+    cfg.service(super::resource("/api/auth/register", "POST").route(web::post().to(register)))
+        .service(super::resource("/api/auth/login", "POST").route(web::post().to(login)))
+        .service(super::resource("/api/auth/me", "GET").route(web::get().to(me)));
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -1,6 +1,6 @@
 //! `/api/books`: thin handlers over `crate::library::books` and `recommend`.
 
-use crate::api::JsonBody;
+use crate::api::{resource, JsonBody};
 use crate::auth::guard::{Authorized, Read, Write};
 use crate::db::{self, models::now};
 use crate::error::{AppResult, Problem};
@@ -14,12 +14,20 @@ use utoipa::IntoParams;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     // The fixed path before `{id}`, which would otherwise try to read "recommendations" as an id.
-    cfg.route("/api/books/recommendations", web::get().to(recommendations))
-        .route("/api/books", web::get().to(list))
-        .route("/api/books", web::post().to(create))
-        .route("/api/books/{id}", web::get().to(get))
-        .route("/api/books/{id}", web::patch().to(update))
-        .route("/api/books/{id}", web::delete().to(delete));
+    cfg.service(
+        resource("/api/books/recommendations", "GET").route(web::get().to(recommendations)),
+    )
+    .service(
+        resource("/api/books", "GET, POST")
+            .route(web::get().to(list))
+            .route(web::post().to(create)),
+    )
+    .service(
+        resource("/api/books/{id}", "GET, PATCH, DELETE")
+            .route(web::get().to(get))
+            .route(web::patch().to(update))
+            .route(web::delete().to(delete)),
+    );
 }
 
 /// Lists the library, with filters, sorting and paging.

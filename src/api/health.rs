@@ -5,7 +5,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/health", web::get().to(health));
+    cfg.service(super::resource("/health", "GET").route(web::get().to(health)));
 }
 
 #[derive(Serialize, ToSchema)]

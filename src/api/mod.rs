@@ -7,7 +7,7 @@ pub mod openapi;
 pub mod readings;
 pub mod transfer;
 
-use actix_web::web;
+use actix_web::{web, HttpResponse};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
@@ -49,4 +49,12 @@ impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for JsonBo
             )))
         })
     }
+}
+
+/// A route's resource that answers 405 (with `Allow`) to methods it does not serve, instead of
+/// falling through to 404.
+pub fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(move || async move {
+        Err::<HttpResponse, _>(crate::error::AppError::MethodNotAllowed { allow })
+    }))
 }

@@ -26,7 +26,7 @@ use utoipa::OpenApi;
         readings::list, readings::get, readings::create, readings::update, readings::delete, readings::statistics,
         transfer::import_goodreads, transfer::import_storygraph, transfer::export_library,
     ),
-    components(schemas(Problem, FieldError)),
+    components(schemas(Problem, FieldError, crate::library::books::BookSort, crate::library::books::SortOrder, transfer::ExportFormat)),
     tags(
         (name = "books", description = "The books of your library"),
         (name = "readings", description = "Reading sessions, read-throughs and statistics"),
@@ -41,6 +41,7 @@ pub struct ApiDoc;
 pub fn document(public_url: &str) -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.servers = Some(vec![Server::new(public_url)]);
+    describe_errors(&mut doc);
     let scopes = Scopes::from_iter(Scope::SUPPORTED.iter().map(|s| (s.as_str(), s.describe())));
     let components = doc.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
@@ -63,6 +64,56 @@ pub fn document(public_url: &str) -> utoipa::openapi::OpenApi {
         )])),
     );
     doc
+}
+
+/// Every error of the API is `application/problem+json`, and any operation may answer 400 (a
+/// malformed request) or 429: say so on every operation, once, here.
+fn describe_errors(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let problem = || {
+        ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name("Problem")))
+            .build()
+    };
+    for item in doc.paths.paths.values_mut() {
+        for operation in [
+            &mut item.get,
+            &mut item.post,
+            &mut item.patch,
+            &mut item.delete,
+            &mut item.put,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            for (status, response) in operation.responses.responses.iter_mut() {
+                if status.starts_with('2') {
+                    continue;
+                }
+                if let RefOr::T(response) = response {
+                    if let Some(content) = response.content.shift_remove("application/json") {
+                        response
+                            .content
+                            .insert("application/problem+json".into(), content);
+                    }
+                }
+            }
+            for (status, text) in [("400", "Malformed request"), ("429", "Too many requests")] {
+                operation
+                    .responses
+                    .responses
+                    .entry(status.into())
+                    .or_insert_with(|| {
+                        RefOr::T(
+                            ResponseBuilder::new()
+                                .description(text)
+                                .content("application/problem+json", problem())
+                                .build(),
+                        )
+                    });
+            }
+        }
+    }
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

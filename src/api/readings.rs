@@ -1,6 +1,6 @@
 //! `/api/readings` and `/api/readings/stats`: thin handlers over `crate::library`.
 
-use crate::api::JsonBody;
+use crate::api::{resource, JsonBody};
 use crate::auth::guard::{Authorized, Read, Write};
 use crate::db::{self, models::now};
 use crate::error::{AppResult, Problem};
@@ -13,12 +13,18 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/readings/stats", web::get().to(statistics))
-        .route("/api/readings", web::get().to(list))
-        .route("/api/readings", web::post().to(create))
-        .route("/api/readings/{id}", web::get().to(get))
-        .route("/api/readings/{id}", web::patch().to(update))
-        .route("/api/readings/{id}", web::delete().to(delete));
+    cfg.service(resource("/api/readings/stats", "GET").route(web::get().to(statistics)))
+        .service(
+            resource("/api/readings", "GET, POST")
+                .route(web::get().to(list))
+                .route(web::post().to(create)),
+        )
+        .service(
+            resource("/api/readings/{id}", "GET, PATCH, DELETE")
+                .route(web::get().to(get))
+                .route(web::patch().to(update))
+                .route(web::delete().to(delete)),
+        );
 }
 
 /// Reading sessions and read-throughs, most recent first.

@@ -1,5 +1,6 @@
 //! `/api/import/{goodreads,storygraph}` and `/api/export`.
 
+use crate::api::resource;
 use crate::auth::guard::{Authorized, Read, Write};
 use crate::db::{self, models::now};
 use crate::error::{AppError, AppResult, Problem};
@@ -12,9 +13,11 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/import/goodreads", web::post().to(import_goodreads))
-        .route("/api/import/storygraph", web::post().to(import_storygraph))
-        .route("/api/export", web::get().to(export_library));
+    cfg.service(resource("/api/import/goodreads", "POST").route(web::post().to(import_goodreads)))
+        .service(
+            resource("/api/import/storygraph", "POST").route(web::post().to(import_storygraph)),
+        )
+        .service(resource("/api/export", "GET").route(web::get().to(export_library)));
 }
 
 /// Reads the body up to the import limit; more is a 413, not a truncated import.
@@ -98,8 +101,9 @@ pub struct ExportQuery {
 /// The whole library: JSON (books with their readings) or a Goodreads-compatible CSV.
 #[utoipa::path(get, path = "/api/export", tag = "import", params(ExportQuery),
     security(("bearer" = ["read"]), ("oauth2" = ["read"])),
-    responses((status = 200, body = LibraryExport, content_type = "application/json"),
-              (status = 200, body = String, content_type = "text/csv"),
+    responses((status = 200, description = "The library", content(
+                  (LibraryExport = "application/json"),
+                  (String = "text/csv"))),
               (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn export_library(
     state: web::Data<AppState>,

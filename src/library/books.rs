@@ -702,7 +702,11 @@ pub struct BookQuery {
     pub sort: Option<BookSort>,
     pub order: Option<SortOrder>,
     /// 1 to 100, default 20.
+    #[param(minimum = 1, maximum = 100)]
+    #[schema(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
+    #[param(minimum = 0)]
+    #[schema(minimum = 0)]
     pub offset: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

@@ -405,7 +405,11 @@ pub struct ReadingQuery {
     /// ... and on or before this date.
     pub to: Option<NaiveDate>,
     /// 1 to 100, default 20.
+    #[param(minimum = 1, maximum = 100)]
+    #[schema(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
+    #[param(minimum = 0)]
+    #[schema(minimum = 0)]
     pub offset: Option<i64>,
     pub cursor: Option<String>,
 }

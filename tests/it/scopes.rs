@@ -186,3 +186,27 @@ async fn the_route_table_covers_every_documented_operation() {
     assert_eq!(oauth["tokenUrl"], format!("{}/oauth/token", app.url));
     app.stop().await;
 }
+
+#[actix_web::test]
+async fn wrong_methods_are_405_with_allow() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    for (method, path, allow) in [
+        ("PUT", "/api/books", "GET, POST"),
+        ("POST", "/api/books/1", "GET, PATCH, DELETE"),
+        ("DELETE", "/health", "GET"),
+    ] {
+        let response = app
+            .client
+            .request(Method::from_bytes(method.as_bytes()).unwrap(), app.at(path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 405, "{method} {path}");
+        assert_eq!(response.headers()["allow"], allow);
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json"
+        );
+    }
+    app.stop().await;
+}
