@@ -1243,3 +1243,86 @@ async fn client_id_metadata_documents_identify_clients_by_url() {
     assert!(response.text().await.unwrap().contains("must be https"));
     strict.stop().await;
 }
+
+#[actix_web::test]
+async fn expired_codes_are_refused_and_the_cli_lists_and_revokes_grants() {
+    use diesel::prelude::*;
+    use panicless::db::schema::oauth_codes;
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.register_user("late@example.org").await;
+    let client_id = public_client(&app).await;
+    let (verifier, challenge) = pkce();
+    let browser = app.new_browser();
+    let redirect = approve(
+        &app,
+        &browser,
+        &authorize_url(&app, &client_id, &challenge, &[]),
+        "late@example.org",
+    )
+    .await;
+    let code = query_of(&redirect)["code"].clone();
+    {
+        let mut conn = app.state.pool.get().unwrap();
+        diesel::update(oauth_codes::table)
+            .set(
+                oauth_codes::expires_at
+                    .eq(panicless::db::models::now() - chrono::Duration::seconds(1)),
+            )
+            .execute(&mut *conn)
+            .unwrap();
+    }
+    let (status, body) = token_request(
+        &app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", &verifier),
+            ("client_id", &client_id),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    assert!(body["error_description"]
+        .as_str()
+        .unwrap()
+        .contains("expired"));
+
+    // The CLI sees the grant of a fresh exchange and revokes it.
+    let (_, tokens) = tokens_for(&app, "late@example.org", &[]).await;
+    let cli = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_panicless"))
+            .args(args)
+            .env("DATABASE_URL", &app.db.url)
+            .env("RUST_LOG", "error")
+            .output()
+            .unwrap()
+    };
+    let listed = cli(&["token", "list"]);
+    let out = String::from_utf8_lossy(&listed.stdout).to_string();
+    assert!(out.contains("late@example.org"), "{out}");
+    let clients = String::from_utf8_lossy(&cli(&["client", "list"]).stdout).to_string();
+    assert!(
+        clients.contains(&client_id) && clients.contains("public"),
+        "{clients}"
+    );
+    let revoked = cli(&["token", "revoke", "--user", "late@example.org"]);
+    assert!(
+        String::from_utf8_lossy(&revoked.stdout).contains("revoked"),
+        "{}",
+        String::from_utf8_lossy(&revoked.stderr)
+    );
+    let (status, _) = app
+        .api(
+            reqwest::Method::GET,
+            "/api/books",
+            tokens["access_token"].as_str().unwrap(),
+            None,
+        )
+        .await;
+    assert_eq!(status, 401);
+    app.stop().await;
+}
