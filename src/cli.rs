@@ -39,6 +39,33 @@ pub enum Command {
         #[command(subcommand)]
         command: ClientCommand,
     },
+    /// See AI-provider connectors.
+    Connector {
+        #[command(subcommand)]
+        command: ConnectorCommand,
+    },
+    /// Manage the encryption keys of connector secrets.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConnectorCommand {
+    /// List a user's connectors (never their secrets).
+    List {
+        #[arg(long)]
+        user: String,
+    },
+    /// One connector's status: expiry, last refresh.
+    Status { id: i64 },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    /// Re-seal every secret under ENCRYPTION_KEY (older keys in ENCRYPTION_KEYS), in one transaction.
+    Rotate,
 }
 
 #[derive(Subcommand, Debug)]
@@ -97,6 +124,10 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::User { command } => user_command(config, command),
         Command::Token { command } => token_command(config, command),
         Command::Client { command } => client_command(config, command),
+        Command::Connector { command } => connector_command(config, command),
+        Command::Keys {
+            command: KeysCommand::Rotate,
+        } => rotate_keys(config),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -278,5 +309,63 @@ fn client_command(config: Config, command: ClientCommand) -> Result<(), String> 
             }
         }
     }
+    Ok(())
+}
+
+fn connector_command(config: Config, command: ConnectorCommand) -> Result<(), String> {
+    use crate::connectors::store;
+    let state = AppState::init(config)?;
+    let mut conn = state.pool.get().map_err(|e| e.to_string())?;
+    let show = |c: &store::Connector| {
+        println!(
+            "{:>5}  {:<24}  {:<12}  {:<8}  {:<13}  {:<18}  expires {}  last refresh {}",
+            c.id,
+            c.label,
+            c.provider,
+            c.kind,
+            c.status,
+            c.hint.clone().unwrap_or_default(),
+            c.expires_at.map_or_else(
+                || "never".to_string(),
+                |t| t.format("%Y-%m-%d %H:%M").to_string()
+            ),
+            c.last_refreshed_at.map_or_else(
+                || "never".to_string(),
+                |t| t.format("%Y-%m-%d %H:%M").to_string()
+            ),
+        )
+    };
+    match command {
+        ConnectorCommand::List { user: email } => {
+            let owner = user::find_by_email(&mut conn, &email)
+                .map_err(|e| e.to_string())?
+                .ok_or(format!("no user {email}"))?;
+            for c in store::list(&mut conn, owner.id).map_err(|e| e.to_string())? {
+                show(&c);
+            }
+        }
+        ConnectorCommand::Status { id } => {
+            use crate::db::schema::connectors;
+            use diesel::prelude::*;
+            let owner: i64 = connectors::table
+                .find(id)
+                .select(connectors::user_id)
+                .first(&mut *conn)
+                .map_err(|_| format!("no connector {id}"))?;
+            show(&store::get(&mut conn, owner, id).map_err(|e| e.to_string())?);
+        }
+    }
+    Ok(())
+}
+
+fn rotate_keys(config: Config) -> Result<(), String> {
+    let state = AppState::init(config)?;
+    let mut conn = state.pool.get().map_err(|e| e.to_string())?;
+    let count = crate::connectors::store::rotate(&mut conn, &state.keyring, db::models::now())
+        .map_err(|e| e.to_string())?;
+    println!(
+        "re-sealed {count} secret(s) under key {}",
+        state.keyring.current_id()
+    );
     Ok(())
 }

@@ -59,6 +59,8 @@ pub struct Config {
     pub oauth_redirect_uris: Vec<String>,
     /// The 32-byte AES-256-GCM key for connector secrets.
     pub encryption_key: [u8; 32],
+    /// Older keys, for reading secrets sealed before a rotation (`ENCRYPTION_KEYS`).
+    pub encryption_keys_old: Vec<[u8; 32]>,
     pub session_secret: Secret,
     pub bcrypt_cost: u32,
     /// Whether anyone may create an account (`ALLOW_REGISTRATION`, default true).
@@ -176,6 +178,22 @@ impl Config {
             }
         };
 
+        let mut encryption_keys_old = Vec::new();
+        for (n, old) in get("ENCRYPTION_KEYS")
+            .unwrap_or_default()
+            .split([',', ' '])
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .enumerate()
+        {
+            match decode_key(old) {
+                Ok(key) => encryption_keys_old.push(key),
+                Err(problem) => {
+                    problems.push(format!("ENCRYPTION_KEYS entry {}: {problem}", n + 1))
+                }
+            }
+        }
+
         let bcrypt_cost = parse_number(&get, "BCRYPT_COST", 12u32, &mut problems);
         if !(4..=31).contains(&bcrypt_cost) {
             problems.push(format!(
@@ -281,6 +299,7 @@ impl Config {
             oauth_client_secret,
             oauth_redirect_uris,
             encryption_key,
+            encryption_keys_old,
             session_secret,
             bcrypt_cost,
             allow_registration,

@@ -8,6 +8,7 @@ pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod connectors;
 pub mod db;
 pub mod error;
 pub mod library;

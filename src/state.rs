@@ -13,6 +13,7 @@ pub struct AppState {
     pub jwt: JwtKeys,
     pub passwords: PasswordHasher,
     pub rate_limits: Arc<crate::oauth::rate_limit::RateLimiter>,
+    pub keyring: Arc<crate::connectors::Keyring>,
 }
 
 impl AppState {
@@ -30,8 +31,17 @@ impl AppState {
         }
         crate::oauth::clients::upsert_static(&mut conn, &config, db::models::now())
             .map_err(|e| format!("cannot register the static OAuth client: {e}"))?;
+        let keyring =
+            crate::connectors::Keyring::new(&config.encryption_key, &config.encryption_keys_old);
+        crate::connectors::store::ensure_canary(&mut conn, &keyring, db::models::now()).map_err(
+            |e| match e {
+                crate::error::AppError::Internal(message) => message,
+                other => other.to_string(),
+            },
+        )?;
         drop(conn);
         Ok(AppState {
+            keyring: Arc::new(keyring),
             rate_limits: Arc::default(),
             jwt: JwtKeys::new(config.jwt_secret.expose().as_bytes(), config.issuer()),
             passwords: PasswordHasher::new(config.bcrypt_cost),

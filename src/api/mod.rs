@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod books;
+pub mod connectors;
 pub mod health;
 pub mod openapi;
 pub mod readings;
@@ -14,6 +15,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     openapi::configure(cfg);
     auth::configure(cfg);
     books::configure(cfg);
+    connectors::configure(cfg);
     readings::configure(cfg);
     transfer::configure(cfg);
 }

@@ -170,6 +170,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    encryption_keys (key_id) {
+        key_id -> Text,
+        canary -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(books -> users (user_id));
 diesel::joinable!(book_tags -> books (book_id));
 diesel::joinable!(readings -> books (book_id));
@@ -191,4 +199,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     oauth_tokens,
     connectors,
     mcp_sessions,
+    encryption_keys,
 );

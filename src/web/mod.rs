@@ -1,6 +1,7 @@
 //! Server-rendered pages (Askama templates in `templates/`), and how errors look on them.
 
 pub mod account;
+pub mod connectors;
 
 use crate::auth::{csrf, session};
 use crate::db::{self, models::user};
@@ -15,6 +16,7 @@ use futures_util::future::LocalBoxFuture;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     account::configure(cfg);
+    connectors::configure(cfg);
     cfg.route("/assets/style.css", web::get().to(stylesheet));
 }
 
@@ -115,7 +117,7 @@ impl ResponseError for PageError {
     }
 }
 
-fn capitalise(text: &str) -> String {
+pub(crate) fn capitalise(text: &str) -> String {
     let mut chars = text.chars();
     match chars.next() {
         Some(first) => format!(

@@ -5,6 +5,7 @@
 
 mod accounts;
 mod common;
+mod connectors;
 mod guard;
 mod import;
 mod library;

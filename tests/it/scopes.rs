@@ -39,6 +39,26 @@ const ROUTES: &[(&str, &str, &str, &str)] = &[
         "write",
     ),
     ("get", "/api/export", "/api/export", "read"),
+    ("get", "/api/connectors", "/api/connectors", "connectors"),
+    ("post", "/api/connectors", "/api/connectors", "connectors"),
+    (
+        "get",
+        "/api/connectors/{id}",
+        "/api/connectors/1",
+        "connectors",
+    ),
+    (
+        "patch",
+        "/api/connectors/{id}",
+        "/api/connectors/1",
+        "connectors",
+    ),
+    (
+        "delete",
+        "/api/connectors/{id}",
+        "/api/connectors/1",
+        "connectors",
+    ),
 ];
 
 /// Routes that are public on purpose.

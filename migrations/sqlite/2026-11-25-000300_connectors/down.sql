@@ -1,0 +1,2 @@
+DROP INDEX connectors_user_label;
+DROP TABLE encryption_keys;

@@ -1,0 +1,7 @@
+//! Provider connectors: a user's credentials for AI providers, sealed at rest (AES-256-GCM),
+//! never shown back in clear.
+
+pub mod crypto;
+pub mod store;
+
+pub use crypto::Keyring;
