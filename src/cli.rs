@@ -153,6 +153,7 @@ fn serve(config: Config) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {}:{}: {e}", address.0, address.1))?;
     actix_web::rt::System::new().block_on(async move {
         let server = crate::start(state, listener).map_err(|e| e.to_string())?;
+        crate::connectors::refresh::spawn(purge_state.clone());
         crate::oauth::purge::spawn(purge_state);
         println!("Panicless Library is running: open {public_url}/");
         server.await.map_err(|e| e.to_string())
@@ -318,7 +319,7 @@ fn connector_command(config: Config, command: ConnectorCommand) -> Result<(), St
     let mut conn = state.pool.get().map_err(|e| e.to_string())?;
     let show = |c: &store::Connector| {
         println!(
-            "{:>5}  {:<24}  {:<12}  {:<8}  {:<13}  {:<18}  expires {}  last refresh {}",
+            "{:>5}  {:<24}  {:<12}  {:<8}  {:<13}  {:<18}  expires {}  last refresh {}  next refresh {}",
             c.id,
             c.label,
             c.provider,
@@ -332,6 +333,12 @@ fn connector_command(config: Config, command: ConnectorCommand) -> Result<(), St
             c.last_refreshed_at.map_or_else(
                 || "never".to_string(),
                 |t| t.format("%Y-%m-%d %H:%M").to_string()
+            ),
+            c.expires_at.map_or_else(
+                || "none".to_string(),
+                |t| (t - chrono::Duration::seconds(crate::connectors::refresh::REFRESH_MARGIN_SECS))
+                    .format("%Y-%m-%d %H:%M")
+                    .to_string()
             ),
         )
     };

@@ -71,10 +71,14 @@ pub struct Config {
     pub rate_limit_login: u32,
     pub rate_limit_token: u32,
     pub rate_limit_register: u32,
+    /// Proxied provider calls a minute per user.
+    pub rate_limit_proxy: u32,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted reverse proxy).
     pub trust_proxy_headers: bool,
     /// Tests only: allow client ID metadata documents on http://127.0.0.1 (`CIMD_ALLOW_LOOPBACK`).
     pub cimd_allow_loopback: bool,
+    /// Path of the AI providers file (`PROVIDERS_FILE`), if any.
+    pub providers_file: Option<String>,
     /// Worker threads; 0 means one per core.
     pub workers: usize,
     /// Which defaults are in use, for the start-up warning.
@@ -227,6 +231,8 @@ impl Config {
             parse_number(&get, "RATE_LIMIT_TOKEN_PER_MINUTE", 600u32, &mut problems);
         let rate_limit_register =
             parse_number(&get, "RATE_LIMIT_REGISTER_PER_MINUTE", 30u32, &mut problems);
+        let rate_limit_proxy =
+            parse_number(&get, "RATE_LIMIT_PROXY_PER_MINUTE", 120u32, &mut problems);
         let trust_proxy_headers = matches!(
             get("TRUST_PROXY_HEADERS").as_deref(),
             Some("true" | "1" | "yes")
@@ -237,6 +243,7 @@ impl Config {
             problems
                 .push("CIMD_ALLOW_LOOPBACK is for tests and is not allowed in production".into());
         }
+        let providers_file = get("PROVIDERS_FILE");
         let workers = parse_number(&get, "SERVER_WORKERS", 0usize, &mut problems);
 
         if environment == Environment::Production {
@@ -307,8 +314,10 @@ impl Config {
             rate_limit_login,
             rate_limit_token,
             rate_limit_register,
+            rate_limit_proxy,
             trust_proxy_headers,
             cimd_allow_loopback,
+            providers_file,
             workers,
             dev_defaults_in_use: defaults,
         })

@@ -14,6 +14,12 @@ pub struct AppState {
     pub passwords: PasswordHasher,
     pub rate_limits: Arc<crate::oauth::rate_limit::RateLimiter>,
     pub keyring: Arc<crate::connectors::Keyring>,
+    pub providers: Arc<crate::connectors::providers::Providers>,
+    /// Outbound HTTP (providers, metadata documents): one pooled client.
+    pub http: reqwest::Client,
+    /// One refresh in flight per connector in this process (the database lease covers several).
+    pub refresh_locks:
+        Arc<std::sync::Mutex<std::collections::HashMap<i64, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 impl AppState {
@@ -40,7 +46,19 @@ impl AppState {
             },
         )?;
         drop(conn);
+        let providers =
+            crate::connectors::providers::Providers::load(config.providers_file.as_deref())?;
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(60))
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("panicless/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("http client: {e}"))?;
         Ok(AppState {
+            providers: Arc::new(providers),
+            http,
+            refresh_locks: Arc::default(),
             keyring: Arc::new(keyring),
             rate_limits: Arc::default(),
             jwt: JwtKeys::new(config.jwt_secret.expose().as_bytes(), config.issuer()),

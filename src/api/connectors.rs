@@ -10,6 +10,7 @@ use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    crate::connectors::proxy::configure(cfg);
     cfg.service(
         resource("/api/connectors", "GET, POST")
             .route(web::get().to(list))

@@ -26,6 +26,7 @@ use utoipa::OpenApi;
         readings::list, readings::get, readings::create, readings::update, readings::delete, readings::statistics,
         transfer::import_goodreads, transfer::import_storygraph, transfer::export_library,
         connectors::list, connectors::get, connectors::create, connectors::rename, connectors::delete,
+        crate::connectors::proxy::proxy_doc,
     ),
     components(schemas(Problem, FieldError, crate::library::books::BookSort, crate::library::books::SortOrder, transfer::ExportFormat)),
     tags(

@@ -21,6 +21,8 @@ pub enum Field {
     RefreshToken,
     /// The canary that proves a key at start.
     Canary,
+    /// The PKCE verifier of an outbound OAuth attempt (bound to the attempt's id).
+    PkceVerifier,
 }
 
 impl Field {
@@ -30,6 +32,7 @@ impl Field {
             Field::AccessToken => "access_token",
             Field::RefreshToken => "refresh_token",
             Field::Canary => "canary",
+            Field::PkceVerifier => "pkce_verifier",
         }
     }
 }

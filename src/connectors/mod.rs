@@ -2,6 +2,10 @@
 //! never shown back in clear.
 
 pub mod crypto;
+pub mod oauth_flow;
+pub mod providers;
+pub mod proxy;
+pub mod refresh;
 pub mod store;
 
 pub use crypto::Keyring;

@@ -58,14 +58,26 @@ pub struct Connector {
     pub created_at: DateTime<Utc>,
 }
 
+/// An OAuth connector this close to expiry, with no way to refresh, is `expiring`.
+const EXPIRING_MINUTES: i64 = 10;
+
 impl From<ConnectorRow> for Connector {
     fn from(row: ConnectorRow) -> Self {
+        let soon = chrono::Utc::now().naive_utc() + chrono::Duration::minutes(EXPIRING_MINUTES);
+        let expiring = row.status == "active"
+            && row.kind == "oauth"
+            && row.refresh_token_sealed.is_none()
+            && row.expires_at.is_some_and(|at| at < soon);
         Connector {
             id: row.id,
             kind: row.kind,
             provider: row.provider,
             label: row.label,
-            status: row.status,
+            status: if expiring {
+                "expiring".into()
+            } else {
+                row.status
+            },
             status_reason: row.status_reason,
             hint: row.secret_hint,
             expires_at: row.expires_at.map(|t| t.and_utc()),
@@ -414,4 +426,97 @@ pub fn ensure_canary(conn: &mut DbConn, keyring: &Keyring, now: NaiveDateTime) -
         }
     }
     Ok(())
+}
+
+/// Seals and stores a provider's tokens on a connector; a refresh token the provider did not
+/// rotate is kept. Marks the connector active.
+pub fn write_tokens(
+    conn: &mut DbConn,
+    keyring: &Keyring,
+    id: i64,
+    user_id: i64,
+    provider: &str,
+    tokens: &super::oauth_flow::ProviderTokens,
+    now: NaiveDateTime,
+) -> AppResult<()> {
+    let access = keyring
+        .seal(
+            &tokens.access_token,
+            Binding {
+                connector_id: id,
+                user_id,
+                field: Field::AccessToken,
+            },
+        )
+        .map_err(sealing)?;
+    let refresh = match &tokens.refresh_token {
+        Some(token) => Some(
+            keyring
+                .seal(
+                    token,
+                    Binding {
+                        connector_id: id,
+                        user_id,
+                        field: Field::RefreshToken,
+                    },
+                )
+                .map_err(sealing)?,
+        ),
+        None => None,
+    };
+    let expires_at = tokens
+        .expires_in
+        .map(|s| now + chrono::Duration::seconds(s));
+    diesel::update(connectors::table.find(id))
+        .set((
+            connectors::kind.eq("oauth"),
+            connectors::access_token_sealed.eq(access),
+            connectors::secret_hint.eq(hint(provider, &tokens.access_token)),
+            connectors::expires_at.eq(expires_at),
+            connectors::last_refreshed_at.eq(now),
+            connectors::status.eq("active"),
+            connectors::status_reason.eq(None::<String>),
+            connectors::refresh_lease_until.eq(None::<NaiveDateTime>),
+            connectors::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    if let Some(refresh) = refresh {
+        diesel::update(connectors::table.find(id))
+            .set(connectors::refresh_token_sealed.eq(refresh))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Opens one sealed secret of a row.
+pub fn open_field(
+    keyring: &Keyring,
+    row: &ConnectorRow,
+    field: Field,
+) -> AppResult<Option<String>> {
+    let sealed = match field {
+        Field::ApiKey => &row.api_key_sealed,
+        Field::AccessToken => &row.access_token_sealed,
+        Field::RefreshToken => &row.refresh_token_sealed,
+        _ => return Ok(None),
+    };
+    sealed
+        .as_deref()
+        .map(|s| {
+            keyring
+                .open(
+                    s,
+                    Binding {
+                        connector_id: row.id,
+                        user_id: row.user_id,
+                        field,
+                    },
+                )
+                .map_err(|e| AppError::Internal(format!("connector {}: {e}", row.id)))
+        })
+        .transpose()
+}
+
+pub fn row(conn: &mut DbConn, user_id: i64, id: i64) -> AppResult<ConnectorRow> {
+    find_row(conn, user_id, id)
 }

@@ -155,6 +155,23 @@ diesel::table! {
         last_refreshed_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        refresh_lease_until -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    connector_attempts (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        provider -> Text,
+        label -> Text,
+        state_hash -> Text,
+        session_hash -> Text,
+        verifier_sealed -> Text,
+        redirect_uri -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
     }
 }
 
@@ -200,4 +217,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     connectors,
     mcp_sessions,
     encryption_keys,
+    connector_attempts,
 );

@@ -18,6 +18,8 @@ pub enum Bucket {
     Login,
     Token,
     Register,
+    /// Proxied provider calls, counted per user (the "address" is the user id).
+    Proxy,
 }
 
 const WINDOW: Duration = Duration::from_secs(60);
@@ -74,12 +76,28 @@ fn limit_for(state: &AppState, bucket: Bucket) -> u32 {
         Bucket::Login => c.rate_limit_login,
         Bucket::Token => c.rate_limit_token,
         Bucket::Register => c.rate_limit_register,
+        Bucket::Proxy => c.rate_limit_proxy,
     }
 }
 
 /// Checks a request against its bucket.
 pub fn check(state: &AppState, req: &HttpRequest, bucket: Bucket) -> Result<(), OAuthError> {
     check_app(state, req, bucket).map_err(OAuthError::from)
+}
+
+/// Per-user limit on proxied provider calls.
+pub fn check_user(state: &AppState, user_id: i64) -> Result<(), AppError> {
+    // The user id stands in for an address: one window per user.
+    let key = IpAddr::V6(std::net::Ipv6Addr::from(u128::from(user_id as u64)));
+    state
+        .rate_limits
+        .hit(
+            Bucket::Proxy,
+            key,
+            limit_for(state, Bucket::Proxy),
+            Instant::now(),
+        )
+        .map_err(|retry_after_secs| AppError::RateLimited { retry_after_secs })
 }
 
 /// The same, as an `AppError` for pages and the JSON API.

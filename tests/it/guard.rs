@@ -43,7 +43,14 @@ async fn bearer_tokens_are_checked_on_every_request() {
         );
 
         // A tampered token, a token in the query string, a token for another audience.
-        let tampered = format!("{}A", &token[..token.len() - 1]);
+        // Change one character of the payload (the claims), keeping the signature.
+        let dot = token.find('.').unwrap() + 5;
+        let replacement = if &token[dot..dot + 1] == "A" {
+            "B"
+        } else {
+            "A"
+        };
+        let tampered = format!("{}{replacement}{}", &token[..dot], &token[dot + 1..]);
         for request in [
             app.client.get(&me).bearer_auth(&tampered),
             app.client.get(format!("{me}?access_token={token}")),

@@ -6,6 +6,7 @@
 mod accounts;
 mod common;
 mod connectors;
+mod connectors_oauth;
 mod guard;
 mod import;
 mod library;

@@ -59,6 +59,12 @@ const ROUTES: &[(&str, &str, &str, &str)] = &[
         "/api/connectors/1",
         "connectors",
     ),
+    (
+        "get",
+        "/api/connectors/{id}/proxy/{path}",
+        "/api/connectors/1/proxy/v1/models",
+        "connectors",
+    ),
 ];
 
 /// Routes that are public on purpose.
