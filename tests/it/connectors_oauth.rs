@@ -22,6 +22,10 @@ struct Setup {
 }
 
 async fn setup() -> Setup {
+    setup_with(&[]).await
+}
+
+async fn setup_with(extra: &[(&str, &str)]) -> Setup {
     let provider = TestApp::spawn(Backend::Sqlite).await;
     provider.register_user("owner@provider.example").await;
     let callback = register_client(&provider, json!({"client_name": "Panicless connector", "redirect_uris": [CALLBACK], "token_endpoint_auth_method": "none"})).await;
@@ -55,11 +59,9 @@ paste_redirect_uri = "{PASTE}"
         ),
     )
     .unwrap();
-    let consumer = TestApp::spawn_with(
-        Backend::Sqlite,
-        &[("PROVIDERS_FILE", file.path().to_str().unwrap())],
-    )
-    .await;
+    let mut settings = vec![("PROVIDERS_FILE", file.path().to_str().unwrap())];
+    settings.extend_from_slice(extra);
+    let consumer = TestApp::spawn_with(Backend::Sqlite, &settings).await;
     let (user_id, user_token) = consumer.user("me@consumer.example").await;
     let browser = consumer.new_browser();
     consumer
@@ -203,6 +205,24 @@ async fn connect_refresh_and_proxy_against_a_real_authorization_server() {
         )
         .await;
     assert_eq!(status, 201);
+
+    // Server-sent events come through as such: the provider's /mcp answers SSE to a client
+    // that accepts only SSE.
+    let response = s
+        .consumer
+        .client
+        .post(s.consumer.at(&format!("/api/connectors/{id}/proxy/mcp")))
+        .bearer_auth(&s.user_token)
+        .header("Accept", "text/event-stream")
+        .header("Cookie", "panicless_session=must-not-travel")
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-11-25"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let events = response.text().await.unwrap();
+    assert!(events.starts_with("event: message\ndata: "), "{events}");
 
     // Twenty concurrent calls with an expired token: exactly one refresh, and all succeed.
     expire(&s, id);
@@ -430,4 +450,23 @@ async fn paste_mode_and_failed_attempts() {
     assert!(late.text().await.unwrap().contains("expired"));
     let _ = s.user_id;
     let _: Value = json!(null);
+}
+
+#[actix_web::test]
+async fn proxied_calls_are_rate_limited_per_user() {
+    let s = setup_with(&[("RATE_LIMIT_PROXY_PER_MINUTE", "3")]).await;
+    let id = connect(&s).await;
+    let path = format!("/api/connectors/{id}/proxy/health");
+    for _ in 0..3 {
+        let (status, _) = s
+            .consumer
+            .api(Method::GET, &path, &s.user_token, None)
+            .await;
+        assert_eq!(status, 200);
+    }
+    let (status, problem) = s
+        .consumer
+        .api(Method::GET, &path, &s.user_token, None)
+        .await;
+    assert_eq!(status, 429, "{problem}");
 }
