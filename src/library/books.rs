@@ -785,11 +785,5 @@ pub fn list(conn: &mut DbConn, user_id: i64, query: &BookQuery) -> AppResult<Pag
         .into_iter()
         .map(Book::from)
         .collect();
-    Ok(Page {
-        items,
-        total,
-        limit,
-        offset,
-        next_cursor: super::next_cursor(total, limit, offset),
-    })
+    Ok(Page::new(items, total, limit, offset))
 }

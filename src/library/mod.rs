@@ -109,6 +109,19 @@ pub struct Page<T: ToSchema> {
     pub next_cursor: Option<String>,
 }
 
+impl<T: ToSchema> Page<T> {
+    /// A page of `items` out of `total`, with the cursor to the next one when there is one.
+    pub fn new(items: Vec<T>, total: i64, limit: i64, offset: i64) -> Self {
+        Page {
+            items,
+            total,
+            limit,
+            offset,
+            next_cursor: next_cursor(total, limit, offset),
+        }
+    }
+}
+
 pub const DEFAULT_LIMIT: i64 = 20;
 pub const MAX_LIMIT: i64 = 100;
 

@@ -457,14 +457,9 @@ pub fn list(conn: &mut DbConn, user_id: i64, query: &ReadingQuery) -> AppResult<
         .limit(limit)
         .offset(offset)
         .load(conn)?;
-    Ok(Page {
-        items: rows
-            .into_iter()
-            .map(|(row, title)| view_of(row, title))
-            .collect(),
-        total,
-        limit,
-        offset,
-        next_cursor: super::next_cursor(total, limit, offset),
-    })
+    let items = rows
+        .into_iter()
+        .map(|(row, title)| view_of(row, title))
+        .collect();
+    Ok(Page::new(items, total, limit, offset))
 }

@@ -231,17 +231,12 @@ fn authorization_code(
                 "code_verifier does not match the code_challenge".into(),
             ));
         }
-        let audience = row
-            .resource
-            .clone()
-            .unwrap_or_else(|| issuer.config.public_url.clone());
-        if request.resource.is_some()
-            && resolve_resource(&issuer.config.public_url, request.resource.as_deref())? != audience
-        {
-            return Err(OAuthError::InvalidTarget(
-                "resource differs from the authorization request".into(),
-            ));
-        }
+        let audience = granted_audience(
+            issuer,
+            row.resource.clone(),
+            request.resource.as_deref(),
+            "the authorization request",
+        )?;
         // Single use, even under concurrent exchanges: only one UPDATE finds it unused.
         let claimed = diesel::update(
             oauth_codes::table
@@ -271,6 +266,23 @@ fn authorization_code(
         )
         .map(Ok)
     })?
+}
+
+/// The audience a grant was given (the API when none was named). A `resource` sent again at the
+/// token endpoint must name the same one (RFC 8707).
+fn granted_audience(
+    issuer: &Issuer<'_>,
+    granted: Option<String>,
+    requested: Option<&str>,
+    what: &str,
+) -> OAuthResult<String> {
+    let audience = granted.unwrap_or_else(|| issuer.config.public_url.clone());
+    if requested.is_some() && resolve_resource(&issuer.config.public_url, requested)? != audience {
+        return Err(OAuthError::InvalidTarget(format!(
+            "resource differs from {what}"
+        )));
+    }
+    Ok(audience)
 }
 
 /// Signs an access token and creates a refresh token, recording both.
@@ -433,17 +445,12 @@ fn refresh(
             }
             _ => granted,
         };
-        let audience = row
-            .audience
-            .clone()
-            .unwrap_or_else(|| issuer.config.public_url.clone());
-        if request.resource.is_some()
-            && resolve_resource(&issuer.config.public_url, request.resource.as_deref())? != audience
-        {
-            return Err(OAuthError::InvalidTarget(
-                "resource differs from the grant".into(),
-            ));
-        }
+        let audience = granted_audience(
+            issuer,
+            row.audience.clone(),
+            request.resource.as_deref(),
+            "the grant",
+        )?;
         let claimed = diesel::update(
             oauth_tokens::table
                 .filter(oauth_tokens::id.eq(row.id))
