@@ -503,6 +503,58 @@ fn conflict(existing_id: i64) -> AppError {
     }
 }
 
+/// The stored columns of a book, derived from its validated data: written the same way by
+/// insert and update. `None` is written as NULL (a PATCH that clears a field clears it).
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = books, treat_none_as_null = true)]
+struct BookColumns<'a> {
+    title: &'a str,
+    authors: String,
+    primary_author: &'a str,
+    authors_folded: String,
+    isbn10: Option<&'a str>,
+    isbn13: Option<&'a str>,
+    pages: Option<i32>,
+    published_year: Option<i32>,
+    publisher: Option<&'a str>,
+    language: Option<&'a str>,
+    tags: String,
+    description: Option<&'a str>,
+    cover_url: Option<&'a str>,
+    shelf: &'a str,
+    series: Option<&'a str>,
+    rating: Option<f64>,
+    search_text: String,
+    dedup_key: String,
+    updated_at: NaiveDateTime,
+}
+
+impl<'a> BookColumns<'a> {
+    fn of(data: &'a BookData, now: NaiveDateTime) -> Self {
+        BookColumns {
+            title: &data.title,
+            authors: join_list(&data.authors),
+            primary_author: data.primary_author(),
+            authors_folded: fold(&data.authors.join(" | ")),
+            isbn10: data.isbn10.as_deref(),
+            isbn13: data.isbn13.as_deref(),
+            pages: data.pages,
+            published_year: data.published_year,
+            publisher: data.publisher.as_deref(),
+            language: data.language.as_deref(),
+            tags: join_list(&data.tags),
+            description: data.description.as_deref(),
+            cover_url: data.cover_url.as_deref(),
+            shelf: data.shelf.as_str(),
+            series: data.series.as_deref(),
+            rating: data.rating,
+            search_text: data.search_text(),
+            dedup_key: data.dedup_key(),
+            updated_at: now,
+        }
+    }
+}
+
 /// Inserts a validated book (no duplicate check) and its tags; returns the new id.
 pub fn insert(
     conn: &mut DbConn,
@@ -513,28 +565,10 @@ pub fn insert(
 ) -> AppResult<i64> {
     let id: i64 = diesel::insert_into(books::table)
         .values((
+            BookColumns::of(data, now),
             books::user_id.eq(user_id),
-            books::title.eq(&data.title),
-            books::authors.eq(join_list(&data.authors)),
-            books::primary_author.eq(data.primary_author()),
-            books::authors_folded.eq(fold(&data.authors.join(" | "))),
-            books::isbn10.eq(&data.isbn10),
-            books::isbn13.eq(&data.isbn13),
-            books::pages.eq(data.pages),
-            books::published_year.eq(data.published_year),
-            books::publisher.eq(&data.publisher),
-            books::language.eq(&data.language),
-            books::tags.eq(join_list(&data.tags)),
-            books::description.eq(&data.description),
-            books::cover_url.eq(&data.cover_url),
-            books::shelf.eq(data.shelf.as_str()),
-            books::series.eq(&data.series),
-            books::rating.eq(data.rating),
-            books::search_text.eq(data.search_text()),
-            books::dedup_key.eq(data.dedup_key()),
             books::import_key.eq(import_key),
             books::created_at.eq(now),
-            books::updated_at.eq(now),
         ))
         .returning(books::id)
         .get_result(conn)?;
@@ -555,27 +589,7 @@ pub fn write(
             .filter(books::id.eq(id))
             .filter(books::user_id.eq(user_id)),
     )
-    .set((
-        books::title.eq(&data.title),
-        books::authors.eq(join_list(&data.authors)),
-        books::primary_author.eq(data.primary_author()),
-        books::authors_folded.eq(fold(&data.authors.join(" | "))),
-        books::isbn10.eq(&data.isbn10),
-        books::isbn13.eq(&data.isbn13),
-        books::pages.eq(data.pages),
-        books::published_year.eq(data.published_year),
-        books::publisher.eq(&data.publisher),
-        books::language.eq(&data.language),
-        books::tags.eq(join_list(&data.tags)),
-        books::description.eq(&data.description),
-        books::cover_url.eq(&data.cover_url),
-        books::shelf.eq(data.shelf.as_str()),
-        books::series.eq(&data.series),
-        books::rating.eq(data.rating),
-        books::search_text.eq(data.search_text()),
-        books::dedup_key.eq(data.dedup_key()),
-        books::updated_at.eq(now),
-    ))
+    .set(BookColumns::of(data, now))
     .execute(conn)?;
     diesel::delete(book_tags::table.filter(book_tags::book_id.eq(id))).execute(conn)?;
     write_tags(conn, user_id, id, &data.tags)
