@@ -1326,3 +1326,53 @@ async fn expired_codes_are_refused_and_the_cli_lists_and_revokes_grants() {
     assert_eq!(status, 401);
     app.stop().await;
 }
+
+#[actix_web::test]
+async fn the_purge_removes_what_has_expired_and_unused_registrations() {
+    use diesel::prelude::*;
+    use panicless::db::schema::{oauth_clients, oauth_codes, oauth_tokens};
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        app.register_user("purge@example.org").await;
+        let (client_id, tokens) = tokens_for(&app, "purge@example.org", &[]).await;
+        let unused = public_client(&app).await;
+        let now = panicless::db::models::now();
+        let mut conn = app.state.pool.get().unwrap();
+        // Nothing is due yet.
+        let purged = panicless::oauth::purge::purge(&mut conn, now).unwrap();
+        assert_eq!(
+            (purged.codes, purged.tokens, purged.clients),
+            (0, 0, 0),
+            "{backend:?}"
+        );
+        // Two days later: the code and tokens expired long ago (tokens after their 30 days),
+        // and the registration nobody used is gone; the used client stays.
+        let later = now + chrono::Duration::days(32);
+        let purged = panicless::oauth::purge::purge(&mut conn, later).unwrap();
+        assert!(purged.codes >= 1 && purged.tokens >= 2, "{purged:?}");
+        assert_eq!(purged.clients, 1);
+        let left: i64 = oauth_codes::table.count().get_result(&mut *conn).unwrap();
+        assert_eq!(left, 0);
+        let left: i64 = oauth_tokens::table.count().get_result(&mut *conn).unwrap();
+        assert_eq!(left, 0);
+        let clients: Vec<String> = oauth_clients::table
+            .select(oauth_clients::client_id)
+            .load(&mut *conn)
+            .unwrap();
+        assert!(
+            clients.contains(&client_id) && !clients.contains(&unused),
+            "{clients:?}"
+        );
+        drop(conn);
+        let (status, _) = app
+            .api(
+                reqwest::Method::GET,
+                "/api/books",
+                tokens["access_token"].as_str().unwrap(),
+                None,
+            )
+            .await;
+        assert_eq!(status, 401, "a purged token is no token");
+        app.stop().await;
+    }
+}
