@@ -65,9 +65,9 @@ pub async fn create(
     body: JsonBody<NewApiKeyConnector>,
 ) -> AppResult<HttpResponse> {
     let (user, body) = (auth.user_id, body.into_inner()?);
-    let keyring = state.keyring.clone();
+    let (keyring, providers) = (state.keyring.clone(), state.providers.clone());
     let connector = db::run(&state.pool, move |c| {
-        store::create_api_key(c, &keyring, user, body, now())
+        store::create_api_key(c, &keyring, &providers, user, body, now())
     })
     .await?;
     Ok(HttpResponse::Created()

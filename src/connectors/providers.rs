@@ -46,6 +46,8 @@ pub struct Provider {
     pub redirect_mode: RedirectMode,
     /// In paste mode, the provider's own page that shows the code.
     pub paste_redirect_uri: Option<String>,
+    /// What this provider's API keys start with, to catch a key pasted in the wrong place.
+    pub api_key_prefix: Option<String>,
 }
 
 impl std::fmt::Debug for Provider {

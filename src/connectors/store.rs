@@ -111,10 +111,22 @@ pub struct ConnectorPatch {
     pub label: String,
 }
 
-/// The shape a provider's API keys have, so a key pasted into the wrong place is caught.
-pub fn check_key_format(provider: &str, key: &str) -> Result<(), String> {
+/// The shape a provider's API keys have, so a key pasted into the wrong place is caught: the
+/// prefix from the providers file when it names one, else the known prefixes.
+pub fn check_key_format(
+    provider: &str,
+    key: &str,
+    configured_prefix: Option<&str>,
+) -> Result<(), String> {
     if key.chars().any(char::is_whitespace) || key.len() < 8 || key.len() > 512 {
         return Err("an API key is 8 to 512 characters with no spaces".into());
+    }
+    if let Some(prefix) = configured_prefix {
+        return if key.starts_with(prefix) {
+            Ok(())
+        } else {
+            Err(format!("{provider} API keys start with {prefix}"))
+        };
     }
     match provider {
         "anthropic" if !key.starts_with("sk-ant-") => {
@@ -182,6 +194,7 @@ fn sealing(error: super::crypto::CryptoError) -> AppError {
 pub fn create_api_key(
     conn: &mut DbConn,
     keyring: &Keyring,
+    providers: &super::providers::Providers,
     user_id: i64,
     input: NewApiKeyConnector,
     now: NaiveDateTime,
@@ -189,7 +202,10 @@ pub fn create_api_key(
     let provider = input.provider.trim().to_lowercase();
     let key = input.api_key.trim().to_string();
     let mut problems = Vec::new();
-    if let Err(message) = check_key_format(&provider, &key) {
+    let prefix = providers
+        .get(&provider)
+        .and_then(|p| p.api_key_prefix.as_deref());
+    if let Err(message) = check_key_format(&provider, &key, prefix) {
         problems.push(FieldError::new(
             if message.contains("provider") {
                 "provider"

@@ -97,9 +97,9 @@ async fn add_api_key(
         label: Some(form.label),
         api_key: form.api_key,
     };
-    let (user, keyring) = (me.user.id, state.keyring.clone());
+    let (user, keyring, providers) = (me.user.id, state.keyring.clone(), state.providers.clone());
     match db::run(&state.pool, move |c| {
-        store::create_api_key(c, &keyring, user, input, now())
+        store::create_api_key(c, &keyring, &providers, user, input, now())
     })
     .await
     {

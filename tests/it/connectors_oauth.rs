@@ -43,6 +43,7 @@ token_url = "{base}/oauth/token"
 client_id = "{}"
 scopes = ["read", "write"]
 api_base_url = "{base}"
+api_key_prefix = "rk-"
 
 [providers.pasty]
 display_name = "Paste provider"
@@ -303,6 +304,34 @@ async fn connect_refresh_and_proxy_against_a_real_authorization_server() {
 #[actix_web::test]
 async fn paste_mode_and_failed_attempts() {
     let s = setup().await;
+    // The providers file names the API key format of a provider.
+    let (status, problem) = s
+        .consumer
+        .api(
+            Method::POST,
+            "/api/connectors",
+            &s.user_token,
+            Some(json!({"provider": "remote", "api_key": "nope-12345678"})),
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert!(
+        problem["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("rk-"),
+        "{problem}"
+    );
+    let (status, _) = s
+        .consumer
+        .api(
+            Method::POST,
+            "/api/connectors",
+            &s.user_token,
+            Some(json!({"provider": "remote", "label": "Key", "api_key": "rk-12345678"})),
+        )
+        .await;
+    assert_eq!(status, 201);
     // Paste: the provider shows code#state; the user pastes it.
     let location = start(&s, "pasty", "Pasted").await;
     let at_provider = s.provider.new_browser();
