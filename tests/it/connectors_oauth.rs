@@ -207,6 +207,20 @@ async fn connect_refresh_and_proxy_against_a_real_authorization_server() {
         .await;
     assert_eq!(status, 201);
 
+    // The provider sees the connector's credential, not the caller's token.
+    let (status, me) = s
+        .consumer
+        .api(
+            Method::GET,
+            &format!("/api/connectors/{id}/proxy/api/auth/me"),
+            &s.user_token,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["email"], "owner@provider.example");
+    assert_eq!(me["scope"], "read write");
+
     // Server-sent events come through as such: the provider's /mcp answers SSE to a client
     // that accepts only SSE.
     let response = s
