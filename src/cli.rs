@@ -44,6 +44,18 @@ pub enum Command {
         #[command(subcommand)]
         command: ConnectorCommand,
     },
+    /// Fill the database with a realistic library (benchmarks, demos). The reader's password
+    /// is read like `user create`'s.
+    Seed {
+        #[arg(long, default_value = "reader@bench.example")]
+        email: String,
+        #[arg(long, default_value_t = 10_000)]
+        books: usize,
+        #[arg(long, default_value_t = 50_000)]
+        readings: usize,
+        #[arg(long, default_value_t = 100)]
+        users: usize,
+    },
     /// Manage the encryption keys of connector secrets.
     Keys {
         #[command(subcommand)]
@@ -128,6 +140,12 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Keys {
             command: KeysCommand::Rotate,
         } => rotate_keys(config),
+        Command::Seed {
+            email,
+            books,
+            readings,
+            users,
+        } => seed(config, &email, books, readings, users),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -375,4 +393,45 @@ fn rotate_keys(config: Config) -> Result<(), String> {
         state.keyring.current_id()
     );
     Ok(())
+}
+
+fn seed(
+    config: Config,
+    email: &str,
+    books: usize,
+    readings: usize,
+    users: usize,
+) -> Result<(), String> {
+    let cost = config.bcrypt_cost;
+    let state = AppState::init(config)?;
+    let password = read_password()?;
+    crate::auth::password::validate(&password)?;
+    let hash = bcrypt::hash(password, cost).map_err(|e| e.to_string())?;
+    let mut conn = state.pool.get().map_err(|e| e.to_string())?;
+    let started = std::time::Instant::now();
+    let id = crate::seed::seed(
+        &mut conn,
+        email,
+        &hash,
+        books,
+        readings,
+        users,
+        db::models::now(),
+    )
+    .map_err(operator_message)?;
+    println!(
+        "seeded user {id} ({email}) with {books} books and {readings} readings, and {users} other users, in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// On the command line the operator may see an internal cause (it is never sent to a client).
+fn operator_message(error: crate::error::AppError) -> String {
+    match error {
+        crate::error::AppError::Internal(cause) | crate::error::AppError::Unavailable(cause) => {
+            cause
+        }
+        other => other.to_string(),
+    }
 }

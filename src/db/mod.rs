@@ -225,7 +225,14 @@ where
     E: From<diesel::result::Error>,
 {
     match conn {
-        DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
+        // Inside a transaction already, a savepoint: write transactions nest.
+        DbConn::Sqlite(c) => {
+            if in_transaction(c) {
+                AnsiTransactionManager::begin_transaction(c)?
+            } else {
+                AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
+            }
+        }
         DbConn::Pg(c) => AnsiTransactionManager::begin_transaction(c)?,
     }
     match work(conn) {
@@ -245,6 +252,13 @@ where
             Err(error)
         }
     }
+}
+
+fn in_transaction(conn: &mut SqliteConnection) -> bool {
+    matches!(
+        AnsiTransactionManager::transaction_manager_status_mut(conn).transaction_depth(),
+        Ok(Some(_))
+    )
 }
 
 fn rollback(conn: &mut DbConn) {

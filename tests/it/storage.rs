@@ -163,3 +163,51 @@ fn unknown_database_schemes_are_refused_not_turned_into_files() {
     assert!(error.contains("DATABASE_URL must start with"), "{error}");
     assert!(!error.contains("pw"), "no password in the message: {error}");
 }
+
+#[test]
+fn write_transactions_nest_as_savepoints() {
+    for backend in backends() {
+        let test_db = TestDb::new(backend);
+        let pool = pool_for(&test_db);
+        let mut conn = pool.get().unwrap();
+        let outcome: Result<(), panicless::error::AppError> =
+            db::write_transaction(&mut conn, |conn| {
+                user::create(
+                    conn,
+                    "outer@example.org",
+                    "h",
+                    None,
+                    user::AdminPolicy::FirstUserOnly,
+                    now(),
+                )?;
+                // The inner one fails and rolls back alone.
+                let inner: Result<(), panicless::error::AppError> =
+                    db::write_transaction(conn, |conn| {
+                        user::create(
+                            conn,
+                            "inner@example.org",
+                            "h",
+                            None,
+                            user::AdminPolicy::FirstUserOnly,
+                            now(),
+                        )?;
+                        Err(panicless::error::AppError::BadRequest("inner".into()))
+                    });
+                assert!(inner.is_err());
+                Ok(())
+            });
+        outcome.unwrap();
+        assert!(
+            user::find_by_email(&mut conn, "outer@example.org")
+                .unwrap()
+                .is_some(),
+            "{backend:?}"
+        );
+        assert!(
+            user::find_by_email(&mut conn, "inner@example.org")
+                .unwrap()
+                .is_none(),
+            "{backend:?}"
+        );
+    }
+}

@@ -1,0 +1,205 @@
+//! `panicless seed`: a realistic library for benchmarks and demos: one reader with many books
+//! and readings over the years, and other users with small libraries.
+
+use crate::db::models::user;
+use crate::db::{write_transaction, DbConn};
+use crate::error::AppResult;
+use crate::library::books::{insert as insert_book, BookData};
+use crate::library::readings::{insert as insert_reading, ReadingData};
+use crate::library::{ReadingStatus, Shelf};
+use chrono::{Duration, NaiveDate, NaiveDateTime};
+
+const AUTHORS: [&str; 12] = [
+    "Ursula K. Le Guin",
+    "Octavia E. Butler",
+    "Gabriel García Márquez",
+    "Toni Morrison",
+    "Susanna Clarke",
+    "Kazuo Ishiguro",
+    "Chimamanda Ngozi Adichie",
+    "Italo Calvino",
+    "N. K. Jemisin",
+    "Haruki Murakami",
+    "Hilary Mantel",
+    "Ted Chiang",
+];
+const TAGS: [&str; 10] = [
+    "fantasy",
+    "science fiction",
+    "literary fiction",
+    "history",
+    "essays",
+    "poetry",
+    "mystery",
+    "magic realism",
+    "biography",
+    "philosophy",
+];
+const WORDS: [&str; 16] = [
+    "Left",
+    "Hand",
+    "Darkness",
+    "Kindred",
+    "Solitude",
+    "Beloved",
+    "House",
+    "Remains",
+    "Day",
+    "Invisible",
+    "Cities",
+    "Fifth",
+    "Season",
+    "Wolf",
+    "Stories",
+    "Life",
+];
+
+/// A small deterministic generator: the same seed gives the same library.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items
+            .get((self.next() as usize) % items.len().max(1))
+            .copied()
+            .unwrap_or("")
+    }
+}
+
+/// Creates `email` (if needed) with `books` books and `readings` readings, and `others` other
+/// users with ten books each. Returns the reader's id.
+pub fn seed(
+    conn: &mut DbConn,
+    email: &str,
+    password_hash: &str,
+    books: usize,
+    readings: usize,
+    others: usize,
+    now: NaiveDateTime,
+) -> AppResult<i64> {
+    let mut rng = Lcg(42);
+    let reader = match user::find_by_email(conn, email)? {
+        Some(u) => u.id,
+        None => {
+            user::create(
+                conn,
+                email,
+                password_hash,
+                Some("Bench Reader"),
+                user::AdminPolicy::FirstUserOnly,
+                now,
+            )?
+            .id
+        }
+    };
+    let mut book_ids = Vec::with_capacity(books);
+    write_transaction(conn, |conn| {
+        for n in 0..books {
+            let data = BookData {
+                title: format!(
+                    "{} {} {} #{n}",
+                    rng.pick(&WORDS),
+                    rng.pick(&WORDS),
+                    rng.pick(&WORDS)
+                ),
+                authors: vec![rng.pick(&AUTHORS).to_string()],
+                isbn10: None,
+                isbn13: None,
+                pages: Some(80 + (rng.next() % 900) as i32),
+                published_year: Some(1900 + (rng.next() % 125) as i32),
+                publisher: Some("Bench Press".into()),
+                language: Some("en".into()),
+                tags: vec![rng.pick(&TAGS).to_string(), rng.pick(&TAGS).to_string()],
+                description: Some(format!(
+                    "A book about {} and {}.",
+                    rng.pick(&WORDS).to_lowercase(),
+                    rng.pick(&WORDS).to_lowercase()
+                )),
+                cover_url: None,
+                shelf: if n % 3 == 0 {
+                    Shelf::ToRead
+                } else {
+                    Shelf::Read
+                },
+                series: None,
+                rating: None,
+            };
+            let data = BookData {
+                tags: crate::library::books::normalise_tags(&data.tags),
+                ..data
+            };
+            book_ids.push(insert_book(conn, reader, &data, None, now)?);
+        }
+        let start = NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or_default();
+        if book_ids.is_empty() {
+            return Ok(());
+        }
+        for n in 0..readings {
+            let book = book_ids
+                .get((rng.next() as usize) % book_ids.len())
+                .copied()
+                .unwrap_or_default();
+            let begun = start + Duration::days((rng.next() % 9400) as i64);
+            let finished = n % 10 != 0;
+            let data = ReadingData {
+                status: if finished {
+                    ReadingStatus::Finished
+                } else {
+                    ReadingStatus::Reading
+                },
+                started_on: Some(begun),
+                finished_on: finished.then(|| begun + Duration::days(1 + (rng.next() % 40) as i64)),
+                pages_read: None,
+                progress: None,
+                rating: finished.then(|| 0.25 * (4 + rng.next() % 17) as f64),
+                review: None,
+                notes: None,
+            };
+            insert_reading(conn, reader, book, &data, None, now)?;
+        }
+        for other in 0..others {
+            let id = match user::find_by_email(conn, &format!("other{other}@bench.example"))? {
+                Some(u) => u.id,
+                None => {
+                    user::create(
+                        conn,
+                        &format!("other{other}@bench.example"),
+                        password_hash,
+                        None,
+                        user::AdminPolicy::FirstUserOnly,
+                        now,
+                    )?
+                    .id
+                }
+            };
+            for n in 0..10 {
+                let data = BookData {
+                    title: format!("Other {other} book {n}"),
+                    authors: vec![rng.pick(&AUTHORS).to_string()],
+                    isbn10: None,
+                    isbn13: None,
+                    pages: Some(200),
+                    published_year: None,
+                    publisher: None,
+                    language: None,
+                    tags: vec![],
+                    description: None,
+                    cover_url: None,
+                    shelf: Shelf::ToRead,
+                    series: None,
+                    rating: None,
+                };
+                insert_book(conn, id, &data, None, now)?;
+            }
+        }
+        Ok::<(), crate::error::AppError>(())
+    })?;
+    Ok(reader)
+}
