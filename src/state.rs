@@ -31,20 +31,22 @@ impl AppState {
         let mut conn = pool
             .get()
             .map_err(|e| format!("cannot connect to {}: {e}", target.display()))?;
-        let applied = db::run_migrations(&mut conn)?;
-        if applied > 0 {
-            log::info!("applied {applied} migration(s) to {}", target.display());
-        }
-        crate::oauth::clients::upsert_static(&mut conn, &config, db::models::now())
-            .map_err(|e| format!("cannot register the static OAuth client: {e}"))?;
         let keyring =
             crate::connectors::Keyring::new(&config.encryption_key, &config.encryption_keys_old);
-        crate::connectors::store::ensure_canary(&mut conn, &keyring, db::models::now()).map_err(
-            |e| match e {
-                crate::error::AppError::Internal(message) => message,
-                other => other.to_string(),
-            },
-        )?;
+        db::with_startup_lock(&mut conn, |conn| {
+            let applied = db::apply_migrations(conn)?;
+            if applied > 0 {
+                log::info!("applied {applied} migration(s) to {}", target.display());
+            }
+            crate::oauth::clients::upsert_static(conn, &config, db::models::now())
+                .map_err(|e| format!("cannot register the static OAuth client: {e}"))?;
+            crate::connectors::store::ensure_canary(conn, &keyring, db::models::now()).map_err(
+                |e| match e {
+                    crate::error::AppError::Internal(message) => message,
+                    other => other.to_string(),
+                },
+            )
+        })?;
         drop(conn);
         let providers =
             crate::connectors::providers::Providers::load(config.providers_file.as_deref())?;

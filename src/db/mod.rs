@@ -159,37 +159,85 @@ impl DbConn {
 
 /// Builds the pool. Checkouts wait at most `checkout_timeout`, so an exhausted pool or a database
 /// that is down answers 503 instead of hanging.
+///
+/// `min_idle` is 0: r2d2 opens connections on its own threads, and a pool that keeps idle
+/// connections topped up starts a new one in the background after every checkout. A command-line
+/// run that exits while such a connection is in its TLS handshake crashed inside libpq's OpenSSL
+/// teardown (issue 3). With 0, a connection is only ever opened for a caller that waits for it,
+/// so no database work is in flight once the caller is done; connections are still kept and
+/// reused, and closed after ten idle minutes.
 pub fn build_pool(target: &DatabaseTarget, size: u32) -> Result<Pool, String> {
-    // SQLite has one writer at a time; more connections than that mostly add lock waits,
-    // but readers benefit from a few.
     r2d2::Pool::builder()
         .max_size(size.max(1))
-        .min_idle(Some(1))
+        .min_idle(Some(0))
         .connection_timeout(Duration::from_secs(5))
         .test_on_check_out(false)
         .build(ConnectionManager::new(target.clone()))
         .map_err(|e| format!("cannot open {}: {e}", target.display()))
 }
 
-/// Runs the pending migrations of the backend. On PostgreSQL an advisory lock makes instances
-/// that start together take turns, so migrations run once.
+/// Runs the pending migrations of the backend, under the start-up lock.
 pub fn run_migrations(conn: &mut DbConn) -> Result<usize, String> {
-    const MIGRATION_LOCK: i64 = 0x7061_6e69_636c_6573; // "panicles"
-    let result = match conn {
-        DbConn::Sqlite(c) => c
-            .run_pending_migrations(SQLITE_MIGRATIONS)
-            .map(|applied| applied.len()),
-        DbConn::Pg(c) => {
-            c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
-                .map_err(|e| format!("cannot take the migration lock: {e}"))?;
-            let result = c
-                .run_pending_migrations(POSTGRES_MIGRATIONS)
-                .map(|applied| applied.len());
-            let _ = c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"));
-            result
-        }
+    with_startup_lock(conn, apply_migrations)
+}
+
+/// Runs `work` while holding the start-up advisory lock on PostgreSQL, so that instances starting
+/// together take turns: migrations, and the rows every instance ensures at start (the static
+/// client, the key canary), are written by one at a time instead of racing into a unique
+/// constraint. SQLite needs no lock: a file serves one machine, and its writes serialise anyway.
+pub fn with_startup_lock<T>(
+    conn: &mut DbConn,
+    work: impl FnOnce(&mut DbConn) -> Result<T, String>,
+) -> Result<T, String> {
+    let key = locks::MIGRATIONS;
+    if conn.backend() == Backend::Sqlite {
+        return work(conn);
+    }
+    conn.batch_execute(&format!("SELECT pg_advisory_lock({key})"))
+        .map_err(|e| format!("cannot take the start-up lock: {e}"))?;
+    let result = work(conn);
+    // Session-level lock: released here, or by the server when the connection ends.
+    let _ = conn.batch_execute(&format!("SELECT pg_advisory_unlock({key})"));
+    result
+}
+
+/// Applies pending migrations; the caller holds the start-up lock.
+pub fn apply_migrations(conn: &mut DbConn) -> Result<usize, String> {
+    let applied = match conn {
+        DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|a| a.len()),
+        DbConn::Pg(c) => c
+            .run_pending_migrations(POSTGRES_MIGRATIONS)
+            .map(|a| a.len()),
     };
-    result.map_err(|e| format!("migrations failed: {e}"))
+    applied.map_err(|e| format!("migrations failed: {e}"))
+}
+
+/// Advisory-lock keys: one per piece of work that must run on one instance at a time.
+pub mod locks {
+    pub const MIGRATIONS: i64 = 0x7061_6e69_636c_6573; // "panicles"
+    pub const PURGE: i64 = 0x7061_6e69_6370_7567; // "panicpug"
+}
+
+/// Takes the advisory lock `key` for the rest of the current transaction without waiting, and
+/// says whether it was free. On PostgreSQL several instances share the database and this decides
+/// which one does the work; the lock ends with the transaction, so a crashed holder frees it. On
+/// SQLite the write transaction already excludes every other writer, so the answer is yes.
+pub fn try_transaction_lock(conn: &mut DbConn, key: i64) -> diesel::QueryResult<bool> {
+    #[derive(diesel::QueryableByName)]
+    struct Locked {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        locked: bool,
+    }
+    match conn {
+        DbConn::Sqlite(_) => Ok(true),
+        DbConn::Pg(c) => {
+            use diesel::RunQueryDsl;
+            diesel::sql_query("SELECT pg_try_advisory_xact_lock($1) AS locked")
+                .bind::<diesel::sql_types::BigInt, _>(key)
+                .get_result::<Locked>(c)
+                .map(|row| row.locked)
+        }
+    }
 }
 
 /// Whether every embedded migration has been applied.

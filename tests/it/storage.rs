@@ -211,3 +211,52 @@ fn write_transactions_nest_as_savepoints() {
         );
     }
 }
+
+/// Issue 3: `panicless user list` on PostgreSQL used to die with SIGSEGV at exit about once in
+/// 40 runs, when the pool was still opening a spare connection in the background as the process
+/// tore down libpq's TLS state. Every run must exit 0, with its output.
+#[test]
+fn command_line_runs_exit_cleanly_many_times() {
+    const RUNS: usize = 120;
+    for backend in backends() {
+        let test_db = TestDb::new(backend);
+        let dir = tempfile::tempdir().unwrap();
+        let command = || {
+            let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_panicless"));
+            command
+                .env_clear()
+                .env("DATABASE_URL", &test_db.url)
+                .env("RUST_LOG", "error")
+                .current_dir(dir.path());
+            command
+        };
+        let migrate = command().arg("migrate").output().unwrap();
+        assert!(migrate.status.success(), "{backend:?}: {migrate:?}");
+        // Four at a time: the crash depended on timing, not on load, and this keeps it quick.
+        let failures: Vec<String> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..4)
+                .map(|_| {
+                    scope.spawn(|| {
+                        (0..RUNS / 4)
+                            .filter_map(|_| {
+                                let output = command().args(["user", "list"]).output().unwrap();
+                                (!output.status.success()
+                                    || !String::from_utf8_lossy(&output.stdout).contains("email"))
+                                .then(|| format!("{:?}", output.status))
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|worker| worker.join().unwrap())
+                .collect()
+        });
+        assert!(
+            failures.is_empty(),
+            "{backend:?}: {} of {RUNS} runs failed: {failures:?}",
+            failures.len()
+        );
+    }
+}
