@@ -16,7 +16,18 @@ pub struct Purged {
     pub sessions: usize,
 }
 
-pub fn purge(conn: &mut DbConn, now: NaiveDateTime) -> AppResult<Purged> {
+/// Purges in one transaction under an advisory lock, so that of several instances sharing a
+/// PostgreSQL database only one purges at a time; `None` when another one is at it.
+pub fn purge(conn: &mut DbConn, now: NaiveDateTime) -> AppResult<Option<Purged>> {
+    db::write_transaction(conn, |conn| {
+        if !db::try_transaction_lock(conn, db::locks::PURGE)? {
+            return Ok(None);
+        }
+        purge_unlocked(conn, now).map(Some)
+    })
+}
+
+fn purge_unlocked(conn: &mut DbConn, now: NaiveDateTime) -> AppResult<Purged> {
     // Used codes are kept until they expire: a second use must still be recognised as reuse.
     let codes = diesel::delete(
         oauth_codes::table.filter(oauth_codes::expires_at.lt(now - Duration::hours(1))),
@@ -50,8 +61,11 @@ pub fn spawn(state: AppState) {
         loop {
             interval.tick().await;
             match db::run(&state.pool, |conn| purge(conn, db::models::now())).await {
-                Ok(purged) if purged != Purged::default() => log::info!("purged {purged:?}"),
-                Ok(_) => {}
+                Ok(Some(purged)) if purged != Purged::default() => {
+                    log::info!("purged {purged:?}")
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => log::debug!("purge skipped: another instance holds the lock"),
                 Err(error) => log::warn!("purge failed: {error}"),
             }
         }

@@ -2,7 +2,8 @@
 //! registration. Fixed one-minute windows, counted in this process: with several instances
 //! each enforces its own limit, so the effective limit is the per-instance one times the number
 //! of instances (said in the README). The client address is the TCP peer; behind a reverse
-//! proxy set `TRUST_PROXY_HEADERS=true` to use the first `X-Forwarded-For` address instead.
+//! proxy set `TRUST_PROXY_HEADERS=true` to use the last `X-Forwarded-For` address instead: the one
+//! that proxy appended. Earlier entries come from the client and can be anything.
 
 use super::OAuthError;
 use crate::error::AppError;
@@ -53,13 +54,16 @@ impl RateLimiter {
 
 pub fn client_ip(req: &HttpRequest, trust_proxy: bool) -> Option<IpAddr> {
     if trust_proxy {
+        // The rightmost entry is written by our own proxy; a client can prepend whatever it
+        // likes to dodge the limits, so the first entry is never trusted.
         if let Some(forwarded) = req
             .headers()
-            .get("X-Forwarded-For")
+            .get_all("X-Forwarded-For")
+            .last()
             .and_then(|v| v.to_str().ok())
         {
             if let Some(ip) = forwarded
-                .split(',')
+                .rsplit(',')
                 .next()
                 .and_then(|s| s.trim().parse().ok())
             {
@@ -132,5 +136,19 @@ mod tests {
             limiter.hit(Bucket::Login, ip, 3, start + WINDOW).is_ok(),
             "a new window"
         );
+    }
+
+    #[test]
+    fn the_proxy_appended_address_wins_over_what_the_client_sent() {
+        use actix_web::test::TestRequest;
+        let peer = "10.0.0.2:4000".parse().unwrap();
+        let req = TestRequest::default()
+            .peer_addr(peer)
+            .insert_header(("X-Forwarded-For", "1.2.3.4, 203.0.113.7"))
+            .to_http_request();
+        assert_eq!(client_ip(&req, true), "203.0.113.7".parse().ok());
+        assert_eq!(client_ip(&req, false), "10.0.0.2".parse().ok());
+        let no_header = TestRequest::default().peer_addr(peer).to_http_request();
+        assert_eq!(client_ip(&no_header, true), "10.0.0.2".parse().ok());
     }
 }

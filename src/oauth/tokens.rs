@@ -459,9 +459,20 @@ fn refresh(
         .set(oauth_tokens::rotated_at.eq(now))
         .execute(conn)?;
         if claimed != 1 {
-            return Err(OAuthError::InvalidGrant(
-                "the refresh token was just used; retry".into(),
-            ));
+            // A concurrent refresh of the same token (another instance, on PostgreSQL) rotated
+            // it between our read and our update, and has committed by now: answer with the
+            // pair it issued, as the grace window would a moment later.
+            let sealed: Option<String> = oauth_tokens::table
+                .find(row.id)
+                .select(oauth_tokens::replacement_sealed)
+                .first(conn)?;
+            return sealed
+                .as_deref()
+                .and_then(|s| open_replacement(presented, s))
+                .map(Ok)
+                .ok_or_else(|| {
+                    OAuthError::InvalidGrant("the refresh token was just used; retry".into())
+                });
         }
         let response = issue(
             conn,

@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod accounts;
+mod browser;
+mod cluster;
 mod common;
 mod connectors;
 mod connectors_oauth;

@@ -229,6 +229,23 @@ impl TestApp {
     }
 }
 
+/// A server the tests talk to over HTTP: one started inside the test process, or a real
+/// binary in a process of its own (tests/it/cluster.rs).
+pub trait Server {
+    fn at(&self, path: &str) -> String;
+    /// A client without cookies, for API calls.
+    fn client(&self) -> &reqwest::Client;
+}
+
+impl Server for TestApp {
+    fn at(&self, path: &str) -> String {
+        TestApp::at(self, path)
+    }
+    fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+}
+
 pub fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
