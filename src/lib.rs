@@ -141,8 +141,15 @@ pub fn start(state: AppState, listener: TcpListener) -> std::io::Result<Server> 
         0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
         n => n,
     };
+    // Blocking work is database work (one pool connection each) or bcrypt: threads beyond the
+    // pool's size would only wait for a connection, and each costs a stack and, with glibc, a
+    // malloc arena. A few more than the pool leaves room for password hashing.
+    let blocking = (state.config.database_pool_size as usize + 4)
+        .div_ceil(workers)
+        .max(4);
     let server = HttpServer::new(move || app(state.clone()))
         .workers(workers)
+        .worker_max_blocking_threads(blocking)
         .listen(listener)?
         .run();
     Ok(server)

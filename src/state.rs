@@ -15,6 +15,8 @@ pub struct AppState {
     pub rate_limits: Arc<crate::oauth::rate_limit::RateLimiter>,
     pub keyring: Arc<crate::connectors::Keyring>,
     pub providers: Arc<crate::connectors::providers::Providers>,
+    /// List totals and statistics, valid while the library's version is unchanged.
+    pub memo: Arc<crate::library::memo::Memo>,
     /// Outbound HTTP (providers, metadata documents): one pooled client.
     pub http: reqwest::Client,
     /// One refresh in flight per connector in this process (the database lease covers several).
@@ -61,6 +63,7 @@ impl AppState {
             providers: Arc::new(providers),
             http,
             refresh_locks: Arc::default(),
+            memo: Arc::default(),
             keyring: Arc::new(keyring),
             rate_limits: Arc::default(),
             jwt: JwtKeys::new(config.jwt_secret.expose().as_bytes(), config.issuer()),

@@ -41,8 +41,9 @@ pub async fn list(
     query: web::Query<BookQuery>,
 ) -> AppResult<web::Json<Page<Book>>> {
     let (user, query) = (auth.user_id, query.into_inner());
+    let memo = state.memo.clone();
     Ok(web::Json(
-        db::run(&state.pool, move |c| books::list(c, user, &query)).await?,
+        db::run(&state.pool, move |c| books::list(c, &memo, user, &query)).await?,
     ))
 }
 

@@ -125,9 +125,10 @@ pub async fn statistics(
     query: web::Query<StatsQuery>,
 ) -> AppResult<web::Json<ReadingStats>> {
     let (user, year) = (auth.user_id, query.year);
+    let memo = state.memo.clone();
     Ok(web::Json(
         db::run(&state.pool, move |c| {
-            stats::compute(c, user, year, now().date())
+            stats::compute_memoised(c, &memo, user, year, now().date())
         })
         .await?,
     ))

@@ -14,6 +14,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    library_versions (user_id) {
+        user_id -> BigInt,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
     books (id) {
         id -> BigInt,
         user_id -> BigInt,
@@ -206,6 +213,7 @@ diesel::joinable!(oauth_tokens -> oauth_clients (client_id));
 diesel::joinable!(connectors -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    library_versions,
     users,
     books,
     book_tags,

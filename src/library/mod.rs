@@ -8,6 +8,7 @@ pub mod books;
 pub mod export;
 pub mod import;
 pub mod isbn;
+pub mod memo;
 pub mod readings;
 pub mod recommend;
 pub mod stats;

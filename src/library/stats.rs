@@ -109,6 +109,19 @@ const PAGES: &str = "COALESCE(b.pages, r.pages_read, 0)";
 const FINISHED: &str = "FROM readings r JOIN books b ON b.id = r.book_id \
                         WHERE r.status = 'finished' AND r.finished_on IS NOT NULL";
 
+/// `compute`, kept while the library does not change.
+pub fn compute_memoised(
+    conn: &mut DbConn,
+    memo: &super::memo::Memo,
+    user_id: i64,
+    year: Option<i32>,
+    today: NaiveDate,
+) -> AppResult<ReadingStats> {
+    memo.stats(conn, user_id, year, today, |conn| {
+        compute(conn, user_id, year, today)
+    })
+}
+
 pub fn compute(
     conn: &mut DbConn,
     user_id: i64,

@@ -348,7 +348,8 @@ async fn run(
                 offset: None,
                 cursor: args.cursor,
             };
-            let page = db::run(pool, move |c| books::list(c, user, &query)).await?;
+            let memo = state.memo.clone();
+            let page = db::run(pool, move |c| books::list(c, &memo, user, &query)).await?;
             Ok(json!({
                 "books": page.items.iter().map(compact).collect::<Vec<_>>(),
                 "total": page.total,
@@ -419,8 +420,9 @@ async fn run(
         }
         "reading_stats" => {
             let args: StatsArgs = parse(arguments)?;
+            let memo = state.memo.clone();
             let stats = db::run(pool, move |c| {
-                stats::compute(c, user, args.year, now().date())
+                stats::compute_memoised(c, &memo, user, args.year, now().date())
             })
             .await?;
             Ok(json!(stats))

@@ -262,6 +262,64 @@ async fn two_instances_share_one_postgresql_database() {
     assert_eq!(bearer_status(&a, &access).await, 200);
     assert_eq!(bearer_status(&b, &access).await, 200);
 
+    // Totals and statistics are kept in memory per instance, under the library's version: a
+    // book added on B shows in A's very next answer.
+    let total = |instance: &Instance| {
+        let request = instance
+            .client
+            .get(instance.at("/api/books"))
+            .bearer_auth(&access)
+            .send();
+        async move {
+            request
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()["total"]
+                .clone()
+        }
+    };
+    let finished_total = |instance: &Instance| {
+        let request = instance
+            .client
+            .get(instance.at("/api/readings/stats"))
+            .bearer_auth(&access)
+            .send();
+        async move {
+            request
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()["books_read_total"]
+                .clone()
+        }
+    };
+    assert_eq!(total(&a).await, 0);
+    assert_eq!(finished_total(&a).await, 0);
+    let added = b
+        .client
+        .post(b.at("/api/books"))
+        .bearer_auth(&access)
+        .json(&serde_json::json!({"title": "Piranesi", "authors": ["Susanna Clarke"], "shelf": "read"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), 201);
+    let book: serde_json::Value = added.json().await.unwrap();
+    let logged = b
+        .client
+        .post(b.at("/api/readings"))
+        .bearer_auth(&access)
+        .json(&serde_json::json!({"book_id": book["id"], "status": "finished", "finished_on": "2026-11-20"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logged.status(), 201, "{}", logged.text().await.unwrap());
+    assert_eq!(total(&a).await, 1);
+    assert_eq!(finished_total(&a).await, 1);
+
     // The same refresh token on A and B at the same moment, several times: one rotation each
     // time, and both callers get the same new pair (whichever instance rotated).
     let mut refresh = tokens["refresh_token"].as_str().unwrap().to_string();

@@ -1,0 +1,14 @@
+DROP INDEX readings_user_status_book;
+DROP TRIGGER books_fts_update;
+DROP TRIGGER books_fts_delete;
+DROP TRIGGER books_fts_insert;
+DROP TABLE books_fts;
+DROP TRIGGER book_tags_version_delete;
+DROP TRIGGER book_tags_version_insert;
+DROP TRIGGER readings_version_delete;
+DROP TRIGGER readings_version_update;
+DROP TRIGGER readings_version_insert;
+DROP TRIGGER books_version_delete;
+DROP TRIGGER books_version_update;
+DROP TRIGGER books_version_insert;
+DROP TABLE library_versions;
