@@ -16,5 +16,6 @@ mod mcp;
 mod mcp_sdk;
 mod oauth;
 mod oauth_client;
+mod resilience;
 mod scopes;
 mod storage;
