@@ -1,0 +1,291 @@
+#!/usr/bin/env python3
+"""Helpers for bench/run.sh, standard library only.
+
+  mint        tokens through the real OAuth flow (registration, authorize, sign-in, consent,
+              code exchange with PKCE), an MCP session, written as JSON
+  logins      signs in at a fixed rate for a while (the bcrypt load beside the reads)
+  import      times the import of a 3,000-row Goodreads export built from the real ones
+  table       prints the results table from the JSON the runner collected
+"""
+import argparse
+import base64
+import concurrent.futures
+import csv
+import hashlib
+import http.client
+import http.cookiejar
+import io
+import json
+import os
+import secrets
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+REDIRECT = "http://127.0.0.1:9/bench-callback"
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def browser():
+    jar = http.cookiejar.CookieJar()
+    return urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), NoRedirect())
+
+
+def call(opener, method, url, data=None, headers=None):
+    """Returns (status, headers, body) without following redirects or raising on 4xx."""
+    body = None
+    headers = dict(headers or {})
+    if isinstance(data, dict):
+        body = urllib.parse.urlencode(data).encode()
+        headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
+    elif isinstance(data, (bytes, str)):
+        body = data.encode() if isinstance(data, str) else data
+    request = urllib.request.Request(url, data=body, method=method, headers=headers)
+    try:
+        with opener.open(request, timeout=60) as response:
+            return response.status, response.headers, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read().decode()
+
+
+def hidden(page, name):
+    marker = f'name="{name}" value="'
+    start = page.index(marker) + len(marker)
+    value = page[start : page.index('"', start)]
+    return value.replace("&#38;", "&").replace("&amp;", "&").replace("&#34;", '"').replace("&quot;", '"')
+
+
+def pkce():
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    return verifier, challenge
+
+
+def authorize(base, opener, client_id, email, password, resource=None):
+    """One authorization: sign-in and consent when needed, then the code exchange."""
+    verifier, challenge = pkce()
+    query = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": REDIRECT,
+        "state": secrets.token_urlsafe(8),
+        "scope": "read write",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+    if resource:
+        query["resource"] = resource
+    url = f"{base}/oauth/authorize?{urllib.parse.urlencode(query)}"
+    status, headers, page = call(opener, "GET", url)
+    if status == 303 and headers["Location"].startswith("/login"):
+        status, _, login = call(opener, "GET", base + headers["Location"])
+        status, headers, _ = call(
+            opener,
+            "POST",
+            f"{base}/login",
+            {
+                "csrf_token": hidden(login, "csrf_token"),
+                "return_to": hidden(login, "return_to"),
+                "email": email,
+                "password": password,
+            },
+        )
+        assert status == 303, f"sign-in failed: {status}"
+        status, headers, page = call(opener, "GET", base + headers["Location"])
+    if status == 200:  # the consent page
+        form = {"decision": "approve"}
+        for name in ["csrf_token", "response_type", "client_id", "redirect_uri", "scope", "state",
+                     "code_challenge", "code_challenge_method", "resource"]:
+            if f'name="{name}"' in page:
+                form[name] = hidden(page, name)
+        status, headers, page = call(opener, "POST", f"{base}/oauth/consent", form)
+    assert status == 303, f"authorize: {status} {page[:300]}"
+    code = urllib.parse.parse_qs(urllib.parse.urlparse(headers["Location"]).query)["code"][0]
+    status, _, body = call(
+        opener,
+        "POST",
+        f"{base}/oauth/token",
+        {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT,
+            "code_verifier": verifier,
+            "client_id": client_id,
+        },
+    )
+    assert status == 200, f"token: {status} {body}"
+    return json.loads(body)
+
+
+def mint(args):
+    base = args.base
+    opener = browser()
+    status, _, body = call(
+        opener,
+        "POST",
+        f"{base}/oauth/register",
+        json.dumps({"client_name": "Panicless bench", "redirect_uris": [REDIRECT],
+                    "token_endpoint_auth_method": "none"}),
+        {"Content-Type": "application/json"},
+    )
+    assert status == 201, f"registration: {status} {body}"
+    client_id = json.loads(body)["client_id"]
+    first = authorize(base, opener, client_id, args.email, args.password)
+    refresh = [first["refresh_token"]]
+    # Consent is remembered now: each further grant is two requests.
+    for _ in range(args.refresh - 1):
+        refresh.append(authorize(base, opener, client_id, args.email, args.password)["refresh_token"])
+    mcp = authorize(base, opener, client_id, args.email, args.password, resource=f"{base}/mcp")
+    headers = {
+        "Authorization": f"Bearer {mcp['access_token']}",
+        "Content-Type": "application/json",
+        "Accept": "application/json, text/event-stream",
+    }
+    status, response_headers, body = call(
+        opener,
+        "POST",
+        f"{base}/mcp",
+        json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "panicless-bench", "version": "1"}}}),
+        headers,
+    )
+    assert status == 200, f"mcp initialize: {status} {body}"
+    session = response_headers["Mcp-Session-Id"]
+    headers.update({"Mcp-Session-Id": session, "MCP-Protocol-Version": "2025-11-25"})
+    status, _, body = call(opener, "POST", f"{base}/mcp",
+                           json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}), headers)
+    assert status in (200, 202), f"mcp initialized: {status} {body}"
+    json.dump(
+        {
+            "client_id": client_id,
+            "access_token": first["access_token"],
+            "refresh_tokens": refresh[1:],
+            "mcp_access_token": mcp["access_token"],
+            "mcp_session": session,
+        },
+        open(args.out, "w"),
+    )
+    with open(args.refresh_file, "w") as f:
+        f.write("\n".join(refresh[1:]) + "\n")
+
+
+def logins(args):
+    """Signs in `rate` times a second for `duration` seconds; reports latency and errors."""
+    url = urllib.parse.urlsplit(args.base)
+    body = json.dumps({"email": args.email, "password": args.password})
+    latencies, errors, lock = [], [0], threading.Lock()
+
+    def one():
+        connection = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+        started = time.perf_counter()
+        try:
+            connection.request("POST", "/api/auth/login", body, {"Content-Type": "application/json"})
+            ok = connection.getresponse().status == 200
+        except OSError:
+            ok = False
+        with lock:
+            latencies.append(time.perf_counter() - started)
+            if not ok:
+                errors[0] += 1
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=32) as pool:
+        start = time.perf_counter()
+        n = 0
+        while time.perf_counter() - start < args.duration:
+            pool.submit(one)
+            n += 1
+            time.sleep(max(0.0, start + n / args.rate - time.perf_counter()))
+    latencies.sort()
+    pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000
+    json.dump({"requests": len(latencies), "rps": len(latencies) / args.duration,
+               "p50_ms": pick(0.50), "p99_ms": pick(0.99), "errors": errors[0]}, sys.stdout)
+
+
+def import_run(args):
+    """A 3,000-row Goodreads export: the real exports' rows, cycled, with distinct titles."""
+    rows, header = [], None
+    for name in sorted(os.listdir(args.imports)):
+        if not name.startswith("goodreads"):
+            continue
+        with open(os.path.join(args.imports, name), newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f)
+            file_header = next(reader)
+            if header is None:
+                header = file_header
+            if file_header == header:
+                rows.extend(reader)
+    title, isbn, isbn13, book_id = (header.index(c) for c in ("Title", "ISBN", "ISBN13", "Book Id"))
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    for n in range(3000):
+        row = list(rows[n % len(rows)])
+        if n >= len(rows):
+            row[title] = f"{row[title]} (copy {n})"
+            row[isbn] = row[isbn13] = '=""'
+            row[book_id] = str(900000000 + n)
+        writer.writerow(row)
+    data = out.getvalue().encode()
+    url = urllib.parse.urlsplit(args.base)
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=120)
+    started = time.perf_counter()
+    connection.request("POST", "/api/import/goodreads", data,
+                       {"Content-Type": "text/csv", "Authorization": f"Bearer {args.token}"})
+    response = connection.getresponse()
+    answer = response.read()
+    elapsed = time.perf_counter() - started
+    report = json.loads(answer) if response.status == 200 else {}
+    json.dump({"status": response.status, "seconds": elapsed, "rows": 3000,
+               "report": {k: v for k, v in report.items() if isinstance(v, int)}}, sys.stdout)
+
+
+def table(args):
+    results = json.load(open(args.results))
+    print(f"{results['date']}, {results['backend']}, {results['machine']}")
+    print()
+    print("| scenario | requests/s | p50 | p99 | errors | peak RSS | target |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
+    for row in results["scenarios"]:
+        print(f"| {row['name']} | {row['rps']:,.0f} | {row['p50_ms']:.1f} ms | {row['p99_ms']:.1f} ms "
+              f"| {row['errors']} | {row.get('rss_mb', 0):.0f} MB | {row.get('target', '')} |")
+    print()
+    for line in results.get("notes", []):
+        print(f"- {line}")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="command", required=True)
+    m = sub.add_parser("mint")
+    m.add_argument("--base", required=True)
+    m.add_argument("--email", required=True)
+    m.add_argument("--password", required=True)
+    m.add_argument("--refresh", type=int, default=200)
+    m.add_argument("--out", required=True)
+    m.add_argument("--refresh-file", required=True)
+    l = sub.add_parser("logins")
+    l.add_argument("--base", required=True)
+    l.add_argument("--email", required=True)
+    l.add_argument("--password", required=True)
+    l.add_argument("--rate", type=float, default=8)
+    l.add_argument("--duration", type=float, default=10)
+    i = sub.add_parser("import")
+    i.add_argument("--base", required=True)
+    i.add_argument("--token", required=True)
+    i.add_argument("--imports", required=True)
+    t = sub.add_parser("table")
+    t.add_argument("results")
+    args = parser.parse_args()
+    {"mint": mint, "logins": logins, "import": import_run, "table": table}[args.command](args)
+
+
+if __name__ == "__main__":
+    main()

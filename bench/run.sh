@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# The load benchmark of issue 8. Builds the release binary, starts it on a fresh database, seeds
+# a realistic library, mints tokens through the real OAuth flow and drives each scenario with
+# wrk. Prints one table and writes the same as JSON under bench/results/.
+#
+#   bench/run.sh                 SQLite (a fresh file)
+#   bench/run.sh --postgres      PostgreSQL: a fresh schema in $BENCH_POSTGRES_URL
+#                                (default postgres://postgres@127.0.0.1:5432/test)
+#   DURATION=10 CONNECTIONS=64 bench/run.sh
+#
+# On a machine with two cores or more, wrk runs on core 0 and the server on core 1 (taskset),
+# so neither steals the other's time. This is a benchmark, not a test: nothing here fails a build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BACKEND=sqlite
+[ "${1:-}" = "--postgres" ] && BACKEND=postgres
+DURATION="${DURATION:-10}"
+CONNECTIONS="${CONNECTIONS:-64}"
+PORT="${BENCH_PORT:-18080}"
+BASE="http://127.0.0.1:$PORT"
+EMAIL=reader@bench.example
+PASSWORD="bench password $RANDOM$RANDOM"
+WORK="$(mktemp -d /tmp/panicless-bench.XXXXXX)"
+RESULTS_DIR=bench/results
+mkdir -p "$RESULTS_DIR"
+
+say() { printf '\n== %s\n' "$*" >&2; }
+
+if ! command -v wrk >/dev/null; then
+  say "installing wrk (Debian package)"
+  if [ "$(id -u)" = 0 ]; then apt-get install -y wrk >&2; else sudo apt-get install -y wrk >&2; fi
+fi
+SERVER_CPU=() LOAD_CPU=()
+if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+  SERVER_CPU=(taskset -c 1) LOAD_CPU=(taskset -c 0)
+fi
+
+say "building the release binary"
+cargo build --release --locked >&2
+BIN="$PWD/target/release/panicless"
+
+PG_SCHEMA=""
+if [ "$BACKEND" = postgres ]; then
+  PG_BASE="${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
+  PG_SCHEMA="bench_$(date +%s)"
+  psql "$PG_BASE" -qc "CREATE SCHEMA $PG_SCHEMA"
+  sep='?'; case "$PG_BASE" in *\?*) sep='&';; esac
+  export DATABASE_URL="${PG_BASE}${sep}options=-csearch_path%3D${PG_SCHEMA}"
+else
+  export DATABASE_URL="sqlite://$WORK/bench.db"
+fi
+# Rate limits would measure themselves, not the server: lift them for the run.
+export PUBLIC_URL="$BASE" SERVER_HOST=127.0.0.1 SERVER_PORT="$PORT" RUST_LOG=error \
+  BCRYPT_COST=12 RATE_LIMIT_LOGIN_PER_MINUTE=100000 RATE_LIMIT_TOKEN_PER_MINUTE=10000000 \
+  RATE_LIMIT_REGISTER_PER_MINUTE=100000 SERVER_WORKERS="${SERVER_WORKERS:-1}"
+
+SERVER_PID=""
+cleanup() {
+  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+  if [ -n "$PG_SCHEMA" ]; then psql "$PG_BASE" -qc "DROP SCHEMA $PG_SCHEMA CASCADE" || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+say "seeding: 10,000 books and 50,000 readings for one reader, 100 other users"
+seed_started=$(date +%s%N)
+echo "$PASSWORD" | "$BIN" seed --email "$EMAIL" --books 10000 --readings 50000 --users 100 >&2
+seed_seconds=$(python3 -c "print(($(date +%s%N) - $seed_started) / 1e9)")
+
+say "starting the server (${SERVER_CPU[*]:-no pinning})"
+"${SERVER_CPU[@]}" "$BIN" serve >"$WORK/server.log" 2>&1 &
+SERVER_PID=$!
+for _ in $(seq 1 100); do
+  curl -fs "$BASE/health" >/dev/null && break
+  sleep 0.1
+done
+curl -fs "$BASE/health" >/dev/null || { cat "$WORK/server.log"; exit 1; }
+
+rss_mb() { awk '/VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$SERVER_PID/status"; }
+sleep 1
+RSS_IDLE=$(rss_mb)
+
+say "minting tokens through the OAuth flow"
+python3 bench/bench.py mint --base "$BASE" --email "$EMAIL" --password "$PASSWORD" \
+  --refresh $((CONNECTIONS * 2)) --out "$WORK/tokens.json" --refresh-file "$WORK/refresh.txt"
+tok() { python3 -c "import json,sys; print(json.load(open('$WORK/tokens.json'))['$1'])"; }
+export BENCH_TOKEN BENCH_CLIENT_ID BENCH_MCP_TOKEN BENCH_MCP_SESSION BENCH_REFRESH_FILE
+BENCH_TOKEN=$(tok access_token)
+BENCH_CLIENT_ID=$(tok client_id)
+BENCH_MCP_TOKEN=$(tok mcp_access_token)
+BENCH_MCP_SESSION=$(tok mcp_session)
+BENCH_REFRESH_FILE="$WORK/refresh.txt"
+
+SCENARIOS="$WORK/scenarios.jsonl"
+: >"$SCENARIOS"
+# run NAME TARGET SCRIPT PATH: one wrk run; records its figures and the peak RSS during it.
+run() {
+  local name="$1" target="$2" script="$3" path="$4"
+  cat "bench/lua/$script" bench/lua/report.lua >"$WORK/script.lua"
+  local peak_file="$WORK/peak"
+  echo 0 >"$peak_file"
+  ( while kill -0 "$SERVER_PID" 2>/dev/null; do
+      now=$(rss_mb); awk -v a="$now" -v b="$(cat "$peak_file")" 'BEGIN { exit !(a > b) }' \
+        && echo "$now" >"$peak_file"; sleep 0.2
+    done ) &
+  local sampler=$!
+  say "$name"
+  "${LOAD_CPU[@]}" wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --timeout 5s -s "$WORK/script.lua" \
+    "$BASE$path" | tee "$WORK/wrk.out" >&2
+  kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true
+  local figures
+  figures=$(sed -n 's/^BENCH_JSON //p' "$WORK/wrk.out")
+  python3 - "$name" "$target" "$(cat "$peak_file")" "$figures" >>"$SCENARIOS" <<'EOF'
+import json, sys
+name, target, rss, figures = sys.argv[1:]
+row = json.loads(figures)
+row.update(name=name, target=target, rss_mb=float(rss))
+print(json.dumps(row))
+EOF
+}
+
+run 'GET /api/books?limit=20' '8,000/s, p99 < 10 ms' get.lua '/api/books?limit=20'
+run 'GET /api/books?limit=20&offset=9980 (deep page)' '' get.lua '/api/books?limit=20&offset=9980'
+run 'GET /api/books?q=darkness' '' get.lua '/api/books?q=darkness&limit=20'
+run 'GET /api/readings/stats (50,000 readings)' '< 30 ms' get.lua '/api/readings/stats'
+run 'POST /mcp tools/call search_books' '4,000/s, p99 < 15 ms' mcp.lua '/mcp'
+run 'POST /oauth/introspect' '8,000/s' introspect.lua '/oauth/introspect'
+run 'POST /oauth/token refresh (fresh token each)' '3,000/s' refresh.lua '/oauth/token'
+
+say "API reads while 8 sign-ins a second run (bcrypt cost 12)"
+python3 bench/bench.py logins --base "$BASE" --email "$EMAIL" --password "$PASSWORD" \
+  --rate 8 --duration "$DURATION" >"$WORK/logins.json" &
+LOGINS=$!
+run 'GET /api/books?limit=20 during 8 logins/s' 'p99 < 20 ms' get.lua '/api/books?limit=20'
+wait "$LOGINS"
+python3 - "$WORK/logins.json" >>"$SCENARIOS" <<'EOF'
+import json, sys
+row = json.load(open(sys.argv[1]))
+row.update(name="POST /api/auth/login at 8/s (bcrypt cost 12)", target="", rss_mb=0)
+print(json.dumps(row))
+EOF
+
+say "import of a 3,000-row Goodreads export"
+python3 bench/bench.py import --base "$BASE" --token "$BENCH_TOKEN" \
+  --imports ../shared/data/imports >"$WORK/import.json" || echo '{"status":0,"seconds":0}' >"$WORK/import.json"
+
+RSS_END=$(rss_mb)
+STAMP=$(date +%Y-%m-%d)
+OUT="$RESULTS_DIR/$STAMP-$BACKEND.json"
+python3 - "$SCENARIOS" "$WORK/import.json" "$OUT" "$BACKEND" "$RSS_IDLE" "$RSS_END" "$seed_seconds" \
+  "$CONNECTIONS" "$DURATION" <<'EOF'
+import json, os, platform, sys, time
+scenarios, imported, out, backend, idle, end, seed, connections, duration = sys.argv[1:]
+rows = [json.loads(line) for line in open(scenarios) if line.strip()]
+imp = json.load(open(imported))
+results = {
+    "date": time.strftime("%Y-%m-%d %H:%M"),
+    "backend": backend,
+    "machine": f"{os.cpu_count()} cores, {platform.machine()}, wrk -t1 -c{connections} -d{duration}s",
+    "rss_idle_mb": float(idle),
+    "rss_end_mb": float(end),
+    "seed_seconds": float(seed),
+    "import": imp,
+    "scenarios": rows,
+    "notes": [
+        f"RSS idle {float(idle):.1f} MB (target < 30 MB); peak per scenario in the table (target < 80 MB); {float(end):.1f} MB at the end",
+        f"import of 3,000 Goodreads rows: {imp.get('seconds', 0):.2f} s, HTTP {imp.get('status')} (target < 2 s)",
+        f"seeding 10,000 books, 50,000 readings, 100 users: {float(seed):.1f} s",
+    ],
+}
+json.dump(results, open(out, "w"), indent=2)
+EOF
+python3 bench/bench.py table "$OUT"
+echo >&2
+echo "written: $OUT" >&2
