@@ -255,17 +255,8 @@ fn authorize(app: &TestApp, client_id: &str, redirect: &str) -> (String, String)
 /// Exchanges the code the browser landed with, as the client would.
 async fn exchange(app: &TestApp, client_id: &str, redirect: &str, landed: &str, verifier: &str) {
     let code = query_of(landed)["code"].clone();
-    let (status, tokens) = crate::oauth::token_request(
-        app,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", redirect),
-            ("code_verifier", verifier),
-            ("client_id", client_id),
-        ],
-    )
-    .await;
+    let (status, tokens) =
+        crate::oauth::exchange_code(app, client_id, redirect, &code, verifier).await;
     assert_eq!(status, 200, "{tokens}");
 }
 

@@ -4,7 +4,7 @@
 
 use crate::common::{backends, browser, Backend, Server, TestDb, PASSWORD};
 use crate::oauth::{
-    approve, authorize_url, pkce, public_client, query_of, token_request, REDIRECT,
+    approve, authorize_url, exchange_code, pkce, public_client, query_of, refresh_grant, REDIRECT,
 };
 use diesel::prelude::*;
 use std::process::{Child, Command, Stdio};
@@ -122,17 +122,7 @@ async fn bearer_status(instance: &Instance, token: &str) -> u16 {
 /// Signs a fresh browser in on `instance` and returns the grant ids `/admin/tokens` lists.
 async fn admin_grants(instance: &Instance, email: &str) -> Vec<String> {
     let browser = browser();
-    let csrf = crate::common::csrf_from(&browser, &instance.at("/login")).await;
-    let signed_in = browser
-        .post(instance.at("/login"))
-        .form(&[
-            ("csrf_token", csrf.as_str()),
-            ("email", email),
-            ("password", PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let signed_in = crate::common::sign_in(instance, &browser, email, PASSWORD).await;
     assert_eq!(signed_in.status(), 303);
     let page = browser
         .get(instance.at("/admin/tokens"))
@@ -208,30 +198,10 @@ async fn two_instances_share_one_postgresql_database() {
     )
     .await;
     let code = query_of(&redirect)["code"].clone();
-    let (status, tokens) = token_request(
-        &b,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", &verifier),
-            ("client_id", &client_id),
-        ],
-    )
-    .await;
+    let (status, tokens) = exchange_code(&b, &client_id, REDIRECT, &code, &verifier).await;
     assert_eq!(status, 200, "{tokens}");
     // The code was used on B: A refuses it on the next request.
-    let (status, error) = token_request(
-        &a,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", &verifier),
-            ("client_id", &client_id),
-        ],
-    )
-    .await;
+    let (status, error) = exchange_code(&a, &client_id, REDIRECT, &code, &verifier).await;
     assert_eq!(
         (status, error["error"].as_str()),
         (400, Some("invalid_grant"))
@@ -246,17 +216,7 @@ async fn two_instances_share_one_postgresql_database() {
     )
     .await;
     let code = query_of(&redirect)["code"].clone();
-    let (status, tokens) = token_request(
-        &a,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", &verifier),
-            ("client_id", &client_id),
-        ],
-    )
-    .await;
+    let (status, tokens) = exchange_code(&a, &client_id, REDIRECT, &code, &verifier).await;
     assert_eq!(status, 200, "{tokens}");
     let access = tokens["access_token"].as_str().unwrap().to_string();
     assert_eq!(bearer_status(&a, &access).await, 200);
@@ -264,10 +224,11 @@ async fn two_instances_share_one_postgresql_database() {
 
     // Totals and statistics are kept in memory per instance, under the library's version: a
     // book added on B shows in A's very next answer.
-    let total = |instance: &Instance| {
+    // A field of a GET answer, with this grant's token.
+    let field = |instance: &Instance, path: &str, name: &'static str| {
         let request = instance
             .client
-            .get(instance.at("/api/books"))
+            .get(instance.at(path))
             .bearer_auth(&access)
             .send();
         async move {
@@ -276,26 +237,12 @@ async fn two_instances_share_one_postgresql_database() {
                 .unwrap()
                 .json::<serde_json::Value>()
                 .await
-                .unwrap()["total"]
+                .unwrap()[name]
                 .clone()
         }
     };
-    let finished_total = |instance: &Instance| {
-        let request = instance
-            .client
-            .get(instance.at("/api/readings/stats"))
-            .bearer_auth(&access)
-            .send();
-        async move {
-            request
-                .await
-                .unwrap()
-                .json::<serde_json::Value>()
-                .await
-                .unwrap()["books_read_total"]
-                .clone()
-        }
-    };
+    let total = |instance| field(instance, "/api/books", "total");
+    let finished_total = |instance| field(instance, "/api/readings/stats", "books_read_total");
     assert_eq!(total(&a).await, 0);
     assert_eq!(finished_total(&a).await, 0);
     let added = b
@@ -325,13 +272,10 @@ async fn two_instances_share_one_postgresql_database() {
     let mut refresh = tokens["refresh_token"].as_str().unwrap().to_string();
     for round in 0..5 {
         let before = refresh_rows(&db.url);
-        let form = [
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh.as_str()),
-            ("client_id", client_id.as_str()),
-        ];
-        let ((status_a, on_a), (status_b, on_b)) =
-            tokio::join!(token_request(&a, &form), token_request(&b, &form));
+        let ((status_a, on_a), (status_b, on_b)) = tokio::join!(
+            refresh_grant(&a, &client_id, &refresh),
+            refresh_grant(&b, &client_id, &refresh)
+        );
         assert_eq!(
             (status_a, status_b),
             (200, 200),
@@ -349,15 +293,7 @@ async fn two_instances_share_one_postgresql_database() {
         );
         refresh = on_a["refresh_token"].as_str().unwrap().to_string();
     }
-    let (_, latest) = token_request(
-        &b,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh.as_str()),
-            ("client_id", client_id.as_str()),
-        ],
-    )
-    .await;
+    let (_, latest) = refresh_grant(&b, &client_id, &refresh).await;
     let access = latest["access_token"].as_str().unwrap().to_string();
     let refresh = latest["refresh_token"].as_str().unwrap().to_string();
 
@@ -380,15 +316,7 @@ async fn two_instances_share_one_postgresql_database() {
         .unwrap();
     assert_eq!(revoked.status(), 200);
     assert_eq!(bearer_status(&a, &access).await, 401);
-    let (status, error) = token_request(
-        &a,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh.as_str()),
-            ("client_id", client_id.as_str()),
-        ],
-    )
-    .await;
+    let (status, error) = refresh_grant(&a, &client_id, &refresh).await;
     assert_eq!(
         (status, error["error"].as_str()),
         (400, Some("invalid_grant"))

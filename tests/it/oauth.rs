@@ -167,6 +167,44 @@ pub async fn token_request(app: &impl Server, form: &[(&str, &str)]) -> (u16, Va
     (status, response.json().await.unwrap())
 }
 
+/// The authorization-code exchange of a public client (PKCE, no secret).
+pub async fn exchange_code(
+    app: &impl Server,
+    client_id: &str,
+    redirect_uri: &str,
+    code: &str,
+    verifier: &str,
+) -> (u16, Value) {
+    token_request(
+        app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", redirect_uri),
+            ("code_verifier", verifier),
+            ("client_id", client_id),
+        ],
+    )
+    .await
+}
+
+/// The refresh grant of a public client.
+pub async fn refresh_grant(
+    app: &impl Server,
+    client_id: &str,
+    refresh_token: &str,
+) -> (u16, Value) {
+    token_request(
+        app,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+            ("client_id", client_id),
+        ],
+    )
+    .await
+}
+
 /// The whole dance for a public client: returns the token response.
 pub async fn tokens_for(app: &impl Server, email: &str, extra: &[(&str, &str)]) -> (String, Value) {
     let client_id = public_client(app).await;

@@ -211,17 +211,7 @@ impl TestApp {
         email: &str,
         password: &str,
     ) -> reqwest::Response {
-        let csrf = csrf_from(client, &self.at("/login")).await;
-        client
-            .post(self.at("/login"))
-            .form(&[
-                ("csrf_token", csrf.as_str()),
-                ("email", email),
-                ("password", password),
-            ])
-            .send()
-            .await
-            .unwrap()
+        sign_in(self, client, email, password).await
     }
 
     pub async fn stop(self) {
@@ -244,6 +234,26 @@ impl Server for TestApp {
     fn client(&self) -> &reqwest::Client {
         &self.client
     }
+}
+
+/// Signs `client` in on `server` through the login form (it must have no session yet).
+pub async fn sign_in(
+    server: &impl Server,
+    client: &reqwest::Client,
+    email: &str,
+    password: &str,
+) -> reqwest::Response {
+    let csrf = csrf_from(client, &server.at("/login")).await;
+    client
+        .post(server.at("/login"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("email", email),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .unwrap()
 }
 
 pub fn browser() -> reqwest::Client {
