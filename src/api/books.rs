@@ -1,7 +1,7 @@
 //! `/api/books`: thin handlers over `crate::library::books` and `recommend`.
 
 use crate::api::{resource, JsonBody};
-use crate::auth::guard::{Authorized, Read, Write};
+use crate::auth::guard::{Authorized, Read, Verified, Write};
 use crate::db::{self, models::now};
 use crate::error::{AppResult, Problem};
 use crate::library::books::{self, Book, BookPatch, BookQuery, NewBook};
@@ -37,13 +37,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
               (status = 403, body = Problem), (status = 422, body = Problem)))]
 pub async fn list(
     state: web::Data<AppState>,
-    auth: Authorized<Read>,
+    auth: Verified<Read>,
     query: web::Query<BookQuery>,
 ) -> AppResult<web::Json<Page<Book>>> {
-    let (user, query) = (auth.user_id, query.into_inner());
-    let memo = state.memo.clone();
+    let (query, memo) = (query.into_inner(), state.memo.clone());
     Ok(web::Json(
-        db::run(&state.pool, move |c| books::list(c, &memo, user, &query)).await?,
+        auth.run(&state, move |c, user| books::list(c, &memo, user, &query))
+            .await?,
     ))
 }
 
@@ -54,12 +54,13 @@ pub async fn list(
               (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn get(
     state: web::Data<AppState>,
-    auth: Authorized<Read>,
+    auth: Verified<Read>,
     id: web::Path<i64>,
 ) -> AppResult<web::Json<Book>> {
-    let (user, id) = (auth.user_id, id.into_inner());
+    let id = id.into_inner();
     Ok(web::Json(
-        db::run(&state.pool, move |c| books::get(c, user, id)).await?,
+        auth.run(&state, move |c, user| books::get(c, user, id))
+            .await?,
     ))
 }
 

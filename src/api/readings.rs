@@ -1,7 +1,7 @@
 //! `/api/readings` and `/api/readings/stats`: thin handlers over `crate::library`.
 
 use crate::api::{resource, JsonBody};
-use crate::auth::guard::{Authorized, Read, Write};
+use crate::auth::guard::{Authorized, Read, Verified, Write};
 use crate::db::{self, models::now};
 use crate::error::{AppResult, Problem};
 use crate::library::readings::{self, NewReading, Reading, ReadingPatch, ReadingQuery};
@@ -34,12 +34,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
               (status = 403, body = Problem), (status = 422, body = Problem)))]
 pub async fn list(
     state: web::Data<AppState>,
-    auth: Authorized<Read>,
+    auth: Verified<Read>,
     query: web::Query<ReadingQuery>,
 ) -> AppResult<web::Json<Page<Reading>>> {
-    let (user, query) = (auth.user_id, query.into_inner());
+    let query = query.into_inner();
     Ok(web::Json(
-        db::run(&state.pool, move |c| readings::list(c, user, &query)).await?,
+        auth.run(&state, move |c, user| readings::list(c, user, &query))
+            .await?,
     ))
 }
 
@@ -121,13 +122,12 @@ pub struct StatsQuery {
     responses((status = 200, body = ReadingStats), (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn statistics(
     state: web::Data<AppState>,
-    auth: Authorized<Read>,
+    auth: Verified<Read>,
     query: web::Query<StatsQuery>,
 ) -> AppResult<web::Json<ReadingStats>> {
-    let (user, year) = (auth.user_id, query.year);
-    let memo = state.memo.clone();
+    let (year, memo) = (query.year, state.memo.clone());
     Ok(web::Json(
-        db::run(&state.pool, move |c| {
+        auth.run(&state, move |c, user| {
             stats::compute_memoised(c, &memo, user, year, now().date())
         })
         .await?,

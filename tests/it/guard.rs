@@ -77,6 +77,24 @@ async fn bearer_tokens_are_checked_on_every_request() {
             .unwrap()
             .contains("error=\"invalid_token\""));
 
+        // The read routes that check the token's row on the handler's own database call.
+        let read_routes = [
+            "/api/books",
+            "/api/books/1",
+            "/api/readings",
+            "/api/readings/stats",
+        ];
+        for path in read_routes {
+            let response = app
+                .client
+                .get(app.at(path))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap();
+            assert_ne!(response.status(), 401, "{path} before revocation");
+        }
+
         // Revoking the row takes effect on the very next request.
         let jti = jwt_claims(&token)["jti"].as_str().unwrap().to_string();
         {
@@ -94,6 +112,20 @@ async fn bearer_tokens_are_checked_on_every_request() {
             .await
             .unwrap();
         assert_eq!(revoked.status(), 401);
+        for path in read_routes {
+            let response = app
+                .client
+                .get(app.at(path))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 401, "{path} after revocation");
+            assert!(response.headers()["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .contains("error=\"invalid_token\""));
+        }
         app.stop().await;
     }
 }
