@@ -746,7 +746,21 @@ impl BookQuery {
     }
 }
 
-fn filtered(backend: Backend, user_id: i64, query: &BookQuery) -> books::BoxedQuery<'static, Db> {
+/// How `q` is matched: through the trigram index (SQLite), or by reading rows with LIKE.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum TextMatch {
+    Indexed,
+    Scan,
+}
+
+/// The user's books matching the query's filters. `matching` chooses how `q` is matched; both
+/// give the same rows.
+fn filtered(
+    backend: Backend,
+    user_id: i64,
+    query: &BookQuery,
+    matching: TextMatch,
+) -> books::BoxedQuery<'static, Db> {
     let mut q = books::table
         .filter(books::user_id.eq(user_id))
         .into_boxed::<Db>();
@@ -776,9 +790,9 @@ fn filtered(backend: Backend, user_id: i64, query: &BookQuery) -> books::BoxedQu
         let terms: Vec<&str> = folded.split_whitespace().take(10).collect();
         // On SQLite, terms of three characters or more go to the trigram index (the same
         // substring match as LIKE, without reading every row); shorter ones use LIKE.
-        let (indexed, scanned): (Vec<&str>, Vec<&str>) = terms
-            .iter()
-            .partition(|term| backend == Backend::Sqlite && term.len() >= 3);
+        let (indexed, scanned): (Vec<&str>, Vec<&str>) = terms.iter().partition(|term| {
+            backend == Backend::Sqlite && matching == TextMatch::Indexed && term.len() >= 3
+        });
         if !indexed.is_empty() {
             // Folded terms are ASCII letters and digits only; quoting makes each a phrase.
             let pattern = indexed
@@ -820,14 +834,36 @@ pub fn list(
     let (limit, offset) = page_window(query.limit, query.offset, query.cursor.as_deref())
         .map_err(|e| AppError::Validation(vec![e]))?;
     // Counting reads every matching row: for a large library it costs more than the page.
+    let backend = conn.backend();
     let total = memo.count(conn, user_id, query.filter_key(), |conn| {
-        Ok(filtered(conn.backend(), user_id, query)
+        Ok(filtered(backend, user_id, query, TextMatch::Indexed)
             .count()
             .get_result(conn)?)
     })?;
     let asc = query.order == Some(SortOrder::Asc);
-    let mut rows = filtered(conn.backend(), user_id, query);
-    rows = match (query.sort.unwrap_or_default(), asc) {
+    let sort = query.sort.unwrap_or_default();
+    // The trigram index yields every match, which must then be sorted: for a word in a quarter
+    // of the books that is 2,700 rows (2.7 ms) for a page of 20. Walking the books newest first
+    // and testing each stops after the page: about (offset + limit) x all / matches rows
+    // (0.3 ms). The memoised totals tell which is cheaper.
+    let text = if query.q.is_some() && sort == BookSort::Added && total > 0 {
+        let everything = BookQuery::default();
+        let all = memo.count(conn, user_id, everything.filter_key(), |conn| {
+            Ok(filtered(backend, user_id, &everything, TextMatch::Indexed)
+                .count()
+                .get_result(conn)?)
+        })?;
+        let expected_reads = (offset + limit).saturating_mul(all) / total;
+        if expected_reads <= 2_000 {
+            TextMatch::Scan
+        } else {
+            TextMatch::Indexed
+        }
+    } else {
+        TextMatch::Indexed
+    };
+    let mut rows = filtered(backend, user_id, query, text);
+    rows = match (sort, asc) {
         (BookSort::Added, false) => rows.order(books::id.desc()),
         (BookSort::Added, true) => rows.order(books::id.asc()),
         (BookSort::Updated, false) => rows.order((books::updated_at.desc(), books::id.desc())),

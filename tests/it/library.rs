@@ -461,3 +461,99 @@ async fn another_users_rows_are_not_found() {
         app.stop().await;
     }
 }
+
+/// `q` is answered by the trigram index or by reading rows, whichever the totals say is cheaper
+/// (SQLite); both must find the same books, in the same order, on both backends.
+#[actix_web::test]
+async fn search_gives_the_same_books_whichever_plan_serves_it() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let (_, token) = app.user("search@example.org").await;
+        add(
+            &app,
+            &token,
+            json!({"title": "The Left Hand of Darkness", "authors": ["Ursula K. Le Guin"]}),
+        )
+        .await;
+        for n in 0..150 {
+            add(
+                &app,
+                &token,
+                json!({"title": format!("Filler volume {n}"), "authors": ["Anon Ymous"]}),
+            )
+            .await;
+        }
+        add(
+            &app,
+            &token,
+            json!({"title": "Darkness Visible", "authors": ["William Styron"]}),
+        )
+        .await;
+        let titles = |page: &Value| -> Vec<String> {
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|b| b["title"].as_str().unwrap().to_string())
+                .collect()
+        };
+        // Rare: 2 of 152 books, a page of 20 would read every book; the index serves it.
+        let (status, rare) = app
+            .api(Method::GET, "/api/books?q=DARKNESS", &token, None)
+            .await;
+        assert_eq!(status, 200, "{rare}");
+        assert_eq!(rare["total"], 2, "{backend:?}");
+        assert_eq!(
+            titles(&rare),
+            ["Darkness Visible", "The Left Hand of Darkness"],
+            "{backend:?}: newest first"
+        );
+        // Frequent: 150 of 152; reading the newest rows finds a page at once.
+        let (_, frequent) = app
+            .api(
+                Method::GET,
+                "/api/books?q=filler%20volume&limit=3&offset=1",
+                &token,
+                None,
+            )
+            .await;
+        assert_eq!(frequent["total"], 150, "{backend:?}");
+        assert_eq!(
+            titles(&frequent),
+            [
+                "Filler volume 148",
+                "Filler volume 147",
+                "Filler volume 146"
+            ],
+            "{backend:?}"
+        );
+        // Another order always goes through the index; a two-letter term always reads rows.
+        let (_, by_title) = app
+            .api(
+                Method::GET,
+                "/api/books?q=volume%2014&sort=title&order=asc&limit=3",
+                &token,
+                None,
+            )
+            .await;
+        // Terms match separately: "14" is in 14, 114 and 140 to 149.
+        assert_eq!(by_title["total"], 12, "{backend:?}");
+        assert_eq!(
+            titles(&by_title),
+            ["Filler volume 114", "Filler volume 14", "Filler volume 140"],
+            "{backend:?}"
+        );
+        // A write changes the totals at once.
+        add(
+            &app,
+            &token,
+            json!({"title": "Heart of Darkness", "authors": ["Joseph Conrad"]}),
+        )
+        .await;
+        let (_, after) = app
+            .api(Method::GET, "/api/books?q=darkness", &token, None)
+            .await;
+        assert_eq!(after["total"], 3, "{backend:?}");
+        assert_eq!(titles(&after)[0], "Heart of Darkness");
+    }
+}
