@@ -176,8 +176,9 @@ pub async fn authenticate(
     Ok(caller)
 }
 
-/// What can be checked without the database: presence, signature, `exp`, `iss`, audience.
-fn verify_signed(
+/// What can be checked without the database: presence, signature, `exp`, `iss`, audience. The
+/// caller must still check the token's row (`token_is_live`) before acting for it.
+pub fn verify_signed(
     state: &AppState,
     token: Option<String>,
     audiences: &[String],

@@ -69,10 +69,14 @@ async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) ->
     if let Err(refusal) = check_origin(&req, &state) {
         return refusal.response();
     }
-    let caller = match authenticate(&req, &state).await {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
+    // Signature, expiry and audience now; the token's row (revocation) is read together with
+    // the session's, on one blocking call.
+    let caller =
+        match guard::verify_signed(&state, guard::bearer_token(&req), &mcp_audiences(&state)) {
+            Ok(caller) => caller,
+            Err(AppError::Unauthenticated { .. }) => return unauthorized(&req, &state),
+            Err(other) => return internal(other),
+        };
     let version = match header_version(&req) {
         Ok(version) => version,
         Err(refusal) => return refusal.response(),
@@ -116,7 +120,7 @@ async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) ->
     // `initialize` stands alone and creates the session.
     if let [only] = messages.as_slice() {
         if only.get("method").and_then(Value::as_str) == Some("initialize") && !batch {
-            return initialize(&state, &caller, only.clone(), sse).await;
+            return initialize(&req, &state, &caller, only.clone(), sse).await;
         }
     }
     if messages
@@ -142,14 +146,19 @@ async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) ->
             "missing Mcp-Session-Id header: send initialize first",
         );
     };
-    let user_id = caller.user_id;
+    let (user_id, jti) = (caller.user_id, caller.claims.jti.clone());
     let found = db::run(&state.pool, move |conn| {
-        session::find(conn, &session_id, user_id, db::models::now())
+        let now = db::models::now();
+        if !guard::token_is_live(conn, &jti, user_id, now)? {
+            return Ok(None);
+        }
+        session::find(conn, &session_id, user_id, now).map(Some)
     })
     .await;
     match found {
-        Ok(Some(_)) => {}
-        Ok(None) => {
+        Ok(Some(Some(_))) => {}
+        Ok(None) => return unauthorized(&req, &state),
+        Ok(Some(None)) => {
             return refuse(
                 StatusCode::NOT_FOUND,
                 protocol::INVALID_REQUEST,
@@ -195,7 +204,13 @@ async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) ->
     }
 }
 
-async fn initialize(state: &AppState, caller: &Caller, message: Value, sse: bool) -> HttpResponse {
+async fn initialize(
+    req: &HttpRequest,
+    state: &AppState,
+    caller: &Caller,
+    message: Value,
+    sse: bool,
+) -> HttpResponse {
     let (id, params) = match protocol::classify(message) {
         Ok(Incoming::Request { id, params, .. }) => (id, params),
         Ok(_) => {
@@ -224,19 +239,18 @@ async fn initialize(state: &AppState, caller: &Caller, message: Value, sse: bool
         .pointer("/clientInfo/name")
         .and_then(Value::as_str)
         .map(String::from);
-    let user_id = caller.user_id;
+    let (user_id, jti) = (caller.user_id, caller.claims.jti.clone());
     let created = db::run(&state.pool, move |conn| {
-        session::create(
-            conn,
-            user_id,
-            version,
-            client_name.as_deref(),
-            db::models::now(),
-        )
+        let now = db::models::now();
+        if !guard::token_is_live(conn, &jti, user_id, now)? {
+            return Ok(None);
+        }
+        session::create(conn, user_id, version, client_name.as_deref(), now).map(Some)
     })
     .await;
     let session_id = match created {
-        Ok(id) => id,
+        Ok(Some(id)) => id,
+        Ok(None) => return unauthorized(req, state),
         Err(error) => return internal(error),
     };
     let body = protocol::success(&id, protocol::initialize_result(version));
@@ -283,26 +297,33 @@ async fn delete(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
 /// The token must be for this MCP resource, or for the API (tokens issued to clients that did
 /// not send an RFC 8707 `resource`).
 async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Caller, HttpResponse> {
-    let audiences = [state.config.url("/mcp"), state.api_audience().to_string()];
+    let audiences = mcp_audiences(state);
     match guard::authenticate(state, guard::bearer_token(req), &audiences).await {
         Ok(caller) => Ok(caller),
-        Err(AppError::Unauthenticated { .. }) => {
-            let error = guard::bearer_token(req).map(|_| "invalid_token");
-            Err(HttpResponse::Unauthorized()
-                .insert_header((
-                    header::WWW_AUTHENTICATE,
-                    guard::challenge_for(state, METADATA_PATH, error, None),
-                ))
-                .json(
-                    RpcError::new(
-                        protocol::INVALID_REQUEST,
-                        "authentication required: a Bearer token for this server",
-                    )
-                    .response(&Value::Null),
-                ))
-        }
+        Err(AppError::Unauthenticated { .. }) => Err(unauthorized(req, state)),
         Err(other) => Err(internal(other)),
     }
+}
+
+fn mcp_audiences(state: &AppState) -> [String; 2] {
+    [state.config.url("/mcp"), state.api_audience().to_string()]
+}
+
+/// 401 with the MCP resource's metadata, so that a client can find the authorization server.
+fn unauthorized(req: &HttpRequest, state: &AppState) -> HttpResponse {
+    let error = guard::bearer_token(req).map(|_| "invalid_token");
+    HttpResponse::Unauthorized()
+        .insert_header((
+            header::WWW_AUTHENTICATE,
+            guard::challenge_for(state, METADATA_PATH, error, None),
+        ))
+        .json(
+            RpcError::new(
+                protocol::INVALID_REQUEST,
+                "authentication required: a Bearer token for this server",
+            )
+            .response(&Value::Null),
+        )
 }
 
 fn insufficient_scope(state: &AppState, scope: Scope) -> HttpResponse {

@@ -127,6 +127,47 @@ async fn requests_without_a_valid_token_get_401_with_resource_metadata() {
         .to_str()
         .unwrap()
         .contains("error=\"invalid_token\""));
+
+    // A revoked token is refused on its next request, within a session and for a new one.
+    let (_, token) = app.user("revoked@example.org").await;
+    let mut mcp = Mcp::new(&app, &token);
+    mcp.initialize("2025-11-25").await;
+    assert_eq!(mcp.rpc("tools/list", json!({})).await.0, 200);
+    {
+        use diesel::prelude::*;
+        use panicless::db::schema::oauth_tokens;
+        let jti = crate::common::jwt_claims(&token)["jti"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        diesel::update(oauth_tokens::table.filter(oauth_tokens::jti.eq(&jti)))
+            .set(oauth_tokens::revoked_at.eq(panicless::db::models::now()))
+            .execute(&mut *app.state.pool.get().unwrap())
+            .unwrap();
+    }
+    let response = mcp
+        .request()
+        .json(&json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let challenge = response.headers()["www-authenticate"].to_str().unwrap();
+    assert!(
+        challenge.contains("invalid_token") && challenge.contains("oauth-protected-resource/mcp"),
+        "{challenge}"
+    );
+    let again = Mcp::new(&app, &token)
+        .request()
+        .json(
+            &json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "test-client", "version": "1"}}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 401);
     app.stop().await;
 }
 
