@@ -79,7 +79,7 @@ async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) ->
         };
     let version = match header_version(&req) {
         Ok(version) => version,
-        Err(refusal) => return refusal.response(),
+        Err(refusal) => return checked(&req, &state, &caller, refusal.response()).await,
     };
     let sse = wants_sse_only(&req);
 
@@ -88,13 +88,20 @@ async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) ->
         Err(error) => {
             let body = RpcError::new(protocol::PARSE_ERROR, format!("parse error: {error}"))
                 .response(&Value::Null);
-            return reply(StatusCode::BAD_REQUEST, &body, sse);
+            return checked(
+                &req,
+                &state,
+                &caller,
+                reply(StatusCode::BAD_REQUEST, &body, sse),
+            )
+            .await;
         }
     };
-    let (messages, batch) = match parsed {
-        Value::Array(items) => {
-            if version != BATCH_VERSION {
-                return reply(
+    let (messages, batch) =
+        match parsed {
+            Value::Array(items) => {
+                if version != BATCH_VERSION {
+                    return checked(&req, &state, &caller, reply(
                     StatusCode::BAD_REQUEST,
                     &RpcError::new(
                         protocol::INVALID_REQUEST,
@@ -102,20 +109,27 @@ async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) ->
                     )
                     .response(&Value::Null),
                     sse,
-                );
+                ))
+                .await;
+                }
+                if items.is_empty() {
+                    return checked(
+                        &req,
+                        &state,
+                        &caller,
+                        reply(
+                            StatusCode::BAD_REQUEST,
+                            &RpcError::new(protocol::INVALID_REQUEST, "an empty batch")
+                                .response(&Value::Null),
+                            sse,
+                        ),
+                    )
+                    .await;
+                }
+                (items, true)
             }
-            if items.is_empty() {
-                return reply(
-                    StatusCode::BAD_REQUEST,
-                    &RpcError::new(protocol::INVALID_REQUEST, "an empty batch")
-                        .response(&Value::Null),
-                    sse,
-                );
-            }
-            (items, true)
-        }
-        single => (vec![single], false),
-    };
+            single => (vec![single], false),
+        };
 
     // `initialize` stands alone and creates the session.
     if let [only] = messages.as_slice() {
@@ -127,24 +141,36 @@ async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) ->
         .iter()
         .any(|m| m.get("method").and_then(Value::as_str) == Some("initialize"))
     {
-        return reply(
-            StatusCode::BAD_REQUEST,
-            &RpcError::new(
-                protocol::INVALID_REQUEST,
-                "initialize must be sent on its own",
-            )
-            .response(&Value::Null),
-            sse,
-        );
+        return checked(
+            &req,
+            &state,
+            &caller,
+            reply(
+                StatusCode::BAD_REQUEST,
+                &RpcError::new(
+                    protocol::INVALID_REQUEST,
+                    "initialize must be sent on its own",
+                )
+                .response(&Value::Null),
+                sse,
+            ),
+        )
+        .await;
     }
 
     // Everything else belongs to a session.
     let Some(session_id) = header_value(&req, SESSION_HEADER) else {
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            protocol::INVALID_REQUEST,
-            "missing Mcp-Session-Id header: send initialize first",
-        );
+        return checked(
+            &req,
+            &state,
+            &caller,
+            refuse(
+                StatusCode::BAD_REQUEST,
+                protocol::INVALID_REQUEST,
+                "missing Mcp-Session-Id header: send initialize first",
+            ),
+        )
+        .await;
     };
     let (user_id, jti) = (caller.user_id, caller.claims.jti.clone());
     let found = db::run(&state.pool, move |conn| {
@@ -307,6 +333,26 @@ async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Caller, Htt
 
 fn mcp_audiences(state: &AppState) -> [String; 2] {
     [state.config.url("/mcp"), state.api_audience().to_string()]
+}
+
+/// An early refusal (a malformed request, no session header): a revoked token still gets 401
+/// first, as it would on any other request, so a client knows to authorize again.
+async fn checked(
+    req: &HttpRequest,
+    state: &AppState,
+    caller: &Caller,
+    refusal: HttpResponse,
+) -> HttpResponse {
+    let (jti, user_id) = (caller.claims.jti.clone(), caller.user_id);
+    let live = db::run(&state.pool, move |conn| {
+        guard::token_is_live(conn, &jti, user_id, db::models::now())
+    })
+    .await;
+    match live {
+        Ok(true) => refusal,
+        Ok(false) => unauthorized(req, state),
+        Err(error) => internal(error),
+    }
 }
 
 /// 401 with the MCP resource's metadata, so that a client can find the authorization server.
