@@ -28,6 +28,12 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// Whether the token's row is still live (not revoked, not expired). The signature was
+    /// checked when the caller was built; this is the part that needs the database.
+    pub fn is_live(&self, conn: &mut DbConn) -> AppResult<bool> {
+        token_is_live(conn, &self.claims.jti, self.user_id, db::models::now())
+    }
+
     /// Fails with 403 `insufficient_scope` unless the token holds `needed` (or `all`).
     pub fn require(&self, needed: Scope, state: &AppState) -> AppResult<()> {
         if self.scopes.allows(needed) {
@@ -99,8 +105,7 @@ impl<S: RequiredScope + 'static> FromRequest for Authorized<S> {
 /// on the busiest read routes. The user id is only handed out inside `run`, after that check, so
 /// a handler cannot act for a revoked token by mistake.
 pub struct Verified<S: RequiredScope> {
-    user_id: i64,
-    jti: String,
+    caller: Caller,
     _scope: PhantomData<S>,
 }
 
@@ -117,8 +122,7 @@ impl<S: RequiredScope + 'static> FromRequest for Verified<S> {
             let caller = verify_signed(state, bearer_token(req), &audiences)?;
             caller.require(S::SCOPE, state)?;
             Ok(Verified {
-                user_id: caller.user_id,
-                jti: caller.claims.jti,
+                caller,
                 _scope: PhantomData,
             })
         })();
@@ -133,15 +137,13 @@ impl<S: RequiredScope> Verified<S> {
         F: FnOnce(&mut DbConn, i64) -> AppResult<T> + Send + 'static,
         T: Send + 'static,
     {
-        let Verified { user_id, jti, .. } = self;
-        let revoked = AppError::Unauthenticated {
-            challenge: challenge(state, Some("invalid_token"), None),
-        };
+        let caller = self.caller;
+        let revoked = invalid_token(state);
         db::run(&state.pool, move |conn| {
-            if !token_is_live(conn, &jti, user_id, db::models::now())? {
+            if !caller.is_live(conn)? {
                 return Err(revoked);
             }
-            work(conn, user_id)
+            work(conn, caller.user_id)
         })
         .await
     }
@@ -163,29 +165,33 @@ pub async fn authenticate(
     audiences: &[String],
 ) -> AppResult<Caller> {
     let caller = verify_signed(state, token, audiences)?;
-    let (jti, user_id) = (caller.claims.jti.clone(), caller.user_id);
-    let live = db::run(&state.pool, move |conn| {
-        token_is_live(conn, &jti, user_id, db::models::now())
+    let (caller, live) = db::run(&state.pool, move |conn| {
+        let live = caller.is_live(conn)?;
+        Ok((caller, live))
     })
     .await?;
     if !live {
-        return Err(AppError::Unauthenticated {
-            challenge: challenge(state, Some("invalid_token"), None),
-        });
+        return Err(invalid_token(state));
     }
     Ok(caller)
 }
 
+/// The 401 for a token that is malformed, forged, expired, for another audience or revoked:
+/// the client learns only that it needs a new one.
+fn invalid_token(state: &AppState) -> AppError {
+    AppError::Unauthenticated {
+        challenge: challenge(state, Some("invalid_token"), None),
+    }
+}
+
 /// What can be checked without the database: presence, signature, `exp`, `iss`, audience. The
-/// caller must still check the token's row (`token_is_live`) before acting for it.
+/// caller must still check the token's row (`Caller::is_live`) before acting for it.
 pub fn verify_signed(
     state: &AppState,
     token: Option<String>,
     audiences: &[String],
 ) -> AppResult<Caller> {
-    let unauthenticated = || AppError::Unauthenticated {
-        challenge: challenge(state, Some("invalid_token"), None),
-    };
+    let unauthenticated = || invalid_token(state);
     let Some(token) = token else {
         // RFC 6750 §3.1: no error code when the request carried no credentials.
         return Err(AppError::Unauthenticated {

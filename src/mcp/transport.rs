@@ -172,13 +172,14 @@ async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) ->
         )
         .await;
     };
-    let (user_id, jti) = (caller.user_id, caller.claims.jti.clone());
-    let found = db::run(&state.pool, move |conn| {
-        let now = db::models::now();
-        if !guard::token_is_live(conn, &jti, user_id, now)? {
-            return Ok(None);
+    let found = db::run(&state.pool, {
+        let caller = caller.clone();
+        move |conn| {
+            if !caller.is_live(conn)? {
+                return Ok(None);
+            }
+            session::find(conn, &session_id, caller.user_id, db::models::now()).map(Some)
         }
-        session::find(conn, &session_id, user_id, now).map(Some)
     })
     .await;
     match found {
@@ -265,13 +266,13 @@ async fn initialize(
         .pointer("/clientInfo/name")
         .and_then(Value::as_str)
         .map(String::from);
-    let (user_id, jti) = (caller.user_id, caller.claims.jti.clone());
+    let caller = caller.clone();
     let created = db::run(&state.pool, move |conn| {
-        let now = db::models::now();
-        if !guard::token_is_live(conn, &jti, user_id, now)? {
+        if !caller.is_live(conn)? {
             return Ok(None);
         }
-        session::create(conn, user_id, version, client_name.as_deref(), now).map(Some)
+        let now = db::models::now();
+        session::create(conn, caller.user_id, version, client_name.as_deref(), now).map(Some)
     })
     .await;
     let session_id = match created {
@@ -343,11 +344,8 @@ async fn checked(
     caller: &Caller,
     refusal: HttpResponse,
 ) -> HttpResponse {
-    let (jti, user_id) = (caller.claims.jti.clone(), caller.user_id);
-    let live = db::run(&state.pool, move |conn| {
-        guard::token_is_live(conn, &jti, user_id, db::models::now())
-    })
-    .await;
+    let caller = caller.clone();
+    let live = db::run(&state.pool, move |conn| caller.is_live(conn)).await;
     match live {
         Ok(true) => refusal,
         Ok(false) => unauthorized(req, state),
