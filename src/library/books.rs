@@ -825,6 +825,21 @@ fn escape_like(text: &str) -> String {
         .replace('_', "\\_")
 }
 
+/// How many of the user's books match the query's filters, kept under the library's version:
+/// counting reads every matching row, which for a large library costs more than the page.
+fn count_matching(
+    conn: &mut DbConn,
+    memo: &Memo,
+    user_id: i64,
+    query: &BookQuery,
+) -> AppResult<i64> {
+    memo.count(conn, user_id, query.filter_key(), |conn| {
+        Ok(filtered(conn.backend(), user_id, query, TextMatch::Indexed)
+            .count()
+            .get_result(conn)?)
+    })
+}
+
 pub fn list(
     conn: &mut DbConn,
     memo: &Memo,
@@ -833,13 +848,7 @@ pub fn list(
 ) -> AppResult<Page<Book>> {
     let (limit, offset) = page_window(query.limit, query.offset, query.cursor.as_deref())
         .map_err(|e| AppError::Validation(vec![e]))?;
-    // Counting reads every matching row: for a large library it costs more than the page.
-    let backend = conn.backend();
-    let total = memo.count(conn, user_id, query.filter_key(), |conn| {
-        Ok(filtered(backend, user_id, query, TextMatch::Indexed)
-            .count()
-            .get_result(conn)?)
-    })?;
+    let total = count_matching(conn, memo, user_id, query)?;
     let asc = query.order == Some(SortOrder::Asc);
     let sort = query.sort.unwrap_or_default();
     // The trigram index yields every match, which must then be sorted: for a word in a quarter
@@ -847,12 +856,7 @@ pub fn list(
     // and testing each stops after the page: about (offset + limit) x all / matches rows
     // (0.3 ms). The memoised totals tell which is cheaper.
     let text = if query.q.is_some() && sort == BookSort::Added && total > 0 {
-        let everything = BookQuery::default();
-        let all = memo.count(conn, user_id, everything.filter_key(), |conn| {
-            Ok(filtered(backend, user_id, &everything, TextMatch::Indexed)
-                .count()
-                .get_result(conn)?)
-        })?;
+        let all = count_matching(conn, memo, user_id, &BookQuery::default())?;
         let expected_reads = (offset + limit).saturating_mul(all) / total;
         if expected_reads <= 2_000 {
             TextMatch::Scan
@@ -862,7 +866,7 @@ pub fn list(
     } else {
         TextMatch::Indexed
     };
-    let mut rows = filtered(backend, user_id, query, text);
+    let mut rows = filtered(conn.backend(), user_id, query, text);
     rows = match (sort, asc) {
         (BookSort::Added, false) => rows.order(books::id.desc()),
         (BookSort::Added, true) => rows.order(books::id.asc()),
