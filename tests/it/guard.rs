@@ -1,8 +1,6 @@
 //! The Bearer guard shared by every protected route.
 
-use crate::common::{backends, jwt_claims, TestApp};
-use diesel::prelude::*;
-use panicless::db::schema::oauth_tokens;
+use crate::common::{backends, TestApp};
 
 #[actix_web::test]
 async fn bearer_tokens_are_checked_on_every_request() {
@@ -84,26 +82,14 @@ async fn bearer_tokens_are_checked_on_every_request() {
             "/api/readings",
             "/api/readings/stats",
         ];
+        let read = |path: &'static str| app.client.get(app.at(path)).bearer_auth(&token).send();
         for path in read_routes {
-            let response = app
-                .client
-                .get(app.at(path))
-                .bearer_auth(&token)
-                .send()
-                .await
-                .unwrap();
+            let response = read(path).await.unwrap();
             assert_ne!(response.status(), 401, "{path} before revocation");
         }
 
         // Revoking the row takes effect on the very next request.
-        let jti = jwt_claims(&token)["jti"].as_str().unwrap().to_string();
-        {
-            let mut conn = app.state.pool.get().unwrap();
-            diesel::update(oauth_tokens::table.filter(oauth_tokens::jti.eq(&jti)))
-                .set(oauth_tokens::revoked_at.eq(panicless::db::models::now()))
-                .execute(&mut *conn)
-                .unwrap();
-        }
+        app.revoke_access_token(&token);
         let revoked = app
             .client
             .get(&me)
@@ -113,13 +99,7 @@ async fn bearer_tokens_are_checked_on_every_request() {
             .unwrap();
         assert_eq!(revoked.status(), 401);
         for path in read_routes {
-            let response = app
-                .client
-                .get(app.at(path))
-                .bearer_auth(&token)
-                .send()
-                .await
-                .unwrap();
+            let response = read(path).await.unwrap();
             assert_eq!(response.status(), 401, "{path} after revocation");
             assert!(response.headers()["www-authenticate"]
                 .to_str()

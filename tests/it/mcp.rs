@@ -133,18 +133,7 @@ async fn requests_without_a_valid_token_get_401_with_resource_metadata() {
     let mut mcp = Mcp::new(&app, &token);
     mcp.initialize("2025-11-25").await;
     assert_eq!(mcp.rpc("tools/list", json!({})).await.0, 200);
-    {
-        use diesel::prelude::*;
-        use panicless::db::schema::oauth_tokens;
-        let jti = crate::common::jwt_claims(&token)["jti"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        diesel::update(oauth_tokens::table.filter(oauth_tokens::jti.eq(&jti)))
-            .set(oauth_tokens::revoked_at.eq(panicless::db::models::now()))
-            .execute(&mut *app.state.pool.get().unwrap())
-            .unwrap();
-    }
+    app.revoke_access_token(&token);
     let response = mcp
         .request()
         .json(&json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}))

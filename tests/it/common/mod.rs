@@ -344,6 +344,18 @@ impl TestApp {
         self.state.jwt.sign(&claims).unwrap()
     }
 
+    /// Marks the row of access token `token` revoked, as an administrator's revocation would.
+    pub fn revoke_access_token(&self, token: &str) {
+        use diesel::prelude::*;
+        use panicless::db::schema::oauth_tokens;
+        let jti = jwt_claims(token)["jti"].as_str().unwrap().to_string();
+        let revoked = diesel::update(oauth_tokens::table.filter(oauth_tokens::jti.eq(&jti)))
+            .set(oauth_tokens::revoked_at.eq(panicless::db::models::now()))
+            .execute(&mut *self.state.pool.get().unwrap())
+            .unwrap();
+        assert_eq!(revoked, 1, "no row for that token");
+    }
+
     /// Registers a user and returns (id, token with scope `all`).
     pub async fn user(&self, email: &str) -> (i64, String) {
         let id = self.register_user(email).await;
