@@ -260,3 +260,22 @@ fn command_line_runs_exit_cleanly_many_times() {
         );
     }
 }
+
+/// The bundled SQLite is built with the query planner stability guarantee
+/// (`.cargo/config.toml`). Without it SQLite compiles a cached statement again each time a value
+/// is bound to its `LIMIT ?`, which was half the work of a `GET /api/books` (bench/README.md).
+#[test]
+fn sqlite_reuses_plans_whatever_values_are_bound() {
+    let test_db = TestDb::new(Backend::Sqlite);
+    let pool = pool_for(&test_db);
+    let mut conn = pool.get().unwrap();
+    let used: i32 = diesel::select(diesel::dsl::sql::<diesel::sql_types::Integer>(
+        "sqlite_compileoption_used('ENABLE_QPSG')",
+    ))
+    .get_result(&mut conn)
+    .unwrap();
+    assert_eq!(
+        used, 1,
+        "SQLITE_ENABLE_QPSG is missing from the SQLite build"
+    );
+}
