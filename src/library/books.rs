@@ -514,9 +514,10 @@ fn conflict(existing_id: i64) -> AppError {
 }
 
 /// The stored columns of a book, derived from its validated data: written the same way by
-/// insert and update. `None` is written as NULL (a PATCH that clears a field clears it).
+/// insert and update. `None` is written as NULL (a PATCH that clears a field clears it), and the
+/// INSERT is one SQL text whatever is missing, so its prepared statement is reused.
 #[derive(Insertable, AsChangeset)]
-#[diesel(table_name = books, treat_none_as_null = true)]
+#[diesel(table_name = books, treat_none_as_null = true, treat_none_as_default_value = false)]
 struct BookColumns<'a> {
     title: &'a str,
     authors: String,

@@ -35,7 +35,7 @@ impl User {
 }
 
 #[derive(Insertable)]
-#[diesel(table_name = users)]
+#[diesel(table_name = users, treat_none_as_default_value = false)]
 struct NewUser<'a> {
     email: &'a str,
     password_hash: &'a str,
