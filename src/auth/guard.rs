@@ -228,7 +228,7 @@ pub fn token_is_live(
     user_id: i64,
     now: NaiveDateTime,
 ) -> AppResult<bool> {
-    let row: Option<TokenState> = oauth_tokens::table
+    let row: Option<TokenState> = db::on_backend!(conn, c => oauth_tokens::table
         .filter(oauth_tokens::jti.eq(jti))
         .filter(oauth_tokens::kind.eq("access"))
         .select((
@@ -238,8 +238,8 @@ pub fn token_is_live(
             oauth_tokens::revoked_at,
             oauth_tokens::last_used_at,
         ))
-        .first(conn)
-        .optional()?;
+        .first(c)
+        .optional())?;
     let Some((id, owner, expires_at, revoked_at, last_used_at)) = row else {
         return Ok(false);
     };

@@ -34,12 +34,12 @@ pub struct Memo {
 
 /// The current version of a user's library (0 before its first write).
 pub fn version(conn: &mut DbConn, user_id: i64) -> AppResult<i64> {
-    Ok(library_versions::table
+    Ok(crate::db::on_backend!(conn, c => library_versions::table
         .find(user_id)
         .select(library_versions::version)
-        .first(conn)
-        .optional()?
-        .unwrap_or(0))
+        .first(c)
+        .optional())?
+    .unwrap_or(0))
 }
 
 fn remember<K: Hash + Eq, V: Clone>(

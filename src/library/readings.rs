@@ -3,6 +3,7 @@
 
 use super::{nullable, page_window, validate_rating, Db, Page, ReadingStatus, Shelf};
 use crate::db::schema::{books, readings};
+use crate::db::time::{serialize_utc, StoredTime};
 use crate::db::{write_transaction, DbConn};
 use crate::error::{AppError, AppResult, FieldError};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
@@ -24,8 +25,8 @@ pub struct ReadingRow {
     pub rating: Option<f64>,
     pub review: Option<String>,
     pub notes: Option<String>,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
+    pub created_at: StoredTime,
+    pub updated_at: StoredTime,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
@@ -44,7 +45,9 @@ pub struct Reading {
     pub rating: Option<f64>,
     pub review: Option<String>,
     pub notes: Option<String>,
+    #[serde(serialize_with = "serialize_utc")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "serialize_utc")]
     pub updated_at: DateTime<Utc>,
 }
 

@@ -112,11 +112,11 @@ pub fn validate_redirect_uri(uri: &str) -> Result<(), String> {
 }
 
 pub fn find(conn: &mut DbConn, client_id: &str) -> AppResult<Option<Client>> {
-    Ok(oauth_clients::table
+    Ok(db::on_backend!(conn, c => oauth_clients::table
         .filter(oauth_clients::client_id.eq(client_id))
         .select(Client::as_select())
-        .first(conn)
-        .optional()?)
+        .first(c)
+        .optional())?)
 }
 
 pub fn find_by_id(conn: &mut DbConn, id: i64) -> AppResult<Option<Client>> {

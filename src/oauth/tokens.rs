@@ -382,8 +382,9 @@ fn refresh(
         .as_deref()
         .ok_or_else(|| OAuthError::InvalidRequest("refresh_token is required".into()))?;
     write_transaction(conn, |conn| {
-        let row: RefreshRow = oauth_tokens::table
-            .filter(oauth_tokens::token_hash.eq(hash_token(presented)))
+        let hash = hash_token(presented);
+        let row: RefreshRow = db::on_backend!(conn, c => oauth_tokens::table
+            .filter(oauth_tokens::token_hash.eq(&hash))
             .filter(oauth_tokens::kind.eq("refresh"))
             .select((
                 oauth_tokens::id,
@@ -397,9 +398,9 @@ fn refresh(
                 oauth_tokens::revoked_at,
                 oauth_tokens::replacement_sealed,
             ))
-            .first(conn)
-            .optional()?
-            .ok_or_else(|| OAuthError::InvalidGrant("the refresh token is invalid".into()))?;
+            .first(c)
+            .optional())?
+        .ok_or_else(|| OAuthError::InvalidGrant("the refresh token is invalid".into()))?;
         if row.client_id != Some(client.id) {
             return Err(OAuthError::InvalidGrant(
                 "the refresh token was issued to another client".into(),
@@ -451,13 +452,13 @@ fn refresh(
             request.resource.as_deref(),
             "the grant",
         )?;
-        let claimed = diesel::update(
+        let claimed = db::on_backend!(conn, c => diesel::update(
             oauth_tokens::table
                 .filter(oauth_tokens::id.eq(row.id))
                 .filter(oauth_tokens::rotated_at.is_null()),
         )
         .set(oauth_tokens::rotated_at.eq(now))
-        .execute(conn)?;
+        .execute(c))?;
         if claimed != 1 {
             // A concurrent refresh of the same token (another instance, on PostgreSQL) rotated
             // it between our read and our update, and has committed by now: answer with the
@@ -485,9 +486,10 @@ fn refresh(
             Some(row.id),
             now,
         )?;
-        diesel::update(oauth_tokens::table.find(row.id))
-            .set(oauth_tokens::replacement_sealed.eq(seal_replacement(presented, &response)))
-            .execute(conn)?;
+        let sealed = seal_replacement(presented, &response);
+        db::on_backend!(conn, c => diesel::update(oauth_tokens::table.find(row.id))
+            .set(oauth_tokens::replacement_sealed.eq(&sealed))
+            .execute(c))?;
         Ok(Ok(response))
     })?
 }
@@ -546,23 +548,24 @@ fn find_presented(
     audiences: &[&str],
     token: &str,
 ) -> OAuthResult<Option<PresentedRow>> {
-    let by_hash: Option<PresentedRow> = oauth_tokens::table
-        .filter(oauth_tokens::token_hash.eq(hash_token(token)))
+    let hash = hash_token(token);
+    let by_hash: Option<PresentedRow> = db::on_backend!(conn, c => oauth_tokens::table
+        .filter(oauth_tokens::token_hash.eq(&hash))
         .filter(oauth_tokens::kind.eq("refresh"))
         .select(PresentedRow::as_select())
-        .first(conn)
-        .optional()?;
+        .first(c)
+        .optional())?;
     if by_hash.is_some() {
         return Ok(by_hash);
     }
     let Some(claims) = jwt.verify_ignoring_expiry(token, audiences) else {
         return Ok(None);
     };
-    Ok(oauth_tokens::table
+    Ok(db::on_backend!(conn, c => oauth_tokens::table
         .filter(oauth_tokens::jti.eq(&claims.jti))
         .select(PresentedRow::as_select())
-        .first(conn)
-        .optional()?)
+        .first(c)
+        .optional())?)
 }
 
 #[derive(Queryable, Selectable)]

@@ -278,4 +278,11 @@ fn sqlite_reuses_plans_whatever_values_are_bound() {
         used, 1,
         "SQLITE_ENABLE_QPSG is missing from the SQLite build"
     );
+    // Multi-thread mode: no mutex per connection (each is used by one thread at a time).
+    let mode: i32 = diesel::select(diesel::dsl::sql::<diesel::sql_types::Integer>(
+        "sqlite_compileoption_used('THREADSAFE=2')",
+    ))
+    .get_result(&mut conn)
+    .unwrap();
+    assert_eq!(mode, 1, "SQLite is not built in multi-thread mode");
 }

@@ -26,8 +26,10 @@ pub struct NewToken<'a> {
 }
 
 pub fn insert(conn: &mut DbConn, token: &NewToken<'_>) -> AppResult<i64> {
-    Ok(diesel::insert_into(oauth_tokens::table)
+    Ok(
+        crate::db::on_backend!(conn, c => diesel::insert_into(oauth_tokens::table)
         .values(token)
         .returning(oauth_tokens::id)
-        .get_result(conn)?)
+        .get_result(c))?,
+    )
 }

@@ -66,11 +66,11 @@ pub fn validate_email(email: &str) -> Result<(), String> {
 }
 
 pub fn find(conn: &mut DbConn, id: i64) -> AppResult<Option<User>> {
-    Ok(users::table
+    Ok(crate::db::on_backend!(conn, c => users::table
         .find(id)
         .select(User::as_select())
-        .first(conn)
-        .optional()?)
+        .first(c)
+        .optional())?)
 }
 
 pub fn find_by_email(conn: &mut DbConn, email: &str) -> AppResult<Option<User>> {

@@ -1,0 +1,227 @@
+//! Timestamps on the hot read paths, read and written without chrono's format machinery.
+//!
+//! A page of 20 books holds 40 timestamps. diesel reads an SQLite timestamp by trying
+//! `NaiveDateTime::parse_from_str` with a list of formats, and chrono's `Serialize` writes one
+//! through `fmt`: together a fifth of the instructions of a `GET /api/books` (callgrind,
+//! bench/README.md). Both are replaced here by direct digit work, with chrono's own code kept
+//! for anything unusual, and tests that hold the output to chrono's byte for byte.
+
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Timelike, Utc};
+use diesel::backend::Backend;
+use diesel::deserialize::{self, FromSql, FromSqlRow};
+use diesel::pg::Pg;
+use diesel::sql_types::Timestamp;
+use diesel::sqlite::Sqlite;
+use serde::{Serialize, Serializer};
+
+/// A `TIMESTAMP` column read for display. On SQLite the stored text is parsed directly; any
+/// other form (a zone suffix, a Julian day) goes through diesel's own parser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, FromSqlRow)]
+#[diesel(sql_type = Timestamp)]
+pub struct StoredTime(pub NaiveDateTime);
+
+impl StoredTime {
+    pub fn and_utc(self) -> DateTime<Utc> {
+        self.0.and_utc()
+    }
+}
+
+impl FromSql<Timestamp, Sqlite> for StoredTime {
+    fn from_sql(mut value: <Sqlite as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+        let text = value.read_text();
+        if let Some(at) = parse_stored(text) {
+            return Ok(StoredTime(at));
+        }
+        [
+            "%F %T%.f%:z",
+            "%F %T%:z",
+            "%FT%T%.f",
+            "%FT%T%.f%:z",
+            "%FT%T%.fZ",
+        ]
+        .iter()
+        .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
+        .map(StoredTime)
+        .ok_or_else(|| format!("invalid timestamp {text:?}").into())
+    }
+}
+
+impl FromSql<Timestamp, Pg> for StoredTime {
+    fn from_sql(value: <Pg as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+        <NaiveDateTime as FromSql<Timestamp, Pg>>::from_sql(value).map(StoredTime)
+    }
+}
+
+impl FromSql<Timestamp, super::MultiBackend> for StoredTime {
+    fn from_sql(
+        value: <super::MultiBackend as Backend>::RawValue<'_>,
+    ) -> deserialize::Result<Self> {
+        value.from_sql::<Self, Timestamp>()
+    }
+}
+
+/// `YYYY-MM-DD HH:MM:SS[.f]`, with one to nine fractional digits: what diesel writes and what
+/// SQLite's `CURRENT_TIMESTAMP` gives.
+fn parse_stored(text: &str) -> Option<NaiveDateTime> {
+    let b = text.as_bytes();
+    if b.len() < 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b' ' | b'T')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let number = |digits: &[u8]| {
+        digits.iter().try_fold(0u32, |n, &d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })
+    };
+    let year = i32::try_from(number(&b[0..4])?).ok()?;
+    let date = NaiveDate::from_ymd_opt(year, number(&b[5..7])?, number(&b[8..10])?)?;
+    let nanos = match &b[19..] {
+        [] => 0,
+        [b'.', fraction @ ..] if (1..=9).contains(&fraction.len()) => {
+            number(fraction)? * 10u32.pow(9 - fraction.len() as u32)
+        }
+        _ => return None,
+    };
+    date.and_hms_nano_opt(
+        number(&b[11..13])?,
+        number(&b[14..16])?,
+        number(&b[17..19])?,
+        nanos,
+    )
+}
+
+/// Serialises a UTC time exactly as chrono does (RFC 3339, `Z`, fractional digits in groups
+/// of three as needed), for `#[serde(serialize_with = "...")]`.
+pub fn serialize_utc<S: Serializer>(at: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
+    let mut buf = [0u8; 32];
+    match write_rfc3339(at, &mut buf) {
+        Some(len) => match std::str::from_utf8(&buf[..len]) {
+            Ok(text) => serializer.serialize_str(text),
+            Err(_) => at.serialize(serializer),
+        },
+        // Years outside 0..=9999 and leap seconds: chrono's own form.
+        None => at.serialize(serializer),
+    }
+}
+
+fn write_rfc3339(at: &DateTime<Utc>, buf: &mut [u8; 32]) -> Option<usize> {
+    let year = u32::try_from(at.year()).ok().filter(|y| *y <= 9999)?;
+    let nanos = at.nanosecond();
+    if nanos >= 1_000_000_000 {
+        return None;
+    }
+    let mut len = 0;
+    let mut put = |value: u32, width: u32| {
+        for place in (0..width).rev() {
+            buf[len] = b'0' + (value / 10u32.pow(place) % 10) as u8;
+            len += 1;
+        }
+    };
+    put(year, 4);
+    put(at.month(), 2);
+    put(at.day(), 2);
+    put(at.hour(), 2);
+    put(at.minute(), 2);
+    put(at.second(), 2);
+    let digits = match nanos {
+        0 => 0,
+        n if n % 1_000_000 == 0 => 3,
+        n if n % 1_000 == 0 => 6,
+        _ => 9,
+    };
+    if digits > 0 {
+        put(nanos / 10u32.pow(9 - digits), digits);
+    }
+    // Insert the separators: "YYYYMMDDHHMMSSfff" -> "YYYY-MM-DDTHH:MM:SS.fffZ".
+    let raw = *buf;
+    let mut out = 0;
+    for (i, &byte) in raw[..len].iter().enumerate() {
+        let separator = match i {
+            4 | 6 => Some(b'-'),
+            8 => Some(b'T'),
+            10 | 12 => Some(b':'),
+            14 => Some(b'.'),
+            _ => None,
+        };
+        if let Some(separator) = separator {
+            buf[out] = separator;
+            out += 1;
+        }
+        buf[out] = byte;
+        out += 1;
+    }
+    buf[out] = b'Z';
+    Some(out + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn ours(at: &DateTime<Utc>) -> String {
+        let mut out = Vec::new();
+        serialize_utc(at, &mut serde_json::Serializer::new(&mut out)).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn serialises_byte_for_byte_like_chrono() {
+        let base = Utc.with_ymd_and_hms(2026, 12, 1, 9, 5, 7).unwrap();
+        let nanos = [
+            0,
+            1,
+            999,
+            1_000,
+            120_000,
+            878_272_000,
+            5_000_000,
+            999_999_999,
+            100,
+        ];
+        let offsets = [0i64, 1, 59, 86_399, 31_536_000 * 30, -62_135_596_800 + 3];
+        for nano in nanos {
+            for offset in offsets {
+                let at = base.with_nanosecond(nano).unwrap() + chrono::Duration::seconds(offset);
+                assert_eq!(ours(&at), serde_json::to_string(&at).unwrap(), "{at:?}");
+            }
+        }
+        let far = Utc.with_ymd_and_hms(12_345, 1, 2, 3, 4, 5).unwrap();
+        assert_eq!(ours(&far), serde_json::to_string(&far).unwrap());
+    }
+
+    #[test]
+    fn parses_what_diesel_writes_and_sqlite_defaults_to() {
+        let at = NaiveDate::from_ymd_opt(2026, 12, 1)
+            .unwrap()
+            .and_hms_nano_opt(15, 38, 35, 878_272_000)
+            .unwrap();
+        assert_eq!(parse_stored(&at.format("%F %T%.f").to_string()), Some(at));
+        assert_eq!(parse_stored("2026-12-01 15:38:35.878272"), Some(at));
+        assert_eq!(
+            parse_stored("2026-12-01 15:38:35"),
+            Some(at.with_nanosecond(0).unwrap())
+        );
+        assert_eq!(
+            parse_stored("2026-12-01T15:38:35.8"),
+            Some(at.with_nanosecond(800_000_000).unwrap())
+        );
+        for bad in [
+            "",
+            "2026-12-01",
+            "2026-13-01 00:00:00",
+            "2026-12-01 24:00:00",
+            "2026-12-01 15:38:35.",
+            "2026-12-01 15:38:35.1234567890",
+            "2026-12-01 15:38:35+02:00",
+            "2026-12-0a 15:38:35",
+        ] {
+            assert_eq!(parse_stored(bad), None, "{bad}");
+        }
+    }
+}
