@@ -1,6 +1,7 @@
 //! The tools. Each is a thin adapter: parse the arguments, call the same `crate::library`
 //! function the REST API calls, and shape the result compactly for a language model.
 
+use super::protocol::raw;
 use super::MAX_RESPONSE_CHARS;
 use crate::auth::guard::Caller;
 use crate::auth::Scope;
@@ -11,7 +12,8 @@ use crate::library::readings::{self, NewReading, Reading, ReadingQuery};
 use crate::library::{recommend, stats, Shelf};
 use crate::state::AppState;
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
 pub struct Tool {
@@ -173,27 +175,44 @@ pub fn list(caller: &Caller, version: &str) -> Value {
 
 /// Runs a tool. Failures the model can act on (bad arguments, unknown ids, duplicates) are
 /// results with `isError: true`; internal causes are logged, never shown.
+///
+/// The result is written out once: the same JSON is the text block and, for clients of
+/// 2025-06-18 and later, `structuredContent`, embedded as it is.
 pub async fn call(
     state: &AppState,
     caller: &Caller,
     tool: &Tool,
     arguments: Value,
     version: &str,
-) -> Value {
+) -> Box<RawValue> {
+    #[derive(Serialize)]
+    struct Text<'a> {
+        text: &'a str,
+        r#type: &'static str,
+    }
+    // Fields in alphabetical order, as a `Value` would write them.
+    #[derive(Serialize)]
+    struct CallResult<'a> {
+        content: [Text<'a>; 1],
+        #[serde(rename = "isError")]
+        is_error: bool,
+        #[serde(rename = "structuredContent", skip_serializing_if = "Option::is_none")]
+        structured: Option<&'a RawValue>,
+    }
     let structured = version != super::BATCH_VERSION;
     match run(state, caller.user_id, tool.name, arguments).await {
-        Ok(value) => {
-            let text = value.to_string();
-            if text.len() > MAX_RESPONSE_CHARS {
-                return tool_error("the result is too large; ask for fewer items (a smaller limit) or a narrower search");
-            }
-            let mut result = json!({"content": [{"type": "text", "text": text}], "isError": false});
-            if structured {
-                result["structuredContent"] = value;
-            }
-            result
-        }
-        Err(error) => tool_error(&describe(&error)),
+        Ok(value) if value.get().len() > MAX_RESPONSE_CHARS => raw(&tool_error(
+            "the result is too large; ask for fewer items (a smaller limit) or a narrower search",
+        )),
+        Ok(value) => raw(&CallResult {
+            content: [Text {
+                text: value.get(),
+                r#type: "text",
+            }],
+            is_error: false,
+            structured: structured.then_some(&*value),
+        }),
+        Err(error) => raw(&tool_error(&describe(&error))),
     }
 }
 
@@ -245,28 +264,47 @@ fn take_id(arguments: &mut Value, key: &str) -> Result<i64, AppError> {
         .ok_or_else(|| AppError::validation(key, "is required: an integer id"))
 }
 
-/// A compact book for lists: what a model needs to name it and refer to it.
-fn compact(book: &Book) -> Value {
-    let mut out = Map::new();
-    out.insert("id".into(), json!(book.id));
-    out.insert("title".into(), json!(book.title));
-    out.insert("authors".into(), json!(book.authors));
-    out.insert("shelf".into(), json!(book.shelf));
-    for (key, value) in [
-        ("series", json!(book.series)),
-        ("published_year", json!(book.published_year)),
-        ("pages", json!(book.pages)),
-        ("rating", json!(book.rating)),
-        ("isbn13", json!(book.isbn13)),
-    ] {
-        if !value.is_null() {
-            out.insert(key.into(), value);
+/// A compact book for lists: what a model needs to name it and refer to it. Empty fields are
+/// left out; fields are in alphabetical order, as a `Value` would write them.
+#[derive(Serialize)]
+struct CompactBook<'a> {
+    authors: &'a [String],
+    id: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    isbn13: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pages: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    published_year: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rating: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    series: Option<&'a str>,
+    shelf: Shelf,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    tags: &'a [String],
+    title: &'a str,
+}
+
+impl<'a> From<&'a Book> for CompactBook<'a> {
+    fn from(book: &'a Book) -> Self {
+        CompactBook {
+            authors: &book.authors,
+            id: book.id,
+            isbn13: book.isbn13.as_deref(),
+            pages: book.pages,
+            published_year: book.published_year,
+            rating: book.rating,
+            series: book.series.as_deref(),
+            shelf: book.shelf,
+            tags: &book.tags,
+            title: &book.title,
         }
     }
-    if !book.tags.is_empty() {
-        out.insert("tags".into(), json!(book.tags));
-    }
-    Value::Object(out)
+}
+
+fn compact(book: &Book) -> Value {
+    json!(CompactBook::from(book))
 }
 
 fn compact_reading(r: &Reading) -> Value {
@@ -327,7 +365,53 @@ struct ListReadingsArgs {
     cursor: Option<String>,
 }
 
+/// Runs a tool and writes its result out. `search_books`, the call a model makes most, is
+/// written straight from typed data; the others are built as a `Value` first.
 async fn run(
+    state: &AppState,
+    user: i64,
+    name: &str,
+    arguments: Value,
+) -> Result<Box<RawValue>, AppError> {
+    match name {
+        "search_books" => search_books(state, user, arguments).await,
+        other => Ok(raw(&run_value(state, user, other, arguments).await?)),
+    }
+}
+
+async fn search_books(
+    state: &AppState,
+    user: i64,
+    arguments: Value,
+) -> Result<Box<RawValue>, AppError> {
+    #[derive(Serialize)]
+    struct Found<'a> {
+        books: Vec<CompactBook<'a>>,
+        next_cursor: Option<&'a str>,
+        total: i64,
+    }
+    let args: SearchArgs = parse(arguments)?;
+    let query = BookQuery {
+        q: args.query,
+        author: args.author,
+        tag: args.tag,
+        shelf: args.shelf,
+        sort: args.sort,
+        order: None,
+        limit: Some(args.limit.unwrap_or(20).clamp(1, 50)),
+        offset: None,
+        cursor: args.cursor,
+    };
+    let memo = state.memo.clone();
+    let page = db::run(&state.pool, move |c| books::list(c, &memo, user, &query)).await?;
+    Ok(raw(&Found {
+        books: page.items.iter().map(CompactBook::from).collect(),
+        next_cursor: page.next_cursor.as_deref(),
+        total: page.total,
+    }))
+}
+
+async fn run_value(
     state: &AppState,
     user: i64,
     name: &str,
@@ -335,27 +419,6 @@ async fn run(
 ) -> Result<Value, AppError> {
     let pool = &state.pool;
     match name {
-        "search_books" => {
-            let args: SearchArgs = parse(arguments)?;
-            let query = BookQuery {
-                q: args.query,
-                author: args.author,
-                tag: args.tag,
-                shelf: args.shelf,
-                sort: args.sort,
-                order: None,
-                limit: Some(args.limit.unwrap_or(20).clamp(1, 50)),
-                offset: None,
-                cursor: args.cursor,
-            };
-            let memo = state.memo.clone();
-            let page = db::run(pool, move |c| books::list(c, &memo, user, &query)).await?;
-            Ok(json!({
-                "books": page.items.iter().map(compact).collect::<Vec<_>>(),
-                "total": page.total,
-                "next_cursor": page.next_cursor,
-            }))
-        }
         "get_book" => {
             let id = take_id(&mut arguments, "id")?;
             let (book, readings) = db::run(pool, move |c| {

@@ -210,18 +210,17 @@ async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) ->
                 }
             }
             Ok(Incoming::Notification { .. }) | Ok(Incoming::Response) => {}
-            Err((id, error)) => responses.push(error.response(&id)),
+            Err((id, error)) => responses.push(error.response(&id).into()),
         }
     }
     match (responses.len(), batch) {
         (0, _) => HttpResponse::Accepted().finish(),
-        (_, true) => reply(StatusCode::OK, &Value::Array(responses), sse),
+        (_, true) => reply(StatusCode::OK, &responses, sse),
         (_, false) => {
-            let single = responses.pop().unwrap_or(Value::Null);
-            let status = if single
-                .get("error")
-                .is_some_and(|e| e["code"] == protocol::INVALID_REQUEST)
-            {
+            let single = responses
+                .pop()
+                .unwrap_or(protocol::Response::Value(Value::Null));
+            let status = if single.is_invalid_request() {
                 StatusCode::BAD_REQUEST
             } else {
                 StatusCode::OK
@@ -458,8 +457,10 @@ fn wants_sse_only(req: &HttpRequest) -> bool {
         && !accept.contains("application/*")
 }
 
-fn reply(status: StatusCode, body: &Value, sse: bool) -> HttpResponse {
-    let text = body.to_string();
+fn reply(status: StatusCode, body: &impl serde::Serialize, sse: bool) -> HttpResponse {
+    // serde_json's writer rather than `Value`'s Display, which goes through `fmt` a fragment at
+    // a time. A Value always serialises.
+    let text = serde_json::to_string(body).unwrap_or_default();
     if sse {
         HttpResponse::build(status)
             .content_type("text/event-stream")
