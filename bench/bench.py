@@ -251,11 +251,13 @@ def table(args):
     results = json.load(open(args.results))
     print(f"{results['date']}, {results['backend']}, {results['machine']}")
     print()
-    print("| scenario | requests/s | p50 | p99 | errors | peak RSS | target |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
+    print("| scenario | requests/s | p50 | p99 | errors | server CPU a request | peak RSS | target |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     for row in results["scenarios"]:
+        cpu = row.get("cpu_us_per_request")
+        cpu = f"{cpu:,} µs" if cpu else ""
         print(f"| {row['name']} | {row['rps']:,.0f} | {row['p50_ms']:.1f} ms | {row['p99_ms']:.1f} ms "
-              f"| {row['errors']} | {row.get('rss_mb', 0):.0f} MB | {row.get('target', '')} |")
+              f"| {row['errors']} | {cpu} | {row.get('rss_mb', 0):.0f} MB | {row.get('target', '')} |")
     print()
     for line in results.get("notes", []):
         print(f"- {line}")

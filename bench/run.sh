@@ -78,6 +78,9 @@ done
 curl -fs "$BASE/health" >/dev/null || { cat "$WORK/server.log"; exit 1; }
 
 rss_mb() { awk '/VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$SERVER_PID/status"; }
+# The server's CPU time so far (user + system), in clock ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$SERVER_PID/stat"; }
+TICKS_PER_SECOND=$(getconf CLK_TCK)
 sleep 1
 RSS_IDLE=$(rss_mb)
 
@@ -106,16 +109,22 @@ run() {
     done ) &
   local sampler=$!
   say "$name"
+  local ticks_before
+  ticks_before=$(cpu_ticks)
   "${LOAD_CPU[@]}" wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --timeout 5s -s "$WORK/script.lua" \
     "$BASE$path" | tee "$WORK/wrk.out" >&2
+  local cpu_seconds
+  cpu_seconds=$(python3 -c "print(($(cpu_ticks) - $ticks_before) / $TICKS_PER_SECOND)")
   kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true
   local figures
   figures=$(sed -n 's/^BENCH_JSON //p' "$WORK/wrk.out")
-  python3 - "$name" "$target" "$(cat "$peak_file")" "$figures" >>"$SCENARIOS" <<'EOF'
+  python3 - "$name" "$target" "$(cat "$peak_file")" "$figures" "$cpu_seconds" >>"$SCENARIOS" <<'EOF'
 import json, sys
-name, target, rss, figures = sys.argv[1:]
+name, target, rss, figures, cpu = sys.argv[1:]
 row = json.loads(figures)
-row.update(name=name, target=target, rss_mb=float(rss))
+# The server's CPU time per request: steadier than requests/s on a machine whose speed varies.
+cpu_us = float(cpu) * 1e6 / row["requests"] if row["requests"] else 0
+row.update(name=name, target=target, rss_mb=float(rss), cpu_us_per_request=round(cpu_us))
 print(json.dumps(row))
 EOF
 }

@@ -138,23 +138,26 @@ impl ConnectionManager {
     pub fn connect(&self) -> Result<DbConn, diesel::ConnectionError> {
         match self.target.backend {
             Backend::Postgres => PgConnection::establish(&self.target.connect).map(DbConn::Pg),
-            Backend::Sqlite => {
-                let mut conn = SqliteConnection::establish(&self.target.connect)?;
-                // WAL lets readers run beside the writer; busy_timeout makes writers wait for
-                // each other instead of failing; foreign keys are off by default in SQLite.
-                // No memory map: measured with bench/run.sh, it saved nothing on reads, cost
-                // remaps on writes, and its pages counted in the resident memory.
-                conn.batch_execute(
-                    "PRAGMA journal_mode = WAL;
-                     PRAGMA synchronous = NORMAL;
-                     PRAGMA foreign_keys = ON;
-                     PRAGMA busy_timeout = 5000;",
-                )
-                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
-                Ok(DbConn::Sqlite(conn))
-            }
+            Backend::Sqlite => open_sqlite(&self.target.connect).map(DbConn::Sqlite),
         }
     }
+}
+
+/// Opens an SQLite file the way every connection to it is set up.
+fn open_sqlite(path: &str) -> Result<SqliteConnection, diesel::ConnectionError> {
+    let mut conn = SqliteConnection::establish(path)?;
+    // WAL lets readers run beside the writer; busy_timeout makes writers wait for each other
+    // instead of failing; foreign keys are off by default in SQLite. No memory map: measured
+    // with bench/run.sh, it saved nothing on reads, cost remaps on writes, and its pages counted
+    // in the resident memory.
+    conn.batch_execute(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = NORMAL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA busy_timeout = 5000;",
+    )
+    .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+    Ok(conn)
 }
 
 impl r2d2::ManageConnection for ConnectionManager {
@@ -299,27 +302,53 @@ where
 /// front: a deferred transaction that reads and then writes can fail with "database is locked"
 /// when another writer committed in between, without waiting for the busy timeout.
 ///
-/// On SQLite, writers of one file also take turns in this process before `BEGIN IMMEDIATE`: a
-/// writer that finds the file locked waits in SQLite's busy handler, which sleeps in steps of up
-/// to 100 ms, so under contention the lock sat free while waiters slept (refresh grants under
-/// load: p99 850 ms). A mutex hands the turn over at once.
+/// On SQLite, the writes of one file in this process also go through one connection, the
+/// file's writer, which they take in turns:
+/// - a writer that finds the file locked waits in SQLite's busy handler, which sleeps in steps
+///   of up to 100 ms, so under contention the lock sat free while waiters slept (refresh grants
+///   under load: p99 850 ms). A mutex hands the turn over at once;
+/// - a connection drops its whole page cache when another connection has written since its last
+///   transaction, so writes spread over the pool re-read every page they touched (32 reads a
+///   refresh grant). The writer's cache stays valid from one write to the next.
+///
+/// `work` gets the connection the transaction runs on. Inside a transaction already, it is a
+/// savepoint on the same connection: write transactions nest.
 pub fn write_transaction<T, E, F>(conn: &mut DbConn, work: F) -> Result<T, E>
 where
     F: FnOnce(&mut DbConn) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
-    let turn = match conn {
-        DbConn::Sqlite(c) => match in_transaction(c) {
-            false => Some(sqlite_writer_turn(c)?),
-            true => None,
-        },
-        DbConn::Pg(_) => None,
-    };
-    let _turn = turn
-        .as_ref()
-        .map(|lock| lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+    if let DbConn::Sqlite(c) = conn {
+        if !in_transaction(c) {
+            let writer = sqlite_writer(c)?;
+            let mut slot = writer.lock().unwrap_or_else(|poisoned| {
+                // A write panicked half-way: its transaction may still be open on the writer's
+                // connection. Close that connection; the next write opens a fresh one.
+                let mut slot = poisoned.into_inner();
+                *slot = None;
+                writer.clear_poison();
+                slot
+            });
+            if slot.is_none() {
+                *slot = open_writer(c)?;
+            }
+            return match slot.as_mut() {
+                Some(own) => transaction(own, work),
+                // The file could not be opened a second time (or is in memory): this
+                // connection writes, still in turn.
+                None => transaction(conn, work),
+            };
+        }
+    }
+    transaction(conn, work)
+}
+
+fn transaction<T, E, F>(conn: &mut DbConn, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConn) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
     match conn {
-        // Inside a transaction already, a savepoint: write transactions nest.
         DbConn::Sqlite(c) => {
             if in_transaction(c) {
                 AnsiTransactionManager::begin_transaction(c)?
@@ -348,8 +377,35 @@ where
     }
 }
 
-/// The in-process writer lock of the SQLite file `conn` is open on.
-fn sqlite_writer_turn(conn: &mut SqliteConnection) -> diesel::QueryResult<Arc<Mutex<()>>> {
+/// The writer of one SQLite file: its own connection, opened by the first write, behind the
+/// mutex that gives the turns. `None` until then, or when the file cannot be opened again (an
+/// in-memory database): those writes use the caller's connection.
+type SqliteWriter = Arc<Mutex<Option<DbConn>>>;
+
+/// The writer of the SQLite file `conn` is open on.
+fn sqlite_writer(conn: &mut SqliteConnection) -> diesel::QueryResult<SqliteWriter> {
+    /// Writers kept at once. A server has one file; a test run opens hundreds, and a writer
+    /// dropped from the map closes once its last write is done.
+    const KEPT: usize = 8;
+    static WRITERS: OnceLock<Mutex<HashMap<String, SqliteWriter>>> = OnceLock::new();
+    let file = main_file(conn)?;
+    let mut writers = WRITERS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(writer) = writers.get(&file) {
+        return Ok(writer.clone());
+    }
+    if writers.len() >= KEPT {
+        writers.clear();
+    }
+    let writer = SqliteWriter::default();
+    writers.insert(file, writer.clone());
+    Ok(writer)
+}
+
+/// The path of the SQLite file `conn` is open on; empty for an in-memory database.
+fn main_file(conn: &mut SqliteConnection) -> diesel::QueryResult<String> {
     use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
     // SQLite's table-valued pragma, declared as a table so the query is a static one whose
     // prepared statement is reused (an `sql_query` is compiled on every write).
@@ -359,16 +415,26 @@ fn sqlite_writer_turn(conn: &mut SqliteConnection) -> diesel::QueryResult<Arc<Mu
             file -> Text,
         }
     }
-    static WRITERS: OnceLock<Mutex<HashMap<String, Arc<Mutex<()>>>>> = OnceLock::new();
-    let file: String = pragma_database_list::table
+    pragma_database_list::table
         .filter(pragma_database_list::name.eq("main"))
         .select(pragma_database_list::file)
-        .first(conn)?;
-    let mut writers = WRITERS
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    Ok(writers.entry(file).or_default().clone())
+        .first(conn)
+}
+
+/// A connection of its own to the file `conn` is open on, or `None` when there is no file to
+/// open again (an in-memory database) or it cannot be opened.
+fn open_writer(conn: &mut SqliteConnection) -> diesel::QueryResult<Option<DbConn>> {
+    let file = main_file(conn)?;
+    if file.is_empty() {
+        return Ok(None);
+    }
+    match open_sqlite(&file) {
+        Ok(own) => Ok(Some(DbConn::Sqlite(own))),
+        Err(error) => {
+            log::warn!("cannot open a writer connection to the SQLite file: {error}");
+            Ok(None)
+        }
+    }
 }
 
 fn in_transaction(conn: &mut SqliteConnection) -> bool {
