@@ -40,6 +40,7 @@ impl AppState {
             if applied > 0 {
                 log::info!("applied {applied} migration(s) to {}", target.display());
             }
+            db::optimize(conn).map_err(|e| format!("cannot refresh the table statistics: {e}"))?;
             crate::oauth::clients::upsert_static(conn, &config, db::models::now())
                 .map_err(|e| format!("cannot register the static OAuth client: {e}"))?;
             crate::connectors::store::ensure_canary(conn, &keyring, db::models::now()).map_err(

@@ -454,6 +454,19 @@ fn rollback(conn: &mut DbConn) {
     }
 }
 
+/// Refreshes SQLite's table statistics where they are missing or stale (`PRAGMA optimize`,
+/// which analyses only what changed, within a bounded number of rows), so the planner can tell
+/// `user_id = ?` (every row of a large library) from `book_id = ?` (a few). Run at start-up,
+/// before the pool opens its other connections (a connection reads the statistics when it
+/// loads the schema; new ones are seen by the others as the pool renews them), and with the
+/// periodic purge. PostgreSQL's autovacuum does the same on its own.
+pub fn optimize(conn: &mut DbConn) -> AppResult<()> {
+    if conn.backend() == Backend::Sqlite {
+        conn.batch_execute("PRAGMA optimize = 0x10002")?;
+    }
+    Ok(())
+}
+
 /// `SELECT 1` through the pool: the health check's round trip.
 pub fn ping(conn: &mut DbConn) -> AppResult<()> {
     conn.batch_execute("SELECT 1").map_err(AppError::from)

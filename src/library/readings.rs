@@ -303,9 +303,20 @@ pub fn reshelve(
     book_id: i64,
     now: NaiveDateTime,
 ) -> AppResult<()> {
+    // Naming every status lets the lookup use all three leading columns of the index on
+    // (user_id, status, book_id). Without it SQLite chose that index for user_id alone and read
+    // every reading of the user for each book: an import of 3,000 rows into a library of 50,000
+    // readings spent most of its 10 s here.
+    let all = [
+        ReadingStatus::Finished,
+        ReadingStatus::Reading,
+        ReadingStatus::Abandoned,
+    ]
+    .map(ReadingStatus::as_str);
     let statuses: Vec<String> = readings::table
-        .filter(readings::book_id.eq(book_id))
         .filter(readings::user_id.eq(user_id))
+        .filter(readings::status.eq_any(all))
+        .filter(readings::book_id.eq(book_id))
         .select(readings::status)
         .distinct()
         .load(conn)?;

@@ -60,6 +60,10 @@ pub fn spawn(state: AppState) {
         let mut interval = actix_web::rt::time::interval(std::time::Duration::from_secs(600));
         loop {
             interval.tick().await;
+            // The library grows between runs: keep the planner's statistics in step.
+            if let Err(error) = db::run(&state.pool, db::optimize).await {
+                log::warn!("refreshing the table statistics failed: {error}");
+            }
             match db::run(&state.pool, |conn| purge(conn, db::models::now())).await {
                 Ok(Some(purged)) if purged != Purged::default() => {
                     log::info!("purged {purged:?}")
