@@ -18,6 +18,7 @@ import io
 import json
 import os
 import secrets
+import shlex
 import sys
 import threading
 import time
@@ -247,6 +248,20 @@ def import_run(args):
                "report": {k: v for k, v in report.items() if isinstance(v, int)}}, sys.stdout)
 
 
+def env(args):
+    """Shell exports of what `mint` wrote, for the wrk scripts: eval "$(bench.py env ...)"."""
+    tokens = json.load(open(args.tokens))
+    names = {
+        "BENCH_TOKEN": tokens["access_token"],
+        "BENCH_CLIENT_ID": tokens["client_id"],
+        "BENCH_MCP_TOKEN": tokens["mcp_access_token"],
+        "BENCH_MCP_SESSION": tokens["mcp_session"],
+        "BENCH_REFRESH_FILE": args.refresh_file,
+    }
+    for name, value in names.items():
+        print(f"export {name}={shlex.quote(str(value))}")
+
+
 def table(args):
     results = json.load(open(args.results))
     print(f"{results['date']}, {results['backend']}, {results['machine']}")
@@ -283,10 +298,13 @@ def main():
     i.add_argument("--base", required=True)
     i.add_argument("--token", required=True)
     i.add_argument("--imports", required=True)
+    e = sub.add_parser("env")
+    e.add_argument("--tokens", required=True)
+    e.add_argument("--refresh-file", required=True)
     t = sub.add_parser("table")
     t.add_argument("results")
     args = parser.parse_args()
-    {"mint": mint, "logins": logins, "import": import_run, "table": table}[args.command](args)
+    {"mint": mint, "logins": logins, "import": import_run, "env": env, "table": table}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -37,13 +37,7 @@ for _ in $(seq 1 600); do curl -fs "$BASE/health" >/dev/null && break; sleep 0.2
 
 python3 bench/bench.py mint --base "$BASE" --email "$EMAIL" --password "$PASSWORD" \
   --refresh 64 --out "$WORK/tokens.json" --refresh-file "$WORK/refresh.txt" >&2
-tok() { python3 -c "import json; print(json.load(open('$WORK/tokens.json'))['$1'])"; }
-export BENCH_TOKEN BENCH_CLIENT_ID BENCH_MCP_TOKEN BENCH_MCP_SESSION BENCH_REFRESH_FILE
-BENCH_TOKEN=$(tok access_token)
-BENCH_CLIENT_ID=$(tok client_id)
-BENCH_MCP_TOKEN=$(tok mcp_access_token)
-BENCH_MCP_SESSION=$(tok mcp_session)
-BENCH_REFRESH_FILE="$WORK/refresh.txt"
+eval "$(python3 bench/bench.py env --tokens "$WORK/tokens.json" --refresh-file "$WORK/refresh.txt")"
 cat "bench/lua/$SCRIPT" bench/lua/report.lua >"$WORK/script.lua"
 
 wrk -t1 -c4 -d3s --timeout 10s -s "$WORK/script.lua" "$BASE$TARGET_PATH" >/dev/null

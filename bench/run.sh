@@ -87,13 +87,7 @@ RSS_IDLE=$(rss_mb)
 say "minting tokens through the OAuth flow"
 python3 bench/bench.py mint --base "$BASE" --email "$EMAIL" --password "$PASSWORD" \
   --refresh $((CONNECTIONS * 2)) --out "$WORK/tokens.json" --refresh-file "$WORK/refresh.txt"
-tok() { python3 -c "import json,sys; print(json.load(open('$WORK/tokens.json'))['$1'])"; }
-export BENCH_TOKEN BENCH_CLIENT_ID BENCH_MCP_TOKEN BENCH_MCP_SESSION BENCH_REFRESH_FILE
-BENCH_TOKEN=$(tok access_token)
-BENCH_CLIENT_ID=$(tok client_id)
-BENCH_MCP_TOKEN=$(tok mcp_access_token)
-BENCH_MCP_SESSION=$(tok mcp_session)
-BENCH_REFRESH_FILE="$WORK/refresh.txt"
+eval "$(python3 bench/bench.py env --tokens "$WORK/tokens.json" --refresh-file "$WORK/refresh.txt")"
 
 SCENARIOS="$WORK/scenarios.jsonl"
 : >"$SCENARIOS"
