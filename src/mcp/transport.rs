@@ -82,54 +82,40 @@ async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) ->
         Err(refusal) => return checked(&req, &state, &caller, refusal.response()).await,
     };
     let sse = wants_sse_only(&req);
+    // A malformed request: 400 with a JSON-RPC error, once the token's row is known to be live
+    // (a revoked token gets its 401 whatever else is wrong).
+    let malformed = |code: i64, message: String| {
+        let body = RpcError::new(code, message).response(&Value::Null);
+        checked(
+            &req,
+            &state,
+            &caller,
+            reply(StatusCode::BAD_REQUEST, &body, sse),
+        )
+    };
 
     let parsed: Value = match serde_json::from_slice(&body) {
         Ok(value) => value,
         Err(error) => {
-            let body = RpcError::new(protocol::PARSE_ERROR, format!("parse error: {error}"))
-                .response(&Value::Null);
-            return checked(
-                &req,
-                &state,
-                &caller,
-                reply(StatusCode::BAD_REQUEST, &body, sse),
-            )
-            .await;
+            return malformed(protocol::PARSE_ERROR, format!("parse error: {error}")).await;
         }
     };
-    let (messages, batch) =
-        match parsed {
-            Value::Array(items) => {
-                if version != BATCH_VERSION {
-                    return checked(&req, &state, &caller, reply(
-                    StatusCode::BAD_REQUEST,
-                    &RpcError::new(
-                        protocol::INVALID_REQUEST,
-                        format!("JSON-RPC batches are not allowed in protocol version {version}"),
-                    )
-                    .response(&Value::Null),
-                    sse,
-                ))
+    let (messages, batch) = match parsed {
+        Value::Array(items) => {
+            if version != BATCH_VERSION {
+                return malformed(
+                    protocol::INVALID_REQUEST,
+                    format!("JSON-RPC batches are not allowed in protocol version {version}"),
+                )
                 .await;
-                }
-                if items.is_empty() {
-                    return checked(
-                        &req,
-                        &state,
-                        &caller,
-                        reply(
-                            StatusCode::BAD_REQUEST,
-                            &RpcError::new(protocol::INVALID_REQUEST, "an empty batch")
-                                .response(&Value::Null),
-                            sse,
-                        ),
-                    )
-                    .await;
-                }
-                (items, true)
             }
-            single => (vec![single], false),
-        };
+            if items.is_empty() {
+                return malformed(protocol::INVALID_REQUEST, "an empty batch".into()).await;
+            }
+            (items, true)
+        }
+        single => (vec![single], false),
+    };
 
     // `initialize` stands alone and creates the session.
     if let [only] = messages.as_slice() {
@@ -141,19 +127,9 @@ async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) ->
         .iter()
         .any(|m| m.get("method").and_then(Value::as_str) == Some("initialize"))
     {
-        return checked(
-            &req,
-            &state,
-            &caller,
-            reply(
-                StatusCode::BAD_REQUEST,
-                &RpcError::new(
-                    protocol::INVALID_REQUEST,
-                    "initialize must be sent on its own",
-                )
-                .response(&Value::Null),
-                sse,
-            ),
+        return malformed(
+            protocol::INVALID_REQUEST,
+            "initialize must be sent on its own".into(),
         )
         .await;
     }
