@@ -320,7 +320,7 @@ where
 {
     if let DbConn::Sqlite(c) = conn {
         if !in_transaction(c) {
-            let writer = sqlite_writer(c)?;
+            let (writer, file) = sqlite_writer(c)?;
             let mut slot = writer.lock().unwrap_or_else(|poisoned| {
                 // A write panicked half-way: its transaction may still be open on the writer's
                 // connection. Close that connection; the next write opens a fresh one.
@@ -330,7 +330,7 @@ where
                 slot
             });
             if slot.is_none() {
-                *slot = open_writer(c)?;
+                *slot = open_writer(&file);
             }
             return match slot.as_mut() {
                 Some(own) => transaction(own, work),
@@ -382,8 +382,8 @@ where
 /// in-memory database): those writes use the caller's connection.
 type SqliteWriter = Arc<Mutex<Option<DbConn>>>;
 
-/// The writer of the SQLite file `conn` is open on.
-fn sqlite_writer(conn: &mut SqliteConnection) -> diesel::QueryResult<SqliteWriter> {
+/// The writer of the SQLite file `conn` is open on, and the file's path.
+fn sqlite_writer(conn: &mut SqliteConnection) -> diesel::QueryResult<(SqliteWriter, String)> {
     /// Writers kept at once. A server has one file; a test run opens hundreds, and a writer
     /// dropped from the map closes once its last write is done.
     const KEPT: usize = 8;
@@ -394,14 +394,14 @@ fn sqlite_writer(conn: &mut SqliteConnection) -> diesel::QueryResult<SqliteWrite
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Some(writer) = writers.get(&file) {
-        return Ok(writer.clone());
+        return Ok((writer.clone(), file));
     }
     if writers.len() >= KEPT {
         writers.clear();
     }
     let writer = SqliteWriter::default();
-    writers.insert(file, writer.clone());
-    Ok(writer)
+    writers.insert(file.clone(), writer.clone());
+    Ok((writer, file))
 }
 
 /// The path of the SQLite file `conn` is open on; empty for an in-memory database.
@@ -421,18 +421,17 @@ fn main_file(conn: &mut SqliteConnection) -> diesel::QueryResult<String> {
         .first(conn)
 }
 
-/// A connection of its own to the file `conn` is open on, or `None` when there is no file to
-/// open again (an in-memory database) or it cannot be opened.
-fn open_writer(conn: &mut SqliteConnection) -> diesel::QueryResult<Option<DbConn>> {
-    let file = main_file(conn)?;
+/// A connection of its own to `file`, or `None` when there is no file to open again (an
+/// in-memory database) or it cannot be opened.
+fn open_writer(file: &str) -> Option<DbConn> {
     if file.is_empty() {
-        return Ok(None);
+        return None;
     }
-    match open_sqlite(&file) {
-        Ok(own) => Ok(Some(DbConn::Sqlite(own))),
+    match open_sqlite(file) {
+        Ok(own) => Some(DbConn::Sqlite(own)),
         Err(error) => {
             log::warn!("cannot open a writer connection to the SQLite file: {error}");
-            Ok(None)
+            None
         }
     }
 }
