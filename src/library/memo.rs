@@ -85,10 +85,7 @@ impl Memo {
         filter: String,
         compute: impl FnOnce(&mut DbConn) -> AppResult<i64>,
     ) -> AppResult<i64> {
-        let flight = self.flight(user_id);
-        let _turn = flight.as_ref().and_then(|f| f.lock().ok());
-        let version = version(conn, user_id)?;
-        remember(&self.counts, (user_id, filter), version, || compute(conn))
+        self.memoised(&self.counts, conn, user_id, (user_id, filter), compute)
     }
 
     /// Statistics of `year` as of `today` (streaks depend on the day).
@@ -100,12 +97,29 @@ impl Memo {
         today: NaiveDate,
         compute: impl FnOnce(&mut DbConn) -> AppResult<ReadingStats>,
     ) -> AppResult<ReadingStats> {
+        let year_key = year.unwrap_or(i32::MIN);
+        self.memoised(
+            &self.stats,
+            conn,
+            user_id,
+            (user_id, year_key, today),
+            compute,
+        )
+    }
+
+    /// `key`'s figure in `map` under the user's flight lock and current library version,
+    /// computed on a miss.
+    fn memoised<K: Hash + Eq, V: Clone>(
+        &self,
+        map: &Entries<K, V>,
+        conn: &mut DbConn,
+        user_id: i64,
+        key: K,
+        compute: impl FnOnce(&mut DbConn) -> AppResult<V>,
+    ) -> AppResult<V> {
         let flight = self.flight(user_id);
         let _turn = flight.as_ref().and_then(|f| f.lock().ok());
         let version = version(conn, user_id)?;
-        let year_key = year.unwrap_or(i32::MIN);
-        remember(&self.stats, (user_id, year_key, today), version, || {
-            compute(conn)
-        })
+        remember(map, key, version, || compute(conn))
     }
 }
