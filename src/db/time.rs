@@ -115,48 +115,35 @@ fn write_rfc3339(at: &DateTime<Utc>, buf: &mut [u8; 32]) -> Option<usize> {
     if nanos >= 1_000_000_000 {
         return None;
     }
-    let mut len = 0;
-    let mut put = |value: u32, width: u32| {
-        for place in (0..width).rev() {
-            buf[len] = b'0' + (value / 10u32.pow(place) % 10) as u8;
-            len += 1;
-        }
-    };
-    put(year, 4);
-    put(at.month(), 2);
-    put(at.day(), 2);
-    put(at.hour(), 2);
-    put(at.minute(), 2);
-    put(at.second(), 2);
     let digits = match nanos {
         0 => 0,
         n if n % 1_000_000 == 0 => 3,
         n if n % 1_000 == 0 => 6,
         _ => 9,
     };
-    if digits > 0 {
-        put(nanos / 10u32.pow(9 - digits), digits);
-    }
-    // Insert the separators: "YYYYMMDDHHMMSSfff" -> "YYYY-MM-DDTHH:MM:SS.fffZ".
-    let raw = *buf;
-    let mut out = 0;
-    for (i, &byte) in raw[..len].iter().enumerate() {
-        let separator = match i {
-            4 | 6 => Some(b'-'),
-            8 => Some(b'T'),
-            10 | 12 => Some(b':'),
-            14 => Some(b'.'),
-            _ => None,
-        };
+    let mut len = 0;
+    // Each field's digits, after the separator that precedes it.
+    let mut put = |separator: Option<u8>, value: u32, width: u32| {
         if let Some(separator) = separator {
-            buf[out] = separator;
-            out += 1;
+            buf[len] = separator;
+            len += 1;
         }
-        buf[out] = byte;
-        out += 1;
+        for place in (0..width).rev() {
+            buf[len] = b'0' + (value / 10u32.pow(place) % 10) as u8;
+            len += 1;
+        }
+    };
+    put(None, year, 4);
+    put(Some(b'-'), at.month(), 2);
+    put(Some(b'-'), at.day(), 2);
+    put(Some(b'T'), at.hour(), 2);
+    put(Some(b':'), at.minute(), 2);
+    put(Some(b':'), at.second(), 2);
+    if digits > 0 {
+        put(Some(b'.'), nanos / 10u32.pow(9 - digits), digits);
     }
-    buf[out] = b'Z';
-    Some(out + 1)
+    buf[len] = b'Z';
+    Some(len + 1)
 }
 
 #[cfg(test)]
