@@ -59,6 +59,12 @@ pub enum ReadingStatus {
 }
 
 impl ReadingStatus {
+    pub const ALL: [ReadingStatus; 3] = [
+        ReadingStatus::Reading,
+        ReadingStatus::Finished,
+        ReadingStatus::Abandoned,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ReadingStatus::Reading => "reading",

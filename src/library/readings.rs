@@ -307,12 +307,7 @@ pub fn reshelve(
     // (user_id, status, book_id). Without it SQLite chose that index for user_id alone and read
     // every reading of the user for each book: an import of 3,000 rows into a library of 50,000
     // readings spent most of its 10 s here.
-    let all = [
-        ReadingStatus::Finished,
-        ReadingStatus::Reading,
-        ReadingStatus::Abandoned,
-    ]
-    .map(ReadingStatus::as_str);
+    let all = ReadingStatus::ALL.map(ReadingStatus::as_str);
     let statuses: Vec<String> = readings::table
         .filter(readings::user_id.eq(user_id))
         .filter(readings::status.eq_any(all))
