@@ -16,6 +16,7 @@ pub mod mcp;
 pub mod oauth;
 pub mod seed;
 pub mod state;
+pub mod threads;
 pub mod web;
 
 use actix_session::config::{CookieContentSecurity, PersistentSession};
@@ -141,16 +142,19 @@ pub fn start(state: AppState, listener: TcpListener) -> std::io::Result<Server> 
         0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
         n => n,
     };
-    // Blocking work is database work (one pool connection each) or bcrypt: threads beyond the
-    // pool's size would only wait for a connection, and each costs a stack and, with glibc, a
-    // malloc arena. A few more than the pool leaves room for password hashing.
-    let blocking = (state.config.database_pool_size as usize + 4)
+    // Blocking work is database work, one pool connection each (bcrypt has threads of its own,
+    // auth::password). Threads beyond the pool's size would only wait for a connection.
+    let blocking = (state.config.database_pool_size as usize)
         .div_ceil(workers)
-        .max(4);
-    let server = HttpServer::new(move || app(state.clone()))
-        .workers(workers)
-        .worker_max_blocking_threads(blocking)
-        .listen(listener)?
-        .run();
+        .max(1);
+    let server = HttpServer::new(move || {
+        // Runs on each worker's thread as it starts.
+        threads::batch_current_thread();
+        app(state.clone())
+    })
+    .workers(workers)
+    .worker_max_blocking_threads(blocking)
+    .listen(listener)?
+    .run();
     Ok(server)
 }
