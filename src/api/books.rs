@@ -137,6 +137,6 @@ pub async fn recommendations(
     let user = auth.user_id;
     let limit = query.limit.unwrap_or(10).clamp(1, 50);
     Ok(web::Json(
-        db::run(&state.pool, move |c| recommend::recommend(c, user, limit)).await?,
+        db::run_long(&state.pool, move |c| recommend::recommend(c, user, limit)).await?,
     ))
 }

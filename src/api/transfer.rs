@@ -47,7 +47,7 @@ async fn run_import(
 ) -> AppResult<web::Json<ImportReport>> {
     let body = read_body(payload).await?;
     Ok(web::Json(
-        db::run(&state.pool, move |c| {
+        db::run_long(&state.pool, move |c| {
             import::import(c, user, source, &body, now())
         })
         .await?,
@@ -111,7 +111,7 @@ pub async fn export_library(
     query: web::Query<ExportQuery>,
 ) -> AppResult<HttpResponse> {
     let user = auth.user_id;
-    let library = db::run(&state.pool, move |c| export::library(c, user, now())).await?;
+    let library = db::run_long(&state.pool, move |c| export::library(c, user, now())).await?;
     Ok(match query.format.unwrap_or_default() {
         ExportFormat::Json => HttpResponse::Ok().json(library),
         ExportFormat::Csv => HttpResponse::Ok()

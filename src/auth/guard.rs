@@ -247,9 +247,13 @@ pub fn token_is_live(
         return Ok(false);
     }
     if last_used_at.is_none_or(|at| now - at > chrono::Duration::seconds(60)) {
-        diesel::update(oauth_tokens::table.find(id))
-            .set(oauth_tokens::last_used_at.eq(now))
-            .execute(conn)?;
+        // A write like any other: in turn on the file's writer, not waiting for SQLite's lock
+        // on this reader's connection.
+        db::write_transaction(conn, |c| {
+            diesel::update(oauth_tokens::table.find(id))
+                .set(oauth_tokens::last_used_at.eq(now))
+                .execute(c)
+        })?;
     }
     Ok(true)
 }

@@ -4,6 +4,7 @@
 pub mod models;
 pub mod schema;
 pub mod time;
+pub mod turns;
 
 use crate::error::{AppError, AppResult};
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
@@ -283,19 +284,44 @@ pub fn migrations_current(conn: &mut DbConn) -> Result<bool, String> {
     pending.map(|p| !p).map_err(|e| e.to_string())
 }
 
-/// Runs blocking database work on the blocking thread pool, never on an async worker.
-/// The connection is checked out inside the closure, so waiting for one blocks no worker either.
+/// Runs blocking database work on the database threads (`turns`), never on an async worker.
+/// The connection is checked out there too, so waiting for one blocks no worker either.
 pub async fn run<T, F>(pool: &Pool, work: F) -> AppResult<T>
 where
     F: FnOnce(&mut DbConn) -> AppResult<T> + Send + 'static,
     T: Send + 'static,
 {
     let pool = pool.clone();
-    actix_web::web::block(move || {
-        let mut conn = pool.get()?;
-        work(&mut conn)
-    })
-    .await?
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    turns::spawn(move || {
+        let result = checkout(&pool).and_then(|mut conn| match *conn {
+            // SQLite work is CPU work, done in turn; PostgreSQL work waits on the network.
+            DbConn::Sqlite(_) => work(&mut conn),
+            DbConn::Pg(_) => turns::off_turn(|| work(&mut conn)),
+        });
+        let _ = reply.send(result);
+    });
+    answer
+        .await
+        .map_err(|_| AppError::internal("database work ended without an answer"))?
+}
+
+/// `run` for work that takes long (an import, an export of the whole library, recommendations
+/// drawn from it): it runs off the CPU turn, so other requests are not held up behind it.
+pub async fn run_long<T, F>(pool: &Pool, work: F) -> AppResult<T>
+where
+    F: FnOnce(&mut DbConn) -> AppResult<T> + Send + 'static,
+    T: Send + 'static,
+{
+    run(pool, move |conn| turns::off_turn(|| work(conn))).await
+}
+
+/// A connection from the pool. One that is not free at once is waited for off the CPU turn.
+fn checkout(pool: &Pool) -> AppResult<PooledConn> {
+    match pool.try_get() {
+        Some(conn) => Ok(conn),
+        None => Ok(turns::off_turn(|| pool.get())?),
+    }
 }
 
 /// A write transaction. On SQLite it starts with `BEGIN IMMEDIATE`, taking the write lock up
@@ -318,29 +344,74 @@ where
     F: FnOnce(&mut DbConn) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
-    if let DbConn::Sqlite(c) = conn {
-        if !in_transaction(c) {
-            let (writer, file) = sqlite_writer(c)?;
-            let mut slot = writer.lock().unwrap_or_else(|poisoned| {
-                // A write panicked half-way: its transaction may still be open on the writer's
-                // connection. Close that connection; the next write opens a fresh one.
-                let mut slot = poisoned.into_inner();
-                *slot = None;
-                writer.clear_poison();
-                slot
-            });
-            if slot.is_none() {
-                *slot = open_writer(&file);
-            }
-            return match slot.as_mut() {
-                Some(own) => transaction(own, work),
-                // The file could not be opened a second time (or is in memory): this
-                // connection writes, still in turn.
-                None => transaction(conn, work),
-            };
-        }
+    let outermost = match conn {
+        DbConn::Sqlite(c) => !in_transaction(c),
+        DbConn::Pg(_) => false,
+    };
+    if outermost {
+        return sqlite_write(conn, work);
     }
     transaction(conn, work)
+}
+
+/// A write transaction on an SQLite file, on the file's writer. A write that finds the writer
+/// free runs in the CPU turn it holds; one that must wait for it gives the turn up to readers
+/// meanwhile (`turns`).
+fn sqlite_write<T, E, F>(conn: &mut DbConn, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConn) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    let DbConn::Sqlite(c) = conn else {
+        return transaction(conn, work);
+    };
+    let (writer, file) = sqlite_writer(c)?;
+    let attempt = writer.try_lock();
+    match attempt {
+        Ok(slot) => write_on(slot, &file, conn, work),
+        Err(std::sync::TryLockError::Poisoned(poisoned)) => {
+            write_on(recovered(&writer, poisoned), &file, conn, work)
+        }
+        Err(std::sync::TryLockError::WouldBlock) => turns::off_turn(|| {
+            let slot = writer
+                .lock()
+                .unwrap_or_else(|poisoned| recovered(&writer, poisoned));
+            write_on(slot, &file, conn, work)
+        }),
+    }
+}
+
+/// The writer's slot after a write panicked half-way: its transaction may still be open on the
+/// writer's connection. That connection is closed; the next write opens a fresh one.
+fn recovered<'a>(
+    writer: &SqliteWriter,
+    poisoned: std::sync::PoisonError<std::sync::MutexGuard<'a, Option<DbConn>>>,
+) -> std::sync::MutexGuard<'a, Option<DbConn>> {
+    let mut slot = poisoned.into_inner();
+    *slot = None;
+    writer.clear_poison();
+    slot
+}
+
+fn write_on<T, E, F>(
+    mut slot: std::sync::MutexGuard<'_, Option<DbConn>>,
+    file: &str,
+    conn: &mut DbConn,
+    work: F,
+) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConn) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    if slot.is_none() {
+        *slot = open_writer(file);
+    }
+    match slot.as_mut() {
+        Some(own) => transaction(own, work),
+        // The file could not be opened a second time (or is in memory): this connection
+        // writes, still in turn.
+        None => transaction(conn, work),
+    }
 }
 
 fn transaction<T, E, F>(conn: &mut DbConn, work: F) -> Result<T, E>

@@ -118,7 +118,15 @@ impl Memo {
         compute: impl FnOnce(&mut DbConn) -> AppResult<V>,
     ) -> AppResult<V> {
         let flight = self.flight(user_id);
-        let _turn = flight.as_ref().and_then(|f| f.lock().ok());
+        let _flight = flight.as_ref().and_then(|f| match f.try_lock() {
+            Ok(guard) => Some(guard),
+            // Another request of this user is computing (statistics from cold take long): wait
+            // for it off the CPU turn, so that other users' requests run meanwhile.
+            Err(std::sync::TryLockError::WouldBlock) => {
+                crate::db::turns::off_turn(|| f.lock().ok())
+            }
+            Err(std::sync::TryLockError::Poisoned(_)) => None,
+        });
         let version = version(conn, user_id)?;
         remember(map, key, version, || compute(conn))
     }

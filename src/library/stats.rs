@@ -117,8 +117,10 @@ pub fn compute_memoised(
     year: Option<i32>,
     today: NaiveDate,
 ) -> AppResult<ReadingStats> {
+    // Long work (a tenth of a second and more for a large library): other requests run
+    // meanwhile instead of waiting for this one's CPU turn.
     memo.stats(conn, user_id, year, today, |conn| {
-        compute(conn, user_id, year, today)
+        crate::db::turns::off_turn(|| compute(conn, user_id, year, today))
     })
 }
 

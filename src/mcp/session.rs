@@ -27,17 +27,15 @@ pub fn create(
     now: NaiveDateTime,
 ) -> AppResult<String> {
     let session_id = random_token(32);
-    diesel::insert_into(mcp_sessions::table)
-        .values((
-            mcp_sessions::session_hash.eq(hash_token(&session_id)),
-            mcp_sessions::user_id.eq(user_id),
-            mcp_sessions::protocol_version.eq(protocol_version),
-            mcp_sessions::client_name
-                .eq(client_name.map(|n| n.chars().take(200).collect::<String>())),
-            mcp_sessions::created_at.eq(now),
-            mcp_sessions::last_seen_at.eq(now),
-        ))
-        .execute(conn)?;
+    let insert = diesel::insert_into(mcp_sessions::table).values((
+        mcp_sessions::session_hash.eq(hash_token(&session_id)),
+        mcp_sessions::user_id.eq(user_id),
+        mcp_sessions::protocol_version.eq(protocol_version),
+        mcp_sessions::client_name.eq(client_name.map(|n| n.chars().take(200).collect::<String>())),
+        mcp_sessions::created_at.eq(now),
+        mcp_sessions::last_seen_at.eq(now),
+    ));
+    crate::db::write_transaction(conn, |c| insert.execute(c))?;
     Ok(session_id)
 }
 
@@ -67,9 +65,11 @@ pub fn find(
     }
     // Touch at most once a minute: reads should not all become writes.
     if now - last_seen_at > Duration::seconds(60) {
-        diesel::update(mcp_sessions::table.find(id))
-            .set(mcp_sessions::last_seen_at.eq(now))
-            .execute(conn)?;
+        crate::db::write_transaction(conn, |c| {
+            diesel::update(mcp_sessions::table.find(id))
+                .set(mcp_sessions::last_seen_at.eq(now))
+                .execute(c)
+        })?;
     }
     Ok(Some(McpSession {
         id,
@@ -80,12 +80,14 @@ pub fn find(
 
 /// Ends a session. Returns whether there was one to end.
 pub fn end(conn: &mut DbConn, session_id: &str, user_id: i64) -> AppResult<bool> {
-    let deleted = diesel::delete(
-        mcp_sessions::table
-            .filter(mcp_sessions::session_hash.eq(hash_token(session_id)))
-            .filter(mcp_sessions::user_id.eq(user_id)),
-    )
-    .execute(conn)?;
+    let deleted = crate::db::write_transaction(conn, |c| {
+        diesel::delete(
+            mcp_sessions::table
+                .filter(mcp_sessions::session_hash.eq(hash_token(session_id)))
+                .filter(mcp_sessions::user_id.eq(user_id)),
+        )
+        .execute(c)
+    })?;
     Ok(deleted > 0)
 }
 

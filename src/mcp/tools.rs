@@ -493,7 +493,7 @@ async fn run_value(
         "recommend_books" => {
             let args: RecommendArgs = parse(arguments)?;
             let limit = args.limit.unwrap_or(5).clamp(1, 20);
-            let recs = db::run(pool, move |c| recommend::recommend(c, user, limit)).await?;
+            let recs = db::run_long(pool, move |c| recommend::recommend(c, user, limit)).await?;
             Ok(json!({
                 "recommendations": recs
                     .iter()

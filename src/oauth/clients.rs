@@ -435,9 +435,11 @@ pub fn authenticate(
         .last_used_at
         .is_none_or(|at| now - at > chrono::Duration::seconds(60))
     {
-        diesel::update(oauth_clients::table.find(client.id))
-            .set(oauth_clients::last_used_at.eq(now))
-            .execute(conn)?;
+        crate::db::write_transaction(conn, |c| {
+            diesel::update(oauth_clients::table.find(client.id))
+                .set(oauth_clients::last_used_at.eq(now))
+                .execute(c)
+        })?;
     }
     Ok(client)
 }
