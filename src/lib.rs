@@ -142,15 +142,19 @@ pub fn start(state: AppState, listener: TcpListener) -> std::io::Result<Server> 
         0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
         n => n,
     };
-    // Blocking work has threads of its own: database work on db::turns, bcrypt on
-    // auth::password's. Actix's blocking pool is not used, so it is kept to one thread a worker.
+    // Actix's blocking pool runs PostgreSQL work, one pool connection each: threads beyond the
+    // pool's size would only wait for a connection. SQLite work has threads of its own
+    // (db::turns), and so has bcrypt (auth::password).
+    let blocking = (state.config.database_pool_size as usize)
+        .div_ceil(workers)
+        .max(1);
     let server = HttpServer::new(move || {
         // Runs on each worker's thread as it starts.
         threads::batch_current_thread();
         app(state.clone())
     })
     .workers(workers)
-    .worker_max_blocking_threads(1)
+    .worker_max_blocking_threads(blocking)
     .listen(listener)?
     .run();
     Ok(server)

@@ -48,7 +48,35 @@ macro_rules! on_backend {
 }
 pub use on_backend;
 
-pub type Pool = r2d2::Pool<ConnectionManager>;
+/// The connection pool, and the backend it connects to: `run` sends SQLite and PostgreSQL work
+/// to different threads. Everything else is r2d2's pool, through `Deref`.
+#[derive(Clone)]
+pub struct Pool {
+    connections: r2d2::Pool<ConnectionManager>,
+    backend: Backend,
+}
+
+impl std::ops::Deref for Pool {
+    type Target = r2d2::Pool<ConnectionManager>;
+    fn deref(&self) -> &Self::Target {
+        &self.connections
+    }
+}
+
+impl Pool {
+    /// A pool built by hand (tests give one a short timeout); `build_pool` is the usual way.
+    pub fn new(connections: r2d2::Pool<ConnectionManager>, backend: Backend) -> Pool {
+        Pool {
+            connections,
+            backend,
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+}
+
 pub type PooledConn = r2d2::PooledConnection<ConnectionManager>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -198,7 +226,7 @@ impl DbConn {
 /// so no database work is in flight once the caller is done; connections are still kept and
 /// reused, and closed after ten idle minutes.
 pub fn build_pool(target: &DatabaseTarget, size: u32) -> Result<Pool, String> {
-    r2d2::Pool::builder()
+    let connections = r2d2::Pool::builder()
         .max_size(size.max(1))
         .min_idle(Some(0))
         .connection_timeout(Duration::from_secs(5))
@@ -208,7 +236,11 @@ pub fn build_pool(target: &DatabaseTarget, size: u32) -> Result<Pool, String> {
         // database is back. A SQLite file does not go away.
         .test_on_check_out(target.backend == Backend::Postgres)
         .build(ConnectionManager::new(target.clone()))
-        .map_err(|e| format!("cannot open {}: {e}", target.display()))
+        .map_err(|e| format!("cannot open {}: {e}", target.display()))?;
+    Ok(Pool {
+        connections,
+        backend: target.backend,
+    })
 }
 
 /// Runs the pending migrations of the backend, under the start-up lock.
@@ -284,21 +316,28 @@ pub fn migrations_current(conn: &mut DbConn) -> Result<bool, String> {
     pending.map(|p| !p).map_err(|e| e.to_string())
 }
 
-/// Runs blocking database work on the database threads (`turns`), never on an async worker.
-/// The connection is checked out there too, so waiting for one blocks no worker either.
+/// Runs blocking database work off the async workers. The connection is checked out there
+/// too, so waiting for one blocks no worker either.
+/// - SQLite work is CPU work (its pages are in memory): it runs on the database threads, in its
+///   turn at the CPU (`turns`).
+/// - PostgreSQL work waits on the network: it runs on actix's blocking pool, a thread for each
+///   connection of the pool.
 pub async fn run<T, F>(pool: &Pool, work: F) -> AppResult<T>
 where
     F: FnOnce(&mut DbConn) -> AppResult<T> + Send + 'static,
     T: Send + 'static,
 {
     let pool = pool.clone();
+    if pool.backend == Backend::Postgres {
+        return actix_web::web::block(move || {
+            let mut conn = pool.get()?;
+            work(&mut conn)
+        })
+        .await?;
+    }
     let (reply, answer) = tokio::sync::oneshot::channel();
     turns::spawn(move || {
-        let result = checkout(&pool).and_then(|mut conn| match *conn {
-            // SQLite work is CPU work, done in turn; PostgreSQL work waits on the network.
-            DbConn::Sqlite(_) => work(&mut conn),
-            DbConn::Pg(_) => turns::off_turn(|| work(&mut conn)),
-        });
+        let result = checkout(&pool).and_then(|mut conn| work(&mut conn));
         let _ = reply.send(result);
     });
     answer

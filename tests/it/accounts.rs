@@ -390,11 +390,15 @@ async fn health_and_the_api_answer_503_when_the_database_is_down() {
     let mut state =
         panicless::state::AppState::init(crate::common::test_config(&db.url, &url, &[])).unwrap();
     // Nothing listens on port 1: every checkout fails after the timeout.
-    state.pool = r2d2::Pool::builder()
-        .connection_timeout(std::time::Duration::from_millis(300))
-        .build_unchecked(ConnectionManager::new(
-            DatabaseTarget::parse("postgres://nobody@127.0.0.1:1/none?connect_timeout=1").unwrap(),
-        ));
+    state.pool = panicless::db::Pool::new(
+        r2d2::Pool::builder()
+            .connection_timeout(std::time::Duration::from_millis(300))
+            .build_unchecked(ConnectionManager::new(
+                DatabaseTarget::parse("postgres://nobody@127.0.0.1:1/none?connect_timeout=1")
+                    .unwrap(),
+            )),
+        panicless::db::Backend::Postgres,
+    );
     let app = TestApp::serve(state, listener, db, Backend::Sqlite);
     let response = app.client.get(app.at("/health")).send().await.unwrap();
     assert_eq!(response.status(), 503);
