@@ -5,6 +5,7 @@
               code exchange with PKCE), an MCP session, written as JSON
   logins      signs in at a fixed rate for a while (the bcrypt load beside the reads)
   import      times the import of a 3,000-row Goodreads export built from the real ones
+  stats-cold  times the statistics right after each new reading (nothing memoised)
   table       prints the results table from the JSON the runner collected
 """
 import argparse
@@ -210,6 +211,37 @@ def logins(args):
                "p50_ms": pick(0.50), "p99_ms": pick(0.99), "errors": errors[0]}, sys.stdout)
 
 
+def stats_cold(args):
+    """Records a finished reading, then times GET /api/readings/stats: every answer is computed
+    afresh, since a new reading changes the statistics and ends the memo of the last answer."""
+    url = urllib.parse.urlsplit(args.base)
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
+    auth = {"Authorization": f"Bearer {args.token}"}
+    json_auth = {**auth, "Content-Type": "application/json"}
+
+    def send(method, path, body=None):
+        connection.request(method, path, json.dumps(body) if body is not None else None,
+                           json_auth if body is not None else auth)
+        response = connection.getresponse()
+        return response.status, response.read()
+
+    status, body = send("POST", "/api/books", {"title": "Cold statistics", "pages": 321})
+    book = json.loads(body)["id"] if status == 201 else 0
+    latencies, errors = [], 0
+    for n in range(args.count):
+        status, _ = send("POST", "/api/readings",
+                         {"book_id": book, "finished_on": f"2025-{1 + n % 12:02d}-{1 + n % 28:02d}"})
+        errors += status != 201
+        started = time.perf_counter()
+        status, _ = send("GET", "/api/readings/stats")
+        latencies.append(time.perf_counter() - started)
+        errors += status != 200
+    latencies.sort()
+    pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000
+    json.dump({"requests": len(latencies), "rps": len(latencies) / sum(latencies),
+               "p50_ms": pick(0.50), "p99_ms": pick(0.99), "errors": errors}, sys.stdout)
+
+
 def import_run(args):
     """A 3,000-row Goodreads export: the real exports' rows, cycled, with distinct titles."""
     rows, header = [], None
@@ -294,6 +326,10 @@ def main():
     l.add_argument("--password", required=True)
     l.add_argument("--rate", type=float, default=8)
     l.add_argument("--duration", type=float, default=10)
+    c = sub.add_parser("stats-cold")
+    c.add_argument("--base", required=True)
+    c.add_argument("--token", required=True)
+    c.add_argument("--count", type=int, default=30)
     i = sub.add_parser("import")
     i.add_argument("--base", required=True)
     i.add_argument("--token", required=True)
@@ -304,7 +340,8 @@ def main():
     t = sub.add_parser("table")
     t.add_argument("results")
     args = parser.parse_args()
-    {"mint": mint, "logins": logins, "import": import_run, "env": env, "table": table}[args.command](args)
+    {"mint": mint, "logins": logins, "import": import_run, "stats-cold": stats_cold,
+     "env": env, "table": table}[args.command](args)
 
 
 if __name__ == "__main__":
