@@ -150,7 +150,7 @@ pub fn start(state: AppState, listener: TcpListener) -> std::io::Result<Server> 
         .max(1);
     let server = HttpServer::new(move || {
         // Runs on each worker's thread as it starts.
-        threads::batch_current_thread();
+        threads::http_worker();
         app(state.clone())
     })
     .workers(workers)

@@ -137,7 +137,7 @@ impl HashingThreads {
 }
 
 fn hashing_thread(jobs: &Mutex<mpsc::Receiver<Job>>) {
-    crate::threads::lowest_priority_current_thread();
+    crate::threads::password_hashing();
     loop {
         let job = match jobs.lock() {
             Ok(receiver) => receiver.recv(),

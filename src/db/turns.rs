@@ -125,6 +125,7 @@ fn start_runner(state: &mut State) {
 /// A database thread: holds a turn and runs queued jobs one after the other; waits idle, without
 /// a turn, when there is nothing to run.
 fn run_queue() {
+    crate::threads::database_thread();
     HELD.set(true);
     while let Some(job) = next_job() {
         // A panic ends that job (its request gets a 500: its reply channel is dropped), not the
