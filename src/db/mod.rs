@@ -71,10 +71,6 @@ impl Pool {
             backend,
         }
     }
-
-    pub fn backend(&self) -> Backend {
-        self.backend
-    }
 }
 
 pub type PooledConn = r2d2::PooledConnection<ConnectionManager>;
@@ -383,12 +379,11 @@ where
     F: FnOnce(&mut DbConn) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
-    let outermost = match conn {
-        DbConn::Sqlite(c) => !in_transaction(c),
-        DbConn::Pg(_) => false,
-    };
-    if outermost {
-        return sqlite_write(conn, work);
+    if let DbConn::Sqlite(c) = conn {
+        if !in_transaction(c) {
+            let (writer, file) = sqlite_writer(c)?;
+            return sqlite_write(&writer, &file, conn, work);
+        }
     }
     transaction(conn, work)
 }
@@ -396,26 +391,26 @@ where
 /// A write transaction on an SQLite file, on the file's writer. A write that finds the writer
 /// free runs in the CPU turn it holds; one that must wait for it gives the turn up to readers
 /// meanwhile (`turns`).
-fn sqlite_write<T, E, F>(conn: &mut DbConn, work: F) -> Result<T, E>
+fn sqlite_write<T, E, F>(
+    writer: &SqliteWriter,
+    file: &str,
+    conn: &mut DbConn,
+    work: F,
+) -> Result<T, E>
 where
     F: FnOnce(&mut DbConn) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
-    let DbConn::Sqlite(c) = conn else {
-        return transaction(conn, work);
-    };
-    let (writer, file) = sqlite_writer(c)?;
-    let attempt = writer.try_lock();
-    match attempt {
-        Ok(slot) => write_on(slot, &file, conn, work),
+    match writer.try_lock() {
+        Ok(slot) => write_on(slot, file, conn, work),
         Err(std::sync::TryLockError::Poisoned(poisoned)) => {
-            write_on(recovered(&writer, poisoned), &file, conn, work)
+            write_on(recovered(writer, poisoned), file, conn, work)
         }
         Err(std::sync::TryLockError::WouldBlock) => turns::off_turn(|| {
             let slot = writer
                 .lock()
-                .unwrap_or_else(|poisoned| recovered(&writer, poisoned));
-            write_on(slot, &file, conn, work)
+                .unwrap_or_else(|poisoned| recovered(writer, poisoned));
+            write_on(slot, file, conn, work)
         }),
     }
 }
