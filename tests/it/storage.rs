@@ -13,6 +13,18 @@ fn pool_for(test_db: &TestDb) -> db::Pool {
     pool
 }
 
+/// A user with a placeholder hash, admin if first: what these tests need of an account.
+fn new_user(conn: &mut db::DbConn, email: &str) -> panicless::error::AppResult<user::User> {
+    user::create(
+        conn,
+        email,
+        "h",
+        None,
+        user::AdminPolicy::FirstUserOnly,
+        now(),
+    )
+}
+
 #[test]
 fn migrations_apply_once_and_are_current() {
     for backend in backends() {
@@ -38,26 +50,10 @@ fn emails_are_unique_case_insensitively_and_users_cascade() {
         let test_db = TestDb::new(backend);
         let pool = pool_for(&test_db);
         let mut conn = pool.get().unwrap();
-        let first = user::create(
-            &mut conn,
-            "Ann@Example.org",
-            "h",
-            None,
-            user::AdminPolicy::FirstUserOnly,
-            now(),
-        )
-        .unwrap();
+        let first = new_user(&mut conn, "Ann@Example.org").unwrap();
         assert!(first.is_admin, "first user is admin");
         assert_eq!(first.email, "ann@example.org");
-        let err = user::create(
-            &mut conn,
-            "ANN@example.org",
-            "h",
-            None,
-            user::AdminPolicy::FirstUserOnly,
-            now(),
-        )
-        .unwrap_err();
+        let err = new_user(&mut conn, "ANN@example.org").unwrap_err();
         assert!(
             matches!(err, panicless::error::AppError::Conflict { existing_id: Some(id), .. } if id == first.id)
         );
@@ -99,14 +95,7 @@ fn a_failed_write_transaction_leaves_nothing_behind() {
         let mut conn = pool.get().unwrap();
         let result: Result<(), panicless::error::AppError> =
             db::write_transaction(&mut conn, |conn| {
-                user::create(
-                    conn,
-                    "half@example.org",
-                    "h",
-                    None,
-                    user::AdminPolicy::FirstUserOnly,
-                    now(),
-                )?;
+                new_user(conn, "half@example.org")?;
                 Err(panicless::error::AppError::BadRequest("stop".into()))
             });
         assert!(result.is_err());
@@ -132,15 +121,7 @@ fn concurrent_sqlite_writers_wait_instead_of_failing() {
                     let email = format!("w{i}-{j}@example.org");
                     // Read, then write, in one transaction: the pattern that fails with a
                     // deferred BEGIN under contention.
-                    user::create(
-                        &mut conn,
-                        &email,
-                        "h",
-                        None,
-                        user::AdminPolicy::FirstUserOnly,
-                        now(),
-                    )
-                    .unwrap();
+                    new_user(&mut conn, &email).unwrap();
                 }
             })
         })
@@ -172,25 +153,11 @@ fn write_transactions_nest_as_savepoints() {
         let mut conn = pool.get().unwrap();
         let outcome: Result<(), panicless::error::AppError> =
             db::write_transaction(&mut conn, |conn| {
-                user::create(
-                    conn,
-                    "outer@example.org",
-                    "h",
-                    None,
-                    user::AdminPolicy::FirstUserOnly,
-                    now(),
-                )?;
+                new_user(conn, "outer@example.org")?;
                 // The inner one fails and rolls back alone.
                 let inner: Result<(), panicless::error::AppError> =
                     db::write_transaction(conn, |conn| {
-                        user::create(
-                            conn,
-                            "inner@example.org",
-                            "h",
-                            None,
-                            user::AdminPolicy::FirstUserOnly,
-                            now(),
-                        )?;
+                        new_user(conn, "inner@example.org")?;
                         Err(panicless::error::AppError::BadRequest("inner".into()))
                     });
                 assert!(inner.is_err());
@@ -295,15 +262,7 @@ fn optimize_records_table_statistics() {
         let test_db = TestDb::new(backend);
         let pool = pool_for(&test_db);
         let mut conn = pool.get().unwrap();
-        let user = user::create(
-            &mut conn,
-            "stats@example.org",
-            "h",
-            None,
-            user::AdminPolicy::FirstUserOnly,
-            now(),
-        )
-        .unwrap();
+        let user = new_user(&mut conn, "stats@example.org").unwrap();
         for n in 0..50 {
             diesel::insert_into(books::table)
                 .values((
