@@ -20,6 +20,44 @@ diesel::table! {
     }
 }
 
+// Reading statistics kept by triggers (migration 000700): see `library::stats`.
+diesel::table! {
+    reading_months (user_id, month) {
+        user_id -> BigInt,
+        month -> Text,
+        books -> BigInt,
+        pages -> BigInt,
+        rating_sum -> Double,
+        rated -> BigInt,
+        days_sum -> BigInt,
+        timed -> BigInt,
+    }
+}
+
+diesel::table! {
+    reading_authors (user_id, author) {
+        user_id -> BigInt,
+        author -> Text,
+        books -> BigInt,
+    }
+}
+
+diesel::table! {
+    reading_tags (user_id, tag) {
+        user_id -> BigInt,
+        tag -> Text,
+        books -> BigInt,
+    }
+}
+
+diesel::table! {
+    reading_days (user_id, day) {
+        user_id -> BigInt,
+        day -> Date,
+        events -> BigInt,
+    }
+}
+
 diesel::table! {
     books (id) {
         id -> BigInt,
@@ -214,6 +252,10 @@ diesel::joinable!(connectors -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     library_versions,
+    reading_months,
+    reading_authors,
+    reading_tags,
+    reading_days,
     users,
     books,
     book_tags,

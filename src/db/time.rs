@@ -10,7 +10,7 @@ use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Timelike, Utc};
 use diesel::backend::Backend;
 use diesel::deserialize::{self, FromSql, FromSqlRow};
 use diesel::pg::Pg;
-use diesel::sql_types::Timestamp;
+use diesel::sql_types::{Date, Timestamp};
 use diesel::sqlite::Sqlite;
 use serde::{Serialize, Serializer};
 
@@ -60,26 +60,63 @@ impl FromSql<Timestamp, super::MultiBackend> for StoredTime {
     }
 }
 
+/// A `DATE` column read in bulk (the statistics read thousands of days). On SQLite the stored
+/// `YYYY-MM-DD` is parsed directly, anything else by diesel's parser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, FromSqlRow)]
+#[diesel(sql_type = Date)]
+pub struct StoredDate(pub NaiveDate);
+
+impl FromSql<Date, Sqlite> for StoredDate {
+    fn from_sql(mut value: <Sqlite as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+        let text = value.read_text();
+        match parse_date(text.as_bytes()) {
+            Some(date) if text.len() == 10 => Ok(StoredDate(date)),
+            // What diesel itself accepts: `%F`, which also allows other widths of year.
+            _ => NaiveDate::parse_from_str(text, "%F")
+                .map(StoredDate)
+                .map_err(|_| format!("invalid date {text:?}").into()),
+        }
+    }
+}
+
+impl FromSql<Date, Pg> for StoredDate {
+    fn from_sql(value: <Pg as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+        <NaiveDate as FromSql<Date, Pg>>::from_sql(value).map(StoredDate)
+    }
+}
+
+impl FromSql<Date, super::MultiBackend> for StoredDate {
+    fn from_sql(
+        value: <super::MultiBackend as Backend>::RawValue<'_>,
+    ) -> deserialize::Result<Self> {
+        value.from_sql::<Self, Date>()
+    }
+}
+
+/// Decimal digits as a number; `None` if any is not a digit.
+fn number(digits: &[u8]) -> Option<u32> {
+    digits.iter().try_fold(0u32, |n, &d| {
+        d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+    })
+}
+
+/// The `YYYY-MM-DD` that begins `b`.
+fn parse_date(b: &[u8]) -> Option<NaiveDate> {
+    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let year = i32::try_from(number(&b[0..4])?).ok()?;
+    NaiveDate::from_ymd_opt(year, number(&b[5..7])?, number(&b[8..10])?)
+}
+
 /// `YYYY-MM-DD HH:MM:SS[.f]`, with one to nine fractional digits: what diesel writes and what
 /// SQLite's `CURRENT_TIMESTAMP` gives.
 fn parse_stored(text: &str) -> Option<NaiveDateTime> {
     let b = text.as_bytes();
-    if b.len() < 19
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || !matches!(b[10], b' ' | b'T')
-        || b[13] != b':'
-        || b[16] != b':'
-    {
+    if b.len() < 19 || !matches!(b[10], b' ' | b'T') || b[13] != b':' || b[16] != b':' {
         return None;
     }
-    let number = |digits: &[u8]| {
-        digits.iter().try_fold(0u32, |n, &d| {
-            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
-        })
-    };
-    let year = i32::try_from(number(&b[0..4])?).ok()?;
-    let date = NaiveDate::from_ymd_opt(year, number(&b[5..7])?, number(&b[8..10])?)?;
+    let date = parse_date(b)?;
     let nanos = match &b[19..] {
         [] => 0,
         [b'.', fraction @ ..] if (1..=9).contains(&fraction.len()) => {
@@ -180,6 +217,24 @@ mod tests {
         }
         let far = Utc.with_ymd_and_hms(12_345, 1, 2, 3, 4, 5).unwrap();
         assert_eq!(ours(&far), serde_json::to_string(&far).unwrap());
+    }
+
+    #[test]
+    fn dates_parse_like_chrono() {
+        for text in ["2026-12-01", "0999-01-31", "2024-02-29"] {
+            let chrono = NaiveDate::parse_from_str(text, "%F").ok();
+            assert_eq!(parse_date(text.as_bytes()), chrono, "{text}");
+        }
+        for bad in [
+            "",
+            "2026-12-1",
+            "2025-02-29",
+            "2026-00-01",
+            "2026/12/01",
+            "20a6-12-01",
+        ] {
+            assert_eq!(parse_date(bad.as_bytes()), None, "{bad}");
+        }
     }
 
     #[test]

@@ -557,3 +557,351 @@ async fn search_gives_the_same_books_whichever_plan_serves_it() {
         assert_eq!(titles(&after)[0], "Heart of Darkness");
     }
 }
+
+/// Figures of one user's library, as the tallies hold them or as the rows imply them.
+#[derive(Debug, Default, PartialEq)]
+struct Tallies {
+    /// month → (books, pages, rating sum in hundredths, rated, days, timed)
+    months: std::collections::BTreeMap<String, (i64, i64, i64, i64, i64, i64)>,
+    authors: std::collections::BTreeMap<String, i64>,
+    tags: std::collections::BTreeMap<String, i64>,
+    days: std::collections::BTreeMap<chrono::NaiveDate, i64>,
+}
+
+/// What the triggers keep, read back (rows at zero are what is left of a key that emptied).
+fn kept_tallies(conn: &mut panicless::db::DbConn, user_id: i64) -> Tallies {
+    use diesel::prelude::*;
+    use panicless::db::schema::{reading_authors, reading_days, reading_months, reading_tags};
+    let mut kept = Tallies::default();
+    let months: Vec<(String, i64, i64, f64, i64, i64, i64)> = reading_months::table
+        .filter(reading_months::user_id.eq(user_id))
+        .select((
+            reading_months::month,
+            reading_months::books,
+            reading_months::pages,
+            reading_months::rating_sum,
+            reading_months::rated,
+            reading_months::days_sum,
+            reading_months::timed,
+        ))
+        .load(conn)
+        .unwrap();
+    for (month, books, pages, rating_sum, rated, days, timed) in months {
+        assert!(books >= 0 && rated >= 0 && timed >= 0, "{month}: {books}");
+        if books > 0 {
+            let hundredths = (rating_sum * 100.0).round() as i64;
+            kept.months
+                .insert(month, (books, pages, hundredths, rated, days, timed));
+        } else {
+            assert_eq!((pages, rated, days, timed), (0, 0, 0, 0), "{month}");
+        }
+    }
+    let counts = |rows: Vec<(String, i64)>| {
+        rows.into_iter()
+            .inspect(|(key, n)| assert!(*n >= 0, "{key}: {n}"))
+            .filter(|(_, n)| *n > 0)
+            .collect()
+    };
+    kept.authors = counts(
+        reading_authors::table
+            .filter(reading_authors::user_id.eq(user_id))
+            .select((reading_authors::author, reading_authors::books))
+            .load(conn)
+            .unwrap(),
+    );
+    kept.tags = counts(
+        reading_tags::table
+            .filter(reading_tags::user_id.eq(user_id))
+            .select((reading_tags::tag, reading_tags::books))
+            .load(conn)
+            .unwrap(),
+    );
+    kept.days = reading_days::table
+        .filter(reading_days::user_id.eq(user_id))
+        .filter(reading_days::events.ne(0))
+        .select((reading_days::day, reading_days::events))
+        .load(conn)
+        .unwrap()
+        .into_iter()
+        .collect();
+    kept
+}
+
+/// The same figures computed here from the user's books, tags and readings.
+fn tallies_from_rows(conn: &mut panicless::db::DbConn, user_id: i64) -> Tallies {
+    use chrono::NaiveDate;
+    use diesel::prelude::*;
+    use panicless::db::schema::{book_tags, books, readings};
+    type Row = (
+        i64,
+        String,
+        Option<NaiveDate>,
+        Option<NaiveDate>,
+        Option<i32>,
+        Option<f64>,
+    );
+    let rows: Vec<Row> = readings::table
+        .filter(readings::user_id.eq(user_id))
+        .select((
+            readings::book_id,
+            readings::status,
+            readings::started_on,
+            readings::finished_on,
+            readings::pages_read,
+            readings::rating,
+        ))
+        .load(conn)
+        .unwrap();
+    let book_rows: std::collections::HashMap<i64, (Option<i32>, String)> = books::table
+        .filter(books::user_id.eq(user_id))
+        .select((books::id, (books::pages, books::primary_author)))
+        .load(conn)
+        .unwrap()
+        .into_iter()
+        .collect();
+    let tag_rows: Vec<(i64, String)> = book_tags::table
+        .filter(book_tags::user_id.eq(user_id))
+        .select((book_tags::book_id, book_tags::tag))
+        .load(conn)
+        .unwrap();
+    let mut expected = Tallies::default();
+    for (book_id, status, started, finished, pages_read, rating) in rows {
+        for day in [started, finished].into_iter().flatten() {
+            *expected.days.entry(day).or_default() += 1;
+        }
+        if status != "finished" {
+            continue;
+        }
+        let (pages, author) = &book_rows[&book_id];
+        let month = finished.map_or(String::new(), |d| d.format("%Y-%m").to_string());
+        let entry = expected.months.entry(month).or_default();
+        entry.0 += 1;
+        entry.1 += i64::from(pages.or(pages_read).unwrap_or(0));
+        entry.2 += (rating.unwrap_or(0.0) * 100.0).round() as i64;
+        entry.3 += i64::from(rating.is_some());
+        if let (Some(s), Some(f)) = (started, finished) {
+            entry.4 += (f - s).num_days();
+            entry.5 += 1;
+        }
+        if !author.is_empty() {
+            *expected.authors.entry(author.clone()).or_default() += 1;
+        }
+        for (_, tag) in tag_rows.iter().filter(|(b, _)| *b == book_id) {
+            *expected.tags.entry(tag.clone()).or_default() += 1;
+        }
+    }
+    expected
+}
+
+/// The statistics' tallies are kept by triggers on both backends. Whatever happens to readings,
+/// books (pages, author, tags, deletion) and users, they must stay what the rows imply: a few
+/// hundred random changes through the API, checked against a count from the rows.
+#[actix_web::test]
+async fn statistics_tallies_follow_every_change() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let (alice, token) = app.user("tallies@example.org").await;
+        let (bob, bob_token) = app.user("other@example.org").await;
+        // A small deterministic generator: the same run every time, failures reproduce.
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let authors = ["Ursula K. Le Guin", "Susanna Clarke", "Ted Chiang"];
+        let tags = ["fantasy", "science fiction", "essays", "short stories"];
+        let date = |n: u64| {
+            json!(chrono::NaiveDate::from_ymd_opt(2024, 11, 1)
+                .unwrap()
+                .checked_add_days(chrono::Days::new(n))
+                .unwrap())
+        };
+        let mut book_ids: Vec<i64> = Vec::new();
+        let mut reading_ids: Vec<i64> = Vec::new();
+        let mut applied = 0;
+        for step in 0..400 {
+            let op = if book_ids.len() < 4 { 0 } else { next(20) };
+            let (status, body) = match op {
+                0 | 1 => {
+                    let mut book = json!({"title": format!("Book {step}")});
+                    if next(4) > 0 {
+                        book["pages"] = json!(50 + next(600));
+                    }
+                    if next(5) > 0 {
+                        book["authors"] = json!([authors[next(3) as usize]]);
+                    }
+                    book["tags"] = json!(tags.iter().filter(|_| next(3) == 0).collect::<Vec<_>>());
+                    let (status, body) = app
+                        .api(Method::POST, "/api/books", &token, Some(book))
+                        .await;
+                    if status == 201 {
+                        book_ids.push(body["id"].as_i64().unwrap());
+                    }
+                    (status, body)
+                }
+                2..=9 => {
+                    let mut reading = json!({
+                        "book_id": book_ids[next(book_ids.len() as u64) as usize],
+                        "status": (["finished", "finished", "reading", "abandoned"][next(4) as usize]),
+                    });
+                    let start = next(60);
+                    if next(3) > 0 {
+                        reading["started_on"] = date(start);
+                    }
+                    if next(4) > 0 {
+                        reading["finished_on"] = date(start + next(30));
+                    }
+                    if next(2) == 0 {
+                        reading["rating"] = json!(next(11) as f64 / 2.0);
+                    }
+                    if next(3) == 0 {
+                        reading["pages_read"] = json!(next(300));
+                    }
+                    let (status, body) = app
+                        .api(Method::POST, "/api/readings", &token, Some(reading))
+                        .await;
+                    if status == 201 {
+                        reading_ids.push(body["id"].as_i64().unwrap());
+                    }
+                    (status, body)
+                }
+                10..=12 if !reading_ids.is_empty() => {
+                    let id = reading_ids[next(reading_ids.len() as u64) as usize];
+                    let patch = match next(5) {
+                        0 => {
+                            json!({"status": (["finished", "reading", "abandoned"][next(3) as usize])})
+                        }
+                        1 => {
+                            json!({"finished_on": if next(3) == 0 { Value::Null } else { date(next(90)) }})
+                        }
+                        2 => {
+                            json!({"started_on": if next(3) == 0 { Value::Null } else { date(next(60)) }})
+                        }
+                        3 => {
+                            json!({"rating": if next(3) == 0 { Value::Null } else { json!(next(11) as f64 / 2.0) }})
+                        }
+                        _ => {
+                            json!({"pages_read": next(300), "notes": "only the notes and pages read"})
+                        }
+                    };
+                    app.api(
+                        Method::PATCH,
+                        &format!("/api/readings/{id}"),
+                        &token,
+                        Some(patch),
+                    )
+                    .await
+                }
+                13 if !reading_ids.is_empty() => {
+                    let id = reading_ids.swap_remove(next(reading_ids.len() as u64) as usize);
+                    app.api(Method::DELETE, &format!("/api/readings/{id}"), &token, None)
+                        .await
+                }
+                14..=17 => {
+                    let id = book_ids[next(book_ids.len() as u64) as usize];
+                    let patch = match next(3) {
+                        0 => {
+                            json!({"pages": if next(4) == 0 { Value::Null } else { json!(50 + next(600)) }})
+                        }
+                        1 => {
+                            json!({"authors": if next(4) == 0 { json!([]) } else { json!([authors[next(3) as usize]]) }})
+                        }
+                        _ => {
+                            json!({"tags": tags.iter().filter(|_| next(2) == 0).collect::<Vec<_>>()})
+                        }
+                    };
+                    app.api(
+                        Method::PATCH,
+                        &format!("/api/books/{id}"),
+                        &token,
+                        Some(patch),
+                    )
+                    .await
+                }
+                18 => {
+                    // The other user's library changes too, and must not move this one's figures.
+                    let book = json!({"title": format!("Bob's {step}"), "pages": 100, "authors": [authors[0]], "tags": [tags[0]]});
+                    let (_, body) = app
+                        .api(Method::POST, "/api/books", &bob_token, Some(book))
+                        .await;
+                    let reading = json!({"book_id": body["id"], "status": "finished", "finished_on": date(10)});
+                    app.api(Method::POST, "/api/readings", &bob_token, Some(reading))
+                        .await
+                }
+                _ => {
+                    let id = book_ids.swap_remove(next(book_ids.len() as u64) as usize);
+                    app.api(Method::DELETE, &format!("/api/books/{id}"), &token, None)
+                        .await
+                }
+            };
+            if status < 300 {
+                applied += 1;
+            }
+            // Rows of deleted books take their readings with them.
+            if op >= 19 {
+                let mut conn = app.state.pool.get().unwrap();
+                let live: Vec<i64> = {
+                    use diesel::prelude::*;
+                    use panicless::db::schema::readings;
+                    readings::table
+                        .filter(readings::user_id.eq(alice))
+                        .select(readings::id)
+                        .load(&mut conn)
+                        .unwrap()
+                };
+                reading_ids.retain(|id| live.contains(id));
+            }
+            let _ = body;
+            if step % 50 == 49 {
+                let mut conn = app.state.pool.get().unwrap();
+                assert_eq!(
+                    kept_tallies(&mut conn, alice),
+                    tallies_from_rows(&mut conn, alice),
+                    "{backend:?}, step {step}"
+                );
+            }
+        }
+        assert!(
+            applied > 300,
+            "{backend:?}: most changes are valid ({applied})"
+        );
+        let mut conn = app.state.pool.get().unwrap();
+        let expected = tallies_from_rows(&mut conn, alice);
+        assert!(
+            expected.months.len() > 3 && !expected.tags.is_empty(),
+            "{expected:?}"
+        );
+        assert_eq!(kept_tallies(&mut conn, alice), expected, "{backend:?}");
+        assert_eq!(
+            kept_tallies(&mut conn, bob),
+            tallies_from_rows(&mut conn, bob)
+        );
+        drop(conn);
+
+        // The statistics read them: totals over all months.
+        let (status, stats) = app
+            .api(Method::GET, "/api/readings/stats", &token, None)
+            .await;
+        assert_eq!(status, 200, "{stats}");
+        let total: i64 = expected.months.values().map(|m| m.0).sum();
+        assert_eq!(stats["books_read_total"], total, "{backend:?}");
+
+        // A user's deletion takes every tally row with it, and leaves the other user's alone.
+        {
+            use diesel::prelude::*;
+            use panicless::db::schema::users;
+            let mut conn = app.state.pool.get().unwrap();
+            diesel::delete(users::table.find(alice))
+                .execute(&mut conn)
+                .unwrap();
+            assert_eq!(kept_tallies(&mut conn, alice), Tallies::default());
+            assert_eq!(
+                kept_tallies(&mut conn, bob),
+                tallies_from_rows(&mut conn, bob)
+            );
+        }
+        app.stop().await;
+    }
+}

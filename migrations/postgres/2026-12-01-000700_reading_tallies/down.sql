@@ -1,0 +1,14 @@
+DROP TRIGGER book_tags_tally ON book_tags;
+DROP FUNCTION book_tags_tally();
+DROP TRIGGER books_tally_update ON books;
+DROP FUNCTION books_tally_update();
+DROP TRIGGER books_tally_delete ON books;
+DROP FUNCTION books_tally_delete();
+DROP TRIGGER readings_tally ON readings;
+DROP FUNCTION readings_tally();
+DROP FUNCTION tally_reading(readings, INTEGER);
+DROP INDEX books_user_pages;
+DROP TABLE reading_days;
+DROP TABLE reading_authors;
+DROP TABLE reading_tags;
+DROP TABLE reading_months;

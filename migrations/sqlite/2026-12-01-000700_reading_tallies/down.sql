@@ -1,0 +1,13 @@
+DROP TRIGGER book_tags_tally_delete;
+DROP TRIGGER book_tags_tally_insert;
+DROP TRIGGER books_tally_author;
+DROP TRIGGER books_tally_pages;
+DROP TRIGGER books_tally_delete;
+DROP TRIGGER readings_tally_update;
+DROP TRIGGER readings_tally_delete;
+DROP TRIGGER readings_tally_insert;
+DROP INDEX books_user_pages;
+DROP TABLE reading_days;
+DROP TABLE reading_authors;
+DROP TABLE reading_tags;
+DROP TABLE reading_months;
