@@ -7,6 +7,7 @@
 //! request.
 
 use crate::auth::jwt::Claims;
+use crate::auth::secret::hash_token;
 use crate::auth::{Scope, ScopeSet};
 use crate::db::{self, schema::oauth_tokens, DbConn};
 use crate::error::{AppError, AppResult};
@@ -228,8 +229,10 @@ pub fn token_is_live(
     user_id: i64,
     now: NaiveDateTime,
 ) -> AppResult<bool> {
+    // Found by the hash of the jti, the unique key of every token row (migration 000800).
+    let hash = hash_token(jti);
     let row: Option<TokenState> = db::on_backend!(conn, c => oauth_tokens::table
-        .filter(oauth_tokens::jti.eq(jti))
+        .filter(oauth_tokens::token_hash.eq(&hash))
         .filter(oauth_tokens::kind.eq("access"))
         .select((
             oauth_tokens::id,

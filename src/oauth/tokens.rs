@@ -540,8 +540,8 @@ pub fn revoke_grant(conn: &mut DbConn, grant_id: &str, now: NaiveDateTime) -> OA
     .execute(conn)?)
 }
 
-/// The row a presented token names: a refresh token by its hash, an access token by the `jti`
-/// of its (validly signed) JWT.
+/// The row a presented token names: a refresh token by its hash, an access token by the hash of
+/// the `jti` of its (validly signed) JWT.
 fn find_presented(
     conn: &mut DbConn,
     jwt: &JwtKeys,
@@ -561,8 +561,10 @@ fn find_presented(
     let Some(claims) = jwt.verify_ignoring_expiry(token, audiences) else {
         return Ok(None);
     };
+    let hash = hash_token(&claims.jti);
     Ok(db::on_backend!(conn, c => oauth_tokens::table
-        .filter(oauth_tokens::jti.eq(&claims.jti))
+        .filter(oauth_tokens::token_hash.eq(&hash))
+        .filter(oauth_tokens::kind.eq("access"))
         .select(PresentedRow::as_select())
         .first(c)
         .optional())?)
