@@ -7,6 +7,8 @@
 #   bench/run.sh --postgres      PostgreSQL: a fresh schema in $BENCH_POSTGRES_URL
 #                                (default postgres://postgres@127.0.0.1:5432/test)
 #   DURATION=10 CONNECTIONS=64 bench/run.sh
+#   BENCH_BIN=/path/to/panicless BENCH_OUT=/tmp/before.json bench/run.sh
+#                                a binary built elsewhere (a "before"), its JSON written elsewhere
 #
 # On a machine with two cores or more, wrk runs on core 0 and the server on core 1 (taskset),
 # so neither steals the other's time. This is a benchmark, not a test: nothing here fails a build.
@@ -36,9 +38,15 @@ if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
   SERVER_CPU=(taskset -c 1) LOAD_CPU=(taskset -c 0)
 fi
 
-say "building the release binary"
-cargo build --release --locked >&2
-BIN="$PWD/target/release/panicless"
+if [ -n "${BENCH_BIN:-}" ]; then
+  # A binary built elsewhere, such as an older commit's for a "before"; the database is
+  # fresh either way, migrated by that binary.
+  BIN="$BENCH_BIN"
+else
+  say "building the release binary"
+  cargo build --release --locked >&2
+  BIN="$PWD/target/release/panicless"
+fi
 
 PG_SCHEMA=""
 if [ "$BACKEND" = postgres ]; then
@@ -160,7 +168,7 @@ python3 bench/bench.py import --base "$BASE" --token "$BENCH_TOKEN" \
 
 RSS_END=$(rss_mb)
 STAMP=$(date +%Y-%m-%d)
-OUT="$RESULTS_DIR/$STAMP-$BACKEND.json"
+OUT="${BENCH_OUT:-$RESULTS_DIR/$STAMP-$BACKEND.json}"
 python3 - "$SCENARIOS" "$WORK/import.json" "$OUT" "$BACKEND" "$RSS_IDLE" "$RSS_END" "$seed_seconds" \
   "$CONNECTIONS" "$DURATION" <<'EOF'
 import json, os, platform, sys, time
