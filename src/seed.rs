@@ -2,12 +2,13 @@
 //! and readings over the years, and other users with small libraries.
 
 use crate::db::models::user;
-use crate::db::{write_transaction, DbConn};
+use crate::db::{write_transaction, Backend, DbConn};
 use crate::error::AppResult;
 use crate::library::books::{insert as insert_book, BookData};
 use crate::library::readings::{insert as insert_reading, ReadingData};
 use crate::library::{ReadingStatus, Shelf};
 use chrono::{Duration, NaiveDate, NaiveDateTime};
+use diesel::connection::SimpleConnection;
 
 const AUTHORS: [&str; 12] = [
     "Ursula K. Le Guin",
@@ -85,11 +86,11 @@ pub fn seed(
     now: NaiveDateTime,
 ) -> AppResult<i64> {
     let mut rng = Lcg(42);
-    if let DbConn::Sqlite(c) = conn {
+    if conn.backend() == Backend::Sqlite {
         // One transaction of 60,000 rows across a dozen indexes and the statistics' tallies:
         // with SQLite's default 2 MB page cache it spends most of its time re-reading pages it
         // just wrote (21 s instead of 7). This connection is the command's only one.
-        diesel::connection::SimpleConnection::batch_execute(c, "PRAGMA cache_size = -65536")?;
+        conn.batch_execute("PRAGMA cache_size = -65536")?;
     }
     let reader = match user::find_by_email(conn, email)? {
         Some(u) => u.id,
@@ -207,12 +208,12 @@ pub fn seed(
         }
         Ok::<(), crate::error::AppError>(())
     })?;
-    if let DbConn::Pg(c) = conn {
+    if conn.backend() == Backend::Postgres {
         // Table statistics for what was just loaded, as PostgreSQL advises after a bulk load:
         // autovacuum would gather them within a minute or so, and until then the planner
         // guesses (statistics computed afresh took 250 ms instead of 20 right after a seed).
         // SQLite's are refreshed when the server starts (`db::optimize`).
-        diesel::connection::SimpleConnection::batch_execute(c, "ANALYZE")?;
+        conn.batch_execute("ANALYZE")?;
     }
     Ok(reader)
 }
