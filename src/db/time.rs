@@ -147,37 +147,44 @@ pub fn serialize_utc<S: Serializer>(at: &DateTime<Utc>, serializer: S) -> Result
 }
 
 fn write_rfc3339(at: &DateTime<Utc>, buf: &mut [u8; 32]) -> Option<usize> {
+    // The naive time once: each accessor of a `DateTime<Utc>` adds the (zero) offset anew.
+    let at = at.naive_utc();
     let year = u32::try_from(at.year()).ok().filter(|y| *y <= 9999)?;
     let nanos = at.nanosecond();
     if nanos >= 1_000_000_000 {
         return None;
     }
-    let digits = match nanos {
-        0 => 0,
-        n if n % 1_000_000 == 0 => 3,
-        n if n % 1_000 == 0 => 6,
-        _ => 9,
+    let (fraction, digits) = match nanos {
+        0 => (0, 0),
+        n if n % 1_000_000 == 0 => (n / 1_000_000, 3),
+        n if n % 1_000 == 0 => (n / 1_000, 6),
+        n => (n, 9),
     };
-    let mut len = 0;
-    // Each field's digits, after the separator that precedes it.
-    let mut put = |separator: Option<u8>, value: u32, width: u32| {
-        if let Some(separator) = separator {
-            buf[len] = separator;
-            len += 1;
-        }
-        for place in (0..width).rev() {
-            buf[len] = b'0' + (value / 10u32.pow(place) % 10) as u8;
-            len += 1;
-        }
+    let two = |buf: &mut [u8; 32], at: usize, value: u32| {
+        buf[at] = b'0' + (value / 10 % 10) as u8;
+        buf[at + 1] = b'0' + (value % 10) as u8;
     };
-    put(None, year, 4);
-    put(Some(b'-'), at.month(), 2);
-    put(Some(b'-'), at.day(), 2);
-    put(Some(b'T'), at.hour(), 2);
-    put(Some(b':'), at.minute(), 2);
-    put(Some(b':'), at.second(), 2);
+    two(buf, 0, year / 100);
+    two(buf, 2, year);
+    buf[4] = b'-';
+    two(buf, 5, at.month());
+    buf[7] = b'-';
+    two(buf, 8, at.day());
+    buf[10] = b'T';
+    two(buf, 11, at.hour());
+    buf[13] = b':';
+    two(buf, 14, at.minute());
+    buf[16] = b':';
+    two(buf, 17, at.second());
+    let mut len = 19;
     if digits > 0 {
-        put(Some(b'.'), nanos / 10u32.pow(9 - digits), digits);
+        buf[len] = b'.';
+        let mut rest = fraction;
+        for place in (len + 1..=len + digits).rev() {
+            buf[place] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+        }
+        len += digits + 1;
     }
     buf[len] = b'Z';
     Some(len + 1)
