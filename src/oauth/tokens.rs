@@ -298,6 +298,31 @@ fn issue(
     parent_id: Option<i64>,
     now: NaiveDateTime,
 ) -> OAuthResult<TokenResponse> {
+    let minted = mint(conn, issuer, client, user_id, scope, audience, now)?;
+    record(conn, &minted, client, grant_id, parent_id)?;
+    Ok(minted.response)
+}
+
+/// A pair of tokens signed and drawn but not recorded yet. A refresh grant seals the pair into
+/// the old token's row in the same UPDATE that claims it, before recording it.
+struct Minted {
+    response: TokenResponse,
+    jti: String,
+    user_id: i64,
+    audience: String,
+    issued_at: NaiveDateTime,
+    refresh_expires_at: NaiveDateTime,
+}
+
+fn mint(
+    conn: &mut DbConn,
+    issuer: &Issuer<'_>,
+    client: &Client,
+    user_id: i64,
+    scope: &ScopeSet,
+    audience: &str,
+    now: NaiveDateTime,
+) -> OAuthResult<Minted> {
     let ttl = issuer.config.jwt_access_token_expiry;
     let email = user::find(conn, user_id)?.map(|u| u.email);
     let claims = Claims {
@@ -312,48 +337,58 @@ fn issue(
         client_id: Some(client.client_id.clone()),
     };
     let access_token = issuer.jwt.sign(&claims)?;
-    let scope_text = scope.to_string();
-    token::insert(
-        conn,
-        &token::NewToken {
-            kind: "access",
-            token_hash: &hash_token(&claims.jti),
-            jti: Some(&claims.jti),
-            user_id,
-            client_id: Some(client.id),
-            scope: &scope_text,
-            audience: Some(audience),
-            grant_id,
-            parent_id,
-            issued_at: now,
-            expires_at: now + Duration::seconds(ttl),
+    Ok(Minted {
+        response: TokenResponse {
+            jwt_token: access_token.clone(),
+            access_token,
+            token_type: "Bearer".into(),
+            expires_in: ttl,
+            refresh_token: random_token(32),
+            scope: claims.scope,
         },
-    )?;
-    let refresh_token = random_token(32);
-    token::insert(
-        conn,
-        &token::NewToken {
-            kind: "refresh",
-            token_hash: &hash_token(&refresh_token),
-            jti: None,
-            user_id,
-            client_id: Some(client.id),
-            scope: &scope_text,
-            audience: Some(audience),
-            grant_id,
-            parent_id,
-            issued_at: now,
-            expires_at: now + Duration::seconds(issuer.config.refresh_token_expiry),
-        },
-    )?;
-    Ok(TokenResponse {
-        jwt_token: access_token.clone(),
-        access_token,
-        token_type: "Bearer".into(),
-        expires_in: ttl,
-        refresh_token,
-        scope: scope_text,
+        jti: claims.jti,
+        user_id,
+        audience: claims.aud,
+        issued_at: now,
+        refresh_expires_at: now + Duration::seconds(issuer.config.refresh_token_expiry),
     })
+}
+
+/// Records a minted pair: only hashes, never the tokens themselves.
+fn record(
+    conn: &mut DbConn,
+    minted: &Minted,
+    client: &Client,
+    grant_id: &str,
+    parent_id: Option<i64>,
+) -> OAuthResult<()> {
+    let (access_hash, refresh_hash) = (
+        hash_token(&minted.jti),
+        hash_token(&minted.response.refresh_token),
+    );
+    let token = |kind, token_hash, jti, expires_at| token::NewToken {
+        kind,
+        token_hash,
+        jti,
+        user_id: minted.user_id,
+        client_id: Some(client.id),
+        scope: &minted.response.scope,
+        audience: Some(&minted.audience),
+        grant_id,
+        parent_id,
+        issued_at: minted.issued_at,
+        expires_at,
+    };
+    let access_expires_at = minted.issued_at + Duration::seconds(minted.response.expires_in);
+    token::insert(
+        conn,
+        &token("access", &access_hash, Some(&minted.jti), access_expires_at),
+    )?;
+    token::insert(
+        conn,
+        &token("refresh", &refresh_hash, None, minted.refresh_expires_at),
+    )?;
+    Ok(())
 }
 
 #[derive(Queryable)]
@@ -452,17 +487,25 @@ fn refresh(
             request.resource.as_deref(),
             "the grant",
         )?;
+        // The new pair is sealed into the old token's row by the UPDATE that claims it: one
+        // statement, where there were two (diesel compiles every UPDATE afresh).
+        let minted = mint(conn, issuer, client, row.user_id, &scope, &audience, now)?;
+        let sealed = seal_replacement(presented, &minted.response);
         let claimed = db::on_backend!(conn, c => diesel::update(
             oauth_tokens::table
                 .filter(oauth_tokens::id.eq(row.id))
                 .filter(oauth_tokens::rotated_at.is_null()),
         )
-        .set(oauth_tokens::rotated_at.eq(now))
+        .set((
+            oauth_tokens::rotated_at.eq(now),
+            oauth_tokens::replacement_sealed.eq(&sealed),
+        ))
         .execute(c))?;
         if claimed != 1 {
             // A concurrent refresh of the same token (another instance, on PostgreSQL) rotated
             // it between our read and our update, and has committed by now: answer with the
-            // pair it issued, as the grace window would a moment later.
+            // pair it issued, as the grace window would a moment later. Ours was never
+            // recorded.
             let sealed: Option<String> = oauth_tokens::table
                 .find(row.id)
                 .select(oauth_tokens::replacement_sealed)
@@ -475,22 +518,8 @@ fn refresh(
                     OAuthError::InvalidGrant("the refresh token was just used; retry".into())
                 });
         }
-        let response = issue(
-            conn,
-            issuer,
-            client,
-            row.user_id,
-            &scope,
-            &audience,
-            &row.grant_id,
-            Some(row.id),
-            now,
-        )?;
-        let sealed = seal_replacement(presented, &response);
-        db::on_backend!(conn, c => diesel::update(oauth_tokens::table.find(row.id))
-            .set(oauth_tokens::replacement_sealed.eq(&sealed))
-            .execute(c))?;
-        Ok(Ok(response))
+        record(conn, &minted, client, &row.grant_id, Some(row.id))?;
+        Ok(Ok(minted.response))
     })?
 }
 
