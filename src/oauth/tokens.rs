@@ -253,18 +253,9 @@ fn authorization_code(
             )));
         }
         let scope = ScopeSet::parse_lenient(&row.scope);
-        issue(
-            conn,
-            issuer,
-            client,
-            row.user_id,
-            &scope,
-            &audience,
-            &row.grant_id,
-            None,
-            now,
-        )
-        .map(Ok)
+        let minted = mint(conn, issuer, client, row.user_id, &scope, &audience, now)?;
+        record(conn, &minted, client, &row.grant_id, None)?;
+        Ok(Ok(minted.response))
     })?
 }
 
@@ -285,26 +276,9 @@ fn granted_audience(
     Ok(audience)
 }
 
-/// Signs an access token and creates a refresh token, recording both.
-#[allow(clippy::too_many_arguments)]
-fn issue(
-    conn: &mut DbConn,
-    issuer: &Issuer<'_>,
-    client: &Client,
-    user_id: i64,
-    scope: &ScopeSet,
-    audience: &str,
-    grant_id: &str,
-    parent_id: Option<i64>,
-    now: NaiveDateTime,
-) -> OAuthResult<TokenResponse> {
-    let minted = mint(conn, issuer, client, user_id, scope, audience, now)?;
-    record(conn, &minted, client, grant_id, parent_id)?;
-    Ok(minted.response)
-}
-
-/// A pair of tokens signed and drawn but not recorded yet. A refresh grant seals the pair into
-/// the old token's row in the same UPDATE that claims it, before recording it.
+/// An access token signed and a refresh token drawn, not recorded yet: `record` stores them.
+/// A refresh grant first seals the pair into the old token's row, in the same UPDATE that
+/// claims it.
 struct Minted {
     response: TokenResponse,
     jti: String,
