@@ -994,4 +994,25 @@ mod tests {
         assert!(split_plain("[\"Le Guin\",\"Gaiman\"]").is_some());
         assert!(split_plain("[\"a\\\"b\"]").is_none());
     }
+
+    /// Random texts built from the characters that matter to the split: whatever the text,
+    /// `split_list` answers as serde_json does, and any list round-trips through `join_list`.
+    #[test]
+    fn split_list_agrees_with_serde_json_on_random_texts() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(8);
+        let alphabet: Vec<char> = "ab ,[]\"\\\u{1}\té📚".chars().collect();
+        for _ in 0..20_000 {
+            let length = rng.gen_range(0..14);
+            let text: String = (0..length)
+                .map(|_| alphabet[rng.gen_range(0..alphabet.len())])
+                .collect();
+            for stored in [text.clone(), format!("[{text}]"), format!("[\"{text}\"]")] {
+                let expected: Vec<String> = serde_json::from_str(&stored).unwrap_or_default();
+                assert_eq!(split_list(&stored), expected, "{stored:?}");
+            }
+            let items: Vec<String> = text.split(',').map(str::to_owned).collect();
+            assert_eq!(split_list(&join_list(&items)), items, "{items:?}");
+        }
+    }
 }
