@@ -504,14 +504,41 @@ fn replacement_cipher(old_token: &str) -> Option<Aes256Gcm> {
     Aes256Gcm::new_from_slice(&key).ok()
 }
 
+/// What a seal holds: the pair and its answer's scope and lifetime. `token_type` and
+/// `jwt_token` (the access token again) are rebuilt when it is opened, which keeps the seal
+/// stored in every rotated token's row to half the whole answer's size. Seals written whole,
+/// before this, open the same way: serde passes over the fields this does not name.
+#[derive(Serialize)]
+struct SealedPair<'a> {
+    access_token: &'a str,
+    refresh_token: &'a str,
+    scope: &'a str,
+    expires_in: i64,
+}
+
+#[derive(Deserialize)]
+struct OpenedPair {
+    access_token: String,
+    refresh_token: String,
+    scope: String,
+    expires_in: i64,
+}
+
 fn seal_replacement(old_token: &str, response: &TokenResponse) -> Option<String> {
+    let pair = SealedPair {
+        access_token: &response.access_token,
+        refresh_token: &response.refresh_token,
+        scope: &response.scope,
+        expires_in: response.expires_in,
+    };
+    seal(old_token, &serde_json::to_vec(&pair).ok()?)
+}
+
+fn seal(old_token: &str, plaintext: &[u8]) -> Option<String> {
     let cipher = replacement_cipher(old_token)?;
     let mut nonce = [0u8; 12];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut nonce);
-    let plaintext = serde_json::to_vec(response).ok()?;
-    let sealed = cipher
-        .encrypt(Nonce::from_slice(&nonce), plaintext.as_slice())
-        .ok()?;
+    let sealed = cipher.encrypt(Nonce::from_slice(&nonce), plaintext).ok()?;
     Some(format!(
         "{}.{}",
         URL_SAFE_NO_PAD.encode(nonce),
@@ -529,7 +556,15 @@ fn open_replacement(old_token: &str, sealed: &str) -> Option<TokenResponse> {
     let plaintext = replacement_cipher(old_token)?
         .decrypt(Nonce::from_slice(&nonce), body.as_slice())
         .ok()?;
-    serde_json::from_slice(&plaintext).ok()
+    let pair: OpenedPair = serde_json::from_slice(&plaintext).ok()?;
+    Some(TokenResponse {
+        jwt_token: pair.access_token.clone(),
+        access_token: pair.access_token,
+        token_type: "Bearer".into(),
+        expires_in: pair.expires_in,
+        refresh_token: pair.refresh_token,
+        scope: pair.scope,
+    })
 }
 
 /// Revokes every token of a grant.
@@ -769,7 +804,14 @@ mod tests {
             jwt_token: "a".into(),
         };
         let sealed = seal_replacement("old-token", &response).unwrap();
-        assert_eq!(open_replacement("old-token", &sealed), Some(response));
+        assert_eq!(
+            open_replacement("old-token", &sealed),
+            Some(response.clone())
+        );
         assert_eq!(open_replacement("other-token", &sealed), None);
+        // A seal of the whole answer, as written before seals held only the pair, still opens.
+        let whole = seal("old-token", &serde_json::to_vec(&response).unwrap()).unwrap();
+        assert_eq!(open_replacement("old-token", &whole), Some(response));
+        assert!(whole.len() > sealed.len());
     }
 }
