@@ -81,6 +81,20 @@ pub struct TokenResponse {
     pub jwt_token: String,
 }
 
+impl TokenResponse {
+    /// The answer for a pair, whether just minted or opened from a seal.
+    fn bearer(access_token: String, refresh_token: String, scope: String, expires_in: i64) -> Self {
+        TokenResponse {
+            jwt_token: access_token.clone(),
+            access_token,
+            token_type: "Bearer".into(),
+            expires_in,
+            refresh_token,
+            scope,
+        }
+    }
+}
+
 /// What a token endpoint call needs beyond the database.
 pub struct Issuer<'a> {
     pub jwt: &'a JwtKeys,
@@ -312,14 +326,7 @@ fn mint(
     };
     let access_token = issuer.jwt.sign(&claims)?;
     Ok(Minted {
-        response: TokenResponse {
-            jwt_token: access_token.clone(),
-            access_token,
-            token_type: "Bearer".into(),
-            expires_in: ttl,
-            refresh_token: random_token(32),
-            scope: claims.scope,
-        },
+        response: TokenResponse::bearer(access_token, random_token(32), claims.scope, ttl),
         jti: claims.jti,
         user_id,
         audience: claims.aud,
@@ -557,14 +564,12 @@ fn open_replacement(old_token: &str, sealed: &str) -> Option<TokenResponse> {
         .decrypt(Nonce::from_slice(&nonce), body.as_slice())
         .ok()?;
     let pair: OpenedPair = serde_json::from_slice(&plaintext).ok()?;
-    Some(TokenResponse {
-        jwt_token: pair.access_token.clone(),
-        access_token: pair.access_token,
-        token_type: "Bearer".into(),
-        expires_in: pair.expires_in,
-        refresh_token: pair.refresh_token,
-        scope: pair.scope,
-    })
+    Some(TokenResponse::bearer(
+        pair.access_token,
+        pair.refresh_token,
+        pair.scope,
+        pair.expires_in,
+    ))
 }
 
 /// Revokes every token of a grant.
