@@ -264,15 +264,22 @@ pub fn token_is_live(
 /// The `WWW-Authenticate` value: realm, the protected-resource metadata URL (so clients can
 /// discover the authorization server), and the error and scope when there is one.
 pub fn challenge(state: &AppState, error: Option<&str>, scope: Option<Scope>) -> String {
-    challenge_for(state, "/.well-known/oauth-protected-resource", error, scope)
+    let scopes = scope.as_slice();
+    challenge_for(
+        state,
+        "/.well-known/oauth-protected-resource",
+        error,
+        scopes,
+    )
 }
 
-/// The same, naming a specific resource's metadata (the MCP endpoint names its own).
+/// The same, naming a specific resource's metadata (the MCP endpoint names its own) and the
+/// scopes a client should ask for (space-separated, RFC 6750 §3).
 pub fn challenge_for(
     state: &AppState,
     metadata_path: &str,
     error: Option<&str>,
-    scope: Option<Scope>,
+    scopes: &[Scope],
 ) -> String {
     let mut value = format!(
         "Bearer realm=\"panicless\", resource_metadata=\"{}\"",
@@ -281,8 +288,9 @@ pub fn challenge_for(
     if let Some(error) = error {
         value.push_str(&format!(", error=\"{error}\""));
     }
-    if let Some(scope) = scope {
-        value.push_str(&format!(", scope=\"{scope}\""));
+    if !scopes.is_empty() {
+        let names: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
+        value.push_str(&format!(", scope=\"{}\"", names.join(" ")));
     }
     value
 }

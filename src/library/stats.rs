@@ -259,6 +259,16 @@ pub fn compute(
     })
 }
 
+/// The authors of the user's finished readings, most read first (from the tallies).
+pub fn authors_read(conn: &mut DbConn, user_id: i64) -> AppResult<Vec<String>> {
+    Ok(reading_authors::table
+        .filter(reading_authors::user_id.eq(user_id))
+        .filter(reading_authors::books.gt(0))
+        .order((reading_authors::books.desc(), reading_authors::author.asc()))
+        .select(reading_authors::author)
+        .load(conn)?)
+}
+
 /// Current and longest runs of consecutive days in `days` (sorted, distinct). The current run
 /// counts if it reaches today or yesterday.
 pub fn streaks(days: &[NaiveDate], today: NaiveDate) -> (i64, i64) {

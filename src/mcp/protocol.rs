@@ -1,23 +1,35 @@
-//! JSON-RPC 2.0 for MCP: classifying incoming messages, error objects, and the methods.
+//! JSON-RPC 2.0 for MCP: classifying incoming messages, error objects, the method table, and
+//! answering one request. Answering is a plain function over a database connection (`Ctx`):
+//! the transport runs it on the database threads, together with the token's liveness check, in
+//! one blocking call.
 
-use super::tools;
+use super::era::{self, Era};
+use super::{completion, prompts, resources, tools};
 use crate::auth::guard::Caller;
 use crate::auth::Scope;
-use crate::state::AppState;
+use crate::db::DbConn;
+use crate::error::AppError;
+use crate::library::memo::Memo;
+use chrono::NaiveDateTime;
 use serde::Serialize;
 use serde_json::value::RawValue;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 pub const PARSE_ERROR: i64 = -32700;
 pub const INVALID_REQUEST: i64 = -32600;
 pub const METHOD_NOT_FOUND: i64 = -32601;
 pub const INVALID_PARAMS: i64 = -32602;
 pub const INTERNAL_ERROR: i64 = -32603;
+/// Modern era: the routing headers disagree with the body.
+pub const HEADER_MISMATCH: i64 = -32020;
+/// Modern era: the request's protocol version is not one we speak.
+pub const UNSUPPORTED_PROTOCOL_VERSION: i64 = -32022;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RpcError {
     pub code: i64,
     pub message: String,
+    pub data: Option<Value>,
 }
 
 impl RpcError {
@@ -25,6 +37,7 @@ impl RpcError {
         RpcError {
             code,
             message: message.into(),
+            data: None,
         }
     }
 
@@ -32,9 +45,42 @@ impl RpcError {
         RpcError::new(INVALID_PARAMS, message)
     }
 
+    pub fn method_not_found(method: &str) -> Self {
+        RpcError::new(
+            METHOD_NOT_FOUND,
+            format!(
+                "method not found: {}",
+                method.chars().take(100).collect::<String>()
+            ),
+        )
+    }
+
+    pub fn with_data(mut self, data: Value) -> Self {
+        self.data = Some(data);
+        self
+    }
+
     /// The response object carrying this error for request `id` (`null` when unknown).
     pub fn response(&self, id: &Value) -> Value {
-        json!({"jsonrpc": "2.0", "id": id, "error": {"code": self.code, "message": self.message}})
+        let mut error = json!({"code": self.code, "message": self.message});
+        if let Some(data) = &self.data {
+            error["data"] = data.clone();
+        }
+        json!({"jsonrpc": "2.0", "id": id, "error": error})
+    }
+
+    /// The HTTP status of a modern error response: the table the spec and SDKs share (400 for
+    /// a request the client must fix, 404 for a method we do not have, 200 otherwise).
+    pub fn modern_status(&self) -> u16 {
+        match self.code {
+            PARSE_ERROR
+            | INVALID_REQUEST
+            | INVALID_PARAMS
+            | HEADER_MISMATCH
+            | UNSUPPORTED_PROTOCOL_VERSION => 400,
+            METHOD_NOT_FOUND => 404,
+            _ => 200,
+        }
     }
 }
 
@@ -55,12 +101,6 @@ pub enum Incoming {
     },
     /// A response to a server-to-client request; this server sends none, so it is acknowledged.
     Response,
-}
-
-impl Incoming {
-    pub fn is_request(&self) -> bool {
-        matches!(self, Incoming::Request { .. })
-    }
 }
 
 /// Classifies a parsed JSON value. An invalid message yields the error and the id to answer
@@ -124,46 +164,171 @@ pub fn classify(message: Value) -> Result<Incoming, (Value, RpcError)> {
     }
 }
 
-/// What `initialize` answers.
+/// The methods this server answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Initialize,
+    Ping,
+    Discover,
+    ToolsList,
+    ToolsCall,
+    ResourcesList,
+    ResourceTemplatesList,
+    ResourcesRead,
+    PromptsList,
+    PromptsGet,
+    Complete,
+    Listen,
+}
+
+/// How long a client may keep a result of a cacheable method (modern era), in milliseconds.
+/// Lists of what the server offers change only with a new release; the library's own data may
+/// change at any moment, so it is never fresh for long.
+const CATALOG_TTL_MS: u64 = 300_000;
+const DATA_TTL_MS: u64 = 0;
+
+struct MethodEntry {
+    name: &'static str,
+    method: Method,
+    legacy: bool,
+    modern: bool,
+    /// `Some(ttlMs)` for results that carry caching hints in the modern era.
+    cache: Option<u64>,
+}
+
+const fn entry(
+    name: &'static str,
+    method: Method,
+    legacy: bool,
+    modern: bool,
+    cache: Option<u64>,
+) -> MethodEntry {
+    MethodEntry {
+        name,
+        method,
+        legacy,
+        modern,
+        cache,
+    }
+}
+
+/// One table of methods: which era has each, and which carry caching hints. `initialize` and
+/// `ping` are gone from the modern era, `server/discover` and `subscriptions/listen` are new in
+/// it; `resources/subscribe` and `logging/setLevel` are not offered in either (the capabilities
+/// say so), so they are unknown methods.
+const METHODS: &[MethodEntry] = &[
+    entry("initialize", Method::Initialize, true, false, None),
+    entry("ping", Method::Ping, true, false, None),
+    entry(
+        "server/discover",
+        Method::Discover,
+        false,
+        true,
+        Some(CATALOG_TTL_MS),
+    ),
+    entry(
+        "tools/list",
+        Method::ToolsList,
+        true,
+        true,
+        Some(CATALOG_TTL_MS),
+    ),
+    entry("tools/call", Method::ToolsCall, true, true, None),
+    entry(
+        "resources/list",
+        Method::ResourcesList,
+        true,
+        true,
+        Some(DATA_TTL_MS),
+    ),
+    entry(
+        "resources/templates/list",
+        Method::ResourceTemplatesList,
+        true,
+        true,
+        Some(CATALOG_TTL_MS),
+    ),
+    entry(
+        "resources/read",
+        Method::ResourcesRead,
+        true,
+        true,
+        Some(DATA_TTL_MS),
+    ),
+    entry(
+        "prompts/list",
+        Method::PromptsList,
+        true,
+        true,
+        Some(CATALOG_TTL_MS),
+    ),
+    entry("prompts/get", Method::PromptsGet, true, true, None),
+    entry("completion/complete", Method::Complete, true, true, None),
+    entry("subscriptions/listen", Method::Listen, false, true, None),
+];
+
+impl Method {
+    /// The method named `name`, if the era has it.
+    pub fn find(name: &str, era: Era) -> Option<Method> {
+        METHODS
+            .iter()
+            .find(|m| {
+                m.name == name
+                    && match era {
+                        Era::Legacy => m.legacy,
+                        Era::Modern => m.modern,
+                    }
+            })
+            .map(|m| m.method)
+    }
+
+    fn cache_ttl(self) -> Option<u64> {
+        METHODS
+            .iter()
+            .find(|m| m.method == self)
+            .and_then(|m| m.cache)
+    }
+}
+
+/// The capabilities both eras announce. Nothing this server offers changes while it runs, so
+/// it promises no change notifications and no subscriptions.
+pub fn capabilities() -> Value {
+    json!({
+        "tools": {"listChanged": false},
+        "resources": {"subscribe": false, "listChanged": false},
+        "prompts": {"listChanged": false},
+        "completions": {},
+    })
+}
+
+/// What `initialize` answers (legacy era).
 pub fn initialize_result(version: &str) -> Value {
     json!({
         "protocolVersion": version,
-        "capabilities": {"tools": {"listChanged": false}},
-        "serverInfo": {
-            "name": "panicless-library",
-            "title": "Panicless Library",
-            "version": env!("CARGO_PKG_VERSION"),
-        },
-        "instructions": "This is the user's personal reading library. Use search_books to find \
-    books (by title, author, tag or shelf) before changing one, and refer to books by their id. \
-    Shelves are to-read, reading, read and abandoned. log_reading records a reading session or a \
-    finished read-through (finishing moves the book to read). reading_stats answers questions \
-    about how much and what the user has read; recommend_books suggests what to read next from \
-    their to-read shelf. Long lists are paginated: pass the returned next_cursor to get more.",
+        "capabilities": capabilities(),
+        "serverInfo": era::server_info(),
+        "instructions": super::INSTRUCTIONS,
+    })
+}
+
+/// What `server/discover` answers (modern era), before the modern envelope is added.
+fn discover_result() -> Value {
+    json!({
+        "supportedVersions": super::supported_versions(),
+        "capabilities": capabilities(),
+        "instructions": super::INSTRUCTIONS,
+        // Older drafts of the revision had it at the top; `_meta` carries it too.
+        "serverInfo": era::server_info(),
     })
 }
 
 /// One JSON-RPC response: built as a `Value`, or already written out. A tool's result is
-/// written once, straight from typed data, and embedded as it is: building it as a `Value`,
-/// writing it twice (the text block, then the response) and tearing the tree down was half the
-/// instructions of a `search_books` call (callgrind, bench/README.md).
+/// written once, straight from typed data, and embedded as it is (bench/README.md, "MCP").
 #[derive(Debug, Serialize)]
 #[serde(untagged)]
 pub enum Response {
     Value(Value),
     Raw(Box<RawValue>),
-}
-
-impl Response {
-    /// An error response to an invalid request, which the transport answers with HTTP 400.
-    pub fn is_invalid_request(&self) -> bool {
-        match self {
-            Response::Value(value) => value
-                .get("error")
-                .is_some_and(|e| e["code"] == INVALID_REQUEST),
-            Response::Raw(_) => false,
-        }
-    }
 }
 
 impl From<Value> for Response {
@@ -196,72 +361,144 @@ fn success_raw(id: &Value, result: &RawValue) -> Response {
     }))
 }
 
-/// The outcome of one request.
+/// The answer to one request.
 pub enum Outcome {
-    Response(Response),
-    /// The token lacks a scope a tool needs: an HTTP 403 with `insufficient_scope`.
+    Result(Response),
+    Error(RpcError),
+    /// The token lacks a scope the method needs: an HTTP 403 with `insufficient_scope`.
     InsufficientScope(Scope),
 }
 
-pub struct Context<'a> {
-    pub state: &'a AppState,
+/// Everything a method may use: the database, the caller's library, the clock.
+pub struct Ctx<'a> {
+    pub conn: &'a mut DbConn,
+    pub memo: &'a Memo,
     pub caller: &'a Caller,
+    pub now: NaiveDateTime,
+}
+
+impl Ctx<'_> {
+    pub fn user_id(&self) -> i64 {
+        self.caller.user_id
+    }
+
+    pub fn allows(&self, scope: Scope) -> bool {
+        self.caller.scopes.allows(scope)
+    }
+}
+
+/// The era and version a request is answered in.
+#[derive(Debug, Clone, Copy)]
+pub struct Dialect<'a> {
+    pub era: Era,
     pub version: &'a str,
 }
 
-/// Answers one request (not `initialize`, which the transport handles because it creates the
-/// session).
-pub async fn dispatch(ctx: &Context<'_>, id: &Value, method: &str, params: Value) -> Outcome {
-    let result = match method {
-        "ping" => Ok(json!({})),
-        "tools/list" => Ok(tools::list(ctx.caller, ctx.version)),
-        "tools/call" => return call_tool(ctx, id, params).await,
-        "initialize" => Err(RpcError::new(
-            INVALID_REQUEST,
-            "the session is already initialized",
-        )),
-        other => Err(RpcError::new(
-            METHOD_NOT_FOUND,
-            format!("method not found: {other}"),
-        )),
-    };
-    Outcome::Response(Response::Value(match result {
-        Ok(value) => success(id, value),
-        Err(error) => error.response(id),
-    }))
+impl Dialect<'_> {
+    /// Structured tool output arrived with 2025-06-18; 2025-03-26 clients get text only.
+    pub fn structured(&self) -> bool {
+        self.version != super::BATCH_VERSION
+    }
 }
 
-async fn call_tool(ctx: &Context<'_>, id: &Value, params: Value) -> Outcome {
-    let Some(name) = params.get("name").and_then(Value::as_str) else {
-        return Outcome::Response(
-            RpcError::invalid_params("tools/call needs a tool `name`")
-                .response(id)
-                .into(),
-        );
-    };
-    let Some(tool) = tools::find(name) else {
-        return Outcome::Response(
-            RpcError::invalid_params(format!("unknown tool: {name}"))
-                .response(id)
-                .into(),
-        );
-    };
-    if !ctx.caller.scopes.allows(tool.scope) {
-        return Outcome::InsufficientScope(tool.scope);
-    }
-    let arguments = match params.get("arguments") {
-        None | Some(Value::Null) => json!({}),
-        Some(args @ Value::Object(_)) => args.clone(),
-        Some(_) => {
-            return Outcome::Response(
-                RpcError::invalid_params("`arguments` must be an object")
-                    .response(id)
-                    .into(),
-            )
+/// Answers one request (not `initialize` or `subscriptions/listen`, which the transport
+/// handles: one creates a session, the other opens a stream).
+pub fn answer(ctx: &mut Ctx<'_>, dialect: Dialect<'_>, method: Method, params: Value) -> Outcome {
+    let result = match method {
+        Method::Ping => Ok(json!({})),
+        Method::Discover => Ok(discover_result()),
+        Method::ToolsList => Ok(tools::list(ctx, dialect)),
+        Method::ToolsCall => {
+            return match tools::call(ctx, dialect, params) {
+                Ok(result) => Outcome::Result(Response::Raw(result)),
+                Err(outcome) => outcome,
+            }
         }
+        Method::ResourcesList => resources::list(ctx),
+        Method::ResourceTemplatesList => Ok(resources::templates(ctx)),
+        Method::ResourcesRead => resources::read(ctx, &params),
+        Method::PromptsList => Ok(prompts::list(ctx)),
+        Method::PromptsGet => prompts::get(ctx, &params),
+        Method::Complete => completion::complete(ctx, &params),
+        Method::Initialize | Method::Listen => Err(Failure::Rpc(RpcError::new(
+            INVALID_REQUEST,
+            "this method cannot be sent here",
+        ))),
     };
-    let result = tools::call(ctx.state, ctx.caller, tool, arguments, ctx.version).await;
-    Outcome::Response(success_raw(id, &result))
+    match result {
+        Ok(value) => Outcome::Result(Response::Value(envelope(dialect.era, method, value))),
+        Err(Failure::Rpc(error)) => Outcome::Error(error),
+        Err(Failure::Scope(scope)) => Outcome::InsufficientScope(scope),
+        Err(Failure::App(error)) => Outcome::Error(internal(&error)),
+    }
+}
+
+/// Why a method did not answer with a result.
+pub enum Failure {
+    Rpc(RpcError),
+    Scope(Scope),
+    App(AppError),
+}
+
+impl From<AppError> for Failure {
+    fn from(error: AppError) -> Self {
+        Failure::App(error)
+    }
+}
+
+impl From<RpcError> for Failure {
+    fn from(error: RpcError) -> Self {
+        Failure::Rpc(error)
+    }
+}
+
+pub type MethodResult = Result<Value, Failure>;
+
+/// The error a client sees for a failure of ours; the cause is logged, never sent.
+pub fn internal(error: &AppError) -> RpcError {
+    let _ = actix_web::ResponseError::error_response(error);
+    RpcError::new(INTERNAL_ERROR, "internal error")
+}
+
+/// Adds what the modern era requires of every result: `resultType`, the server's identity in
+/// `_meta`, and for cacheable methods `ttlMs` and `cacheScope`. Results depend on the token
+/// (its user, its scopes), so they are private to it. Legacy results are left as they are.
+pub fn envelope(era: Era, method: Method, result: Value) -> Value {
+    let Value::Object(mut object) = result else {
+        return result;
+    };
+    if era == Era::Legacy {
+        return Value::Object(object);
+    }
+    object.insert("resultType".into(), json!("complete"));
+    if let Some(ttl) = method.cache_ttl() {
+        object.insert("ttlMs".into(), json!(ttl));
+        object.insert("cacheScope".into(), json!("private"));
+    }
+    let meta = object
+        .entry("_meta")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if let Value::Object(meta) = meta {
+        meta.extend(era::server_meta());
+    }
+    Value::Object(object)
+}
+
+/// A success response for request `id` from an outcome's result.
+pub fn respond(id: &Value, result: Response) -> Response {
+    match result {
+        Response::Raw(raw) => success_raw(id, &raw),
+        Response::Value(value) => Response::Value(success(id, value)),
+    }
+}
+
+/// A string parameter, or `-32602` naming it.
+pub fn required_str<'p>(params: &'p Value, key: &str) -> Result<&'p str, Failure> {
+    params.get(key).and_then(Value::as_str).ok_or_else(|| {
+        Failure::Rpc(RpcError::invalid_params(format!(
+            "`{key}` is required: a string"
+        )))
+    })
 }
 
 #[cfg(test)]
@@ -299,5 +536,58 @@ mod tests {
         assert_eq!((id, error.code), (Value::Null, INVALID_REQUEST));
         let (_, error) = classify(json!([1])).unwrap_err();
         assert_eq!(error.code, INVALID_REQUEST);
+    }
+
+    #[test]
+    fn each_era_has_its_own_methods() {
+        assert_eq!(Method::find("ping", Era::Legacy), Some(Method::Ping));
+        assert_eq!(
+            Method::find("initialize", Era::Legacy),
+            Some(Method::Initialize)
+        );
+        for removed in [
+            "initialize",
+            "ping",
+            "logging/setLevel",
+            "resources/subscribe",
+        ] {
+            assert_eq!(Method::find(removed, Era::Modern), None, "{removed}");
+        }
+        assert_eq!(
+            Method::find("server/discover", Era::Modern),
+            Some(Method::Discover)
+        );
+        assert_eq!(Method::find("server/discover", Era::Legacy), None);
+        assert_eq!(Method::find("subscriptions/listen", Era::Legacy), None);
+        assert_eq!(
+            Method::find("tools/call", Era::Modern),
+            Some(Method::ToolsCall)
+        );
+    }
+
+    #[test]
+    fn modern_results_carry_their_type_hints_and_server() {
+        let result = envelope(Era::Modern, Method::ToolsList, json!({"tools": []}));
+        assert_eq!(result["resultType"], "complete");
+        assert_eq!(result["ttlMs"], CATALOG_TTL_MS);
+        assert_eq!(result["cacheScope"], "private");
+        assert_eq!(
+            result["_meta"][era::SERVER_INFO_KEY]["name"],
+            super::super::SERVER_NAME
+        );
+        // Not cacheable: no hints.
+        let result = envelope(Era::Modern, Method::PromptsGet, json!({"messages": []}));
+        assert_eq!(result["resultType"], "complete");
+        assert!(result.get("ttlMs").is_none());
+        // Legacy results are left alone (`ping` must answer exactly `{}`).
+        assert_eq!(envelope(Era::Legacy, Method::Ping, json!({})), json!({}));
+    }
+
+    #[test]
+    fn modern_errors_map_to_the_shared_status_table() {
+        assert_eq!(RpcError::method_not_found("x").modern_status(), 404);
+        assert_eq!(RpcError::invalid_params("x").modern_status(), 400);
+        assert_eq!(RpcError::new(HEADER_MISMATCH, "x").modern_status(), 400);
+        assert_eq!(RpcError::new(INTERNAL_ERROR, "x").modern_status(), 200);
     }
 }

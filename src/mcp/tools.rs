@@ -1,20 +1,22 @@
-//! The tools. Each is a thin adapter: parse the arguments, call the same `crate::library`
-//! function the REST API calls, and shape the result compactly for a language model.
+//! The tools. One table: each entry names a tool, describes it, says which scope it needs, and
+//! carries the function that runs it. A function is a thin adapter: parse the arguments, call
+//! the same `crate::library` function the REST API calls, and shape the result compactly for a
+//! language model.
 
-use super::protocol::raw;
-use super::MAX_RESPONSE_CHARS;
-use crate::auth::guard::Caller;
+use super::protocol::{raw, Ctx, Dialect, Outcome, RpcError};
+use super::{era, MAX_RESPONSE_CHARS};
 use crate::auth::Scope;
-use crate::db::{self, models::now};
-use crate::error::AppError;
+use crate::error::{AppError, AppResult};
 use crate::library::books::{self, Book, BookPatch, BookQuery, NewBook};
 use crate::library::readings::{self, NewReading, Reading, ReadingQuery};
 use crate::library::{recommend, stats, Shelf};
-use crate::state::AppState;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
+
+/// What a tool's function returns: its result, written out once.
+type ToolResult = AppResult<Box<RawValue>>;
 
 pub struct Tool {
     pub name: &'static str,
@@ -24,10 +26,15 @@ pub struct Tool {
     pub read_only: bool,
     pub destructive: bool,
     pub idempotent: bool,
+    /// Long work (it reads the whole library): run off the CPU turn, so that other requests
+    /// are not held up behind it.
+    pub long: bool,
     pub input_schema: fn() -> Value,
     pub output_schema: fn() -> Value,
+    pub run: fn(&mut Ctx<'_>, Value) -> ToolResult,
 }
 
+/// The tools, in the order `tools/list` gives them (a fixed order, as clients cache it).
 pub static TOOLS: &[Tool] = &[
     Tool {
         name: "search_books",
@@ -39,8 +46,10 @@ pub static TOOLS: &[Tool] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        long: false,
         input_schema: search_books_input,
         output_schema: book_list_output,
+        run: search_books,
     },
     Tool {
         name: "get_book",
@@ -50,8 +59,10 @@ pub static TOOLS: &[Tool] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        long: false,
         input_schema: id_input,
         output_schema: book_output,
+        run: get_book,
     },
     Tool {
         name: "add_book",
@@ -63,8 +74,10 @@ pub static TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: false,
+        long: false,
         input_schema: add_book_input,
         output_schema: book_output,
+        run: add_book,
     },
     Tool {
         name: "update_book",
@@ -74,8 +87,10 @@ pub static TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: true,
+        long: false,
         input_schema: update_book_input,
         output_schema: book_output,
+        run: update_book,
     },
     Tool {
         name: "set_shelf",
@@ -85,8 +100,10 @@ pub static TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: true,
+        long: false,
         input_schema: set_shelf_input,
         output_schema: book_output,
+        run: set_shelf,
     },
     Tool {
         name: "log_reading",
@@ -97,8 +114,10 @@ pub static TOOLS: &[Tool] = &[
         read_only: false,
         destructive: false,
         idempotent: false,
+        long: false,
         input_schema: log_reading_input,
         output_schema: reading_output,
+        run: log_reading,
     },
     Tool {
         name: "list_readings",
@@ -109,8 +128,10 @@ pub static TOOLS: &[Tool] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        long: false,
         input_schema: list_readings_input,
         output_schema: reading_list_output,
+        run: list_readings,
     },
     Tool {
         name: "reading_stats",
@@ -122,8 +143,10 @@ pub static TOOLS: &[Tool] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        long: false,
         input_schema: stats_input,
         output_schema: stats_output,
+        run: reading_stats,
     },
     Tool {
         name: "recommend_books",
@@ -134,8 +157,10 @@ pub static TOOLS: &[Tool] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        long: true,
         input_schema: recommend_input,
         output_schema: recommend_output,
+        run: recommend_books,
     },
 ];
 
@@ -144,11 +169,10 @@ pub fn find(name: &str) -> Option<&'static Tool> {
 }
 
 /// The tools the caller's scopes allow, described for `tools/list`.
-pub fn list(caller: &Caller, version: &str) -> Value {
-    let structured = version != super::BATCH_VERSION;
+pub fn list(ctx: &Ctx<'_>, dialect: Dialect<'_>) -> Value {
     let tools: Vec<Value> = TOOLS
         .iter()
-        .filter(|t| caller.scopes.allows(t.scope))
+        .filter(|t| ctx.allows(t.scope))
         .map(|t| {
             let mut tool = json!({
                 "name": t.name,
@@ -163,8 +187,7 @@ pub fn list(caller: &Caller, version: &str) -> Value {
                     "openWorldHint": false,
                 },
             });
-            // outputSchema arrived with 2025-06-18; older clients get the text block only.
-            if structured {
+            if dialect.structured() {
                 tool["outputSchema"] = (t.output_schema)();
             }
             tool
@@ -173,52 +196,95 @@ pub fn list(caller: &Caller, version: &str) -> Value {
     json!({ "tools": tools })
 }
 
-/// Runs a tool. Failures the model can act on (bad arguments, unknown ids, duplicates) are
-/// results with `isError: true`; internal causes are logged, never shown.
+/// `tools/call`: finds the tool, checks the scope, runs it. Failures the model can act on (bad
+/// arguments, unknown ids, duplicates) are results with `isError: true`; internal causes are
+/// logged, never shown.
 ///
 /// The result is written out once: the same JSON is the text block and, for clients of
 /// 2025-06-18 and later, `structuredContent`, embedded as it is.
-pub async fn call(
-    state: &AppState,
-    caller: &Caller,
-    tool: &Tool,
-    arguments: Value,
-    version: &str,
-) -> Box<RawValue> {
+pub fn call(
+    ctx: &mut Ctx<'_>,
+    dialect: Dialect<'_>,
+    params: Value,
+) -> Result<Box<RawValue>, Outcome> {
+    let Value::Object(mut params) = params else {
+        return Err(Outcome::Error(RpcError::invalid_params(
+            "`params` must be an object",
+        )));
+    };
+    let Some(name) = params.get("name").and_then(Value::as_str) else {
+        return Err(Outcome::Error(RpcError::invalid_params(
+            "tools/call needs a tool `name`",
+        )));
+    };
+    let Some(tool) = find(name) else {
+        return Err(Outcome::Error(RpcError::invalid_params(format!(
+            "unknown tool: {}",
+            name.chars().take(100).collect::<String>()
+        ))));
+    };
+    if !ctx.allows(tool.scope) {
+        return Err(Outcome::InsufficientScope(tool.scope));
+    }
+    let arguments = match params.remove("arguments") {
+        None | Some(Value::Null) => json!({}),
+        Some(args @ Value::Object(_)) => args,
+        Some(_) => {
+            return Err(Outcome::Error(RpcError::invalid_params(
+                "`arguments` must be an object",
+            )))
+        }
+    };
+    let outcome = if tool.long {
+        crate::db::turns::off_turn(|| (tool.run)(ctx, arguments))
+    } else {
+        (tool.run)(ctx, arguments)
+    };
+    Ok(render(outcome, dialect))
+}
+
+const TOO_LARGE: &str =
+    "the result is too large; ask for fewer items (a smaller limit) or a narrower search";
+
+/// A tool's result as `tools/call` answers it in `dialect`.
+fn render(outcome: ToolResult, dialect: Dialect<'_>) -> Box<RawValue> {
     #[derive(Serialize)]
     struct Text<'a> {
         text: &'a str,
         r#type: &'static str,
     }
-    // Fields in alphabetical order, as a `Value` would write them.
     #[derive(Serialize)]
     struct CallResult<'a> {
+        #[serde(rename = "_meta", skip_serializing_if = "Option::is_none")]
+        meta: Option<Map<String, Value>>,
         content: [Text<'a>; 1],
         #[serde(rename = "isError")]
         is_error: bool,
+        #[serde(rename = "resultType", skip_serializing_if = "Option::is_none")]
+        result_type: Option<&'static str>,
         #[serde(rename = "structuredContent", skip_serializing_if = "Option::is_none")]
         structured: Option<&'a RawValue>,
     }
-    let structured = version != super::BATCH_VERSION;
-    match run(state, caller.user_id, tool.name, arguments).await {
-        Ok(value) if value.get().len() > MAX_RESPONSE_CHARS => raw(&tool_error(
-            "the result is too large; ask for fewer items (a smaller limit) or a narrower search",
-        )),
-        Ok(value) => raw(&CallResult {
-            content: [Text {
-                text: value.get(),
-                r#type: "text",
-            }],
-            is_error: false,
-            structured: structured.then_some(&*value),
-        }),
-        Err(error) => raw(&tool_error(&describe(&error))),
-    }
-}
-
-/// A tool failure the model can act on.
-pub fn tool_error(message: &str) -> Value {
-    json!({"content": [{"type": "text", "text": message}], "isError": true})
+    let modern = dialect.era == era::Era::Modern;
+    let described;
+    let (text, is_error, structured) = match &outcome {
+        Ok(value) if value.get().len() > MAX_RESPONSE_CHARS => (TOO_LARGE, true, None),
+        Ok(value) => (value.get(), false, dialect.structured().then_some(&**value)),
+        Err(error) => {
+            described = describe(error);
+            (described.as_str(), true, None)
+        }
+    };
+    raw(&CallResult {
+        meta: modern.then(era::server_meta),
+        content: [Text {
+            text,
+            r#type: "text",
+        }],
+        is_error,
+        result_type: modern.then_some("complete"),
+        structured,
+    })
 }
 
 fn describe(error: &AppError) -> String {
@@ -267,7 +333,7 @@ fn take_id(arguments: &mut Value, key: &str) -> Result<i64, AppError> {
 /// A compact book for lists: what a model needs to name it and refer to it. Empty fields are
 /// left out; fields are in alphabetical order, as a `Value` would write them.
 #[derive(Serialize)]
-struct CompactBook<'a> {
+pub struct CompactBook<'a> {
     authors: &'a [String],
     id: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -303,11 +369,11 @@ impl<'a> From<&'a Book> for CompactBook<'a> {
     }
 }
 
-fn compact(book: &Book) -> Value {
+pub fn compact(book: &Book) -> Value {
     json!(CompactBook::from(book))
 }
 
-fn compact_reading(r: &Reading) -> Value {
+pub fn compact_reading(r: &Reading) -> Value {
     let mut value = json!(r);
     if let Some(object) = value.as_object_mut() {
         object.retain(|_, v| !v.is_null());
@@ -321,6 +387,25 @@ fn compact_reading(r: &Reading) -> Value {
         }
     }
     value
+}
+
+/// A book with its readings, as `get_book` and the `library://book/{id}` resource give it.
+pub fn book_with_readings(ctx: &mut Ctx<'_>, id: i64) -> AppResult<Value> {
+    let user = ctx.user_id();
+    let book = books::get(ctx.conn, user, id)?;
+    let query = ReadingQuery {
+        book_id: Some(id),
+        limit: Some(100),
+        ..Default::default()
+    };
+    let readings = readings::list(ctx.conn, user, &query)?;
+    let mut value = json!(book);
+    value["readings"] = json!(readings
+        .items
+        .iter()
+        .map(compact_reading)
+        .collect::<Vec<_>>());
+    Ok(value)
 }
 
 #[derive(Deserialize)]
@@ -365,31 +450,16 @@ struct ListReadingsArgs {
     cursor: Option<String>,
 }
 
-/// Runs a tool and writes its result out. `search_books`, the call a model makes most, is
-/// written straight from typed data; the others are built as a `Value` first.
-async fn run(
-    state: &AppState,
-    user: i64,
-    name: &str,
-    arguments: Value,
-) -> Result<Box<RawValue>, AppError> {
-    match name {
-        "search_books" => search_books(state, user, arguments).await,
-        other => Ok(raw(&run_value(state, user, other, arguments).await?)),
-    }
+/// A page of compact books. `search_books`, the call a model makes most, is written straight
+/// from typed data.
+#[derive(Serialize)]
+pub struct FoundBooks<'a> {
+    pub books: Vec<CompactBook<'a>>,
+    pub next_cursor: Option<&'a str>,
+    pub total: i64,
 }
 
-async fn search_books(
-    state: &AppState,
-    user: i64,
-    arguments: Value,
-) -> Result<Box<RawValue>, AppError> {
-    #[derive(Serialize)]
-    struct Found<'a> {
-        books: Vec<CompactBook<'a>>,
-        next_cursor: Option<&'a str>,
-        total: i64,
-    }
+fn search_books(ctx: &mut Ctx<'_>, arguments: Value) -> ToolResult {
     let args: SearchArgs = parse(arguments)?;
     let query = BookQuery {
         q: args.query,
@@ -402,107 +472,91 @@ async fn search_books(
         offset: None,
         cursor: args.cursor,
     };
-    let memo = state.memo.clone();
-    let page = db::run(&state.pool, move |c| books::list(c, &memo, user, &query)).await?;
-    Ok(raw(&Found {
+    let page = books::list(ctx.conn, ctx.memo, ctx.user_id(), &query)?;
+    Ok(raw(&FoundBooks {
         books: page.items.iter().map(CompactBook::from).collect(),
         next_cursor: page.next_cursor.as_deref(),
         total: page.total,
     }))
 }
 
-async fn run_value(
-    state: &AppState,
-    user: i64,
-    name: &str,
-    mut arguments: Value,
-) -> Result<Value, AppError> {
-    let pool = &state.pool;
-    match name {
-        "get_book" => {
-            let id = take_id(&mut arguments, "id")?;
-            let (book, readings) = db::run(pool, move |c| {
-                let book = books::get(c, user, id)?;
-                let query = ReadingQuery {
-                    book_id: Some(id),
-                    limit: Some(100),
-                    ..Default::default()
-                };
-                Ok((book, readings::list(c, user, &query)?))
-            })
-            .await?;
-            let mut value = json!(book);
-            value["readings"] = json!(readings
-                .items
-                .iter()
-                .map(compact_reading)
-                .collect::<Vec<_>>());
-            Ok(json!({ "book": value }))
-        }
-        "add_book" => {
-            let input: NewBook = parse(arguments)?;
-            let book = db::run(pool, move |c| books::create(c, user, input, now())).await?;
-            Ok(json!({ "book": book }))
-        }
-        "update_book" => {
-            let id = take_id(&mut arguments, "id")?;
-            let patch: BookPatch = parse(arguments)?;
-            let book = db::run(pool, move |c| books::update(c, user, id, patch, now())).await?;
-            Ok(json!({ "book": book }))
-        }
-        "set_shelf" => {
-            let args: ShelfArgs = parse(arguments)?;
-            let book = db::run(pool, move |c| {
-                books::set_shelf(c, user, args.id, args.shelf, now())
-            })
-            .await?;
-            Ok(json!({ "book": book }))
-        }
-        "log_reading" => {
-            let input: NewReading = parse(arguments)?;
-            let reading = db::run(pool, move |c| readings::create(c, user, input, now())).await?;
-            Ok(json!({ "reading": compact_reading(&reading) }))
-        }
-        "list_readings" => {
-            let args: ListReadingsArgs = parse(arguments)?;
-            let query = ReadingQuery {
-                book_id: args.book_id,
-                status: args.status,
-                from: args.from,
-                to: args.to,
-                limit: Some(args.limit.unwrap_or(20).clamp(1, 50)),
-                offset: None,
-                cursor: args.cursor,
-            };
-            let page = db::run(pool, move |c| readings::list(c, user, &query)).await?;
-            Ok(json!({
-                "readings": page.items.iter().map(compact_reading).collect::<Vec<_>>(),
-                "total": page.total,
-                "next_cursor": page.next_cursor,
-            }))
-        }
-        "reading_stats" => {
-            let args: StatsArgs = parse(arguments)?;
-            let memo = state.memo.clone();
-            let stats = db::run(pool, move |c| {
-                stats::compute_memoised(c, &memo, user, args.year, now().date())
-            })
-            .await?;
-            Ok(json!(stats))
-        }
-        "recommend_books" => {
-            let args: RecommendArgs = parse(arguments)?;
-            let limit = args.limit.unwrap_or(5).clamp(1, 20);
-            let recs = db::run_long(pool, move |c| recommend::recommend(c, user, limit)).await?;
-            Ok(json!({
-                "recommendations": recs
-                    .iter()
-                    .map(|r| json!({"book": compact(&r.book), "score": r.score, "reasons": r.reasons}))
-                    .collect::<Vec<_>>()
-            }))
-        }
-        other => Err(AppError::BadRequest(format!("unknown tool {other}"))),
-    }
+fn get_book(ctx: &mut Ctx<'_>, mut arguments: Value) -> ToolResult {
+    let id = take_id(&mut arguments, "id")?;
+    Ok(raw(&json!({ "book": book_with_readings(ctx, id)? })))
+}
+
+fn add_book(ctx: &mut Ctx<'_>, arguments: Value) -> ToolResult {
+    let input: NewBook = parse(arguments)?;
+    let book = books::create(ctx.conn, ctx.user_id(), input, ctx.now)?;
+    Ok(raw(&json!({ "book": book })))
+}
+
+fn update_book(ctx: &mut Ctx<'_>, mut arguments: Value) -> ToolResult {
+    let id = take_id(&mut arguments, "id")?;
+    let patch: BookPatch = parse(arguments)?;
+    let book = books::update(ctx.conn, ctx.user_id(), id, patch, ctx.now)?;
+    Ok(raw(&json!({ "book": book })))
+}
+
+fn set_shelf(ctx: &mut Ctx<'_>, arguments: Value) -> ToolResult {
+    let args: ShelfArgs = parse(arguments)?;
+    let book = books::set_shelf(ctx.conn, ctx.user_id(), args.id, args.shelf, ctx.now)?;
+    Ok(raw(&json!({ "book": book })))
+}
+
+fn log_reading(ctx: &mut Ctx<'_>, arguments: Value) -> ToolResult {
+    let input: NewReading = parse(arguments)?;
+    let reading = readings::create(ctx.conn, ctx.user_id(), input, ctx.now)?;
+    Ok(raw(&json!({ "reading": compact_reading(&reading) })))
+}
+
+fn list_readings(ctx: &mut Ctx<'_>, arguments: Value) -> ToolResult {
+    let args: ListReadingsArgs = parse(arguments)?;
+    let query = ReadingQuery {
+        book_id: args.book_id,
+        status: args.status,
+        from: args.from,
+        to: args.to,
+        limit: Some(args.limit.unwrap_or(20).clamp(1, 50)),
+        offset: None,
+        cursor: args.cursor,
+    };
+    let page = readings::list(ctx.conn, ctx.user_id(), &query)?;
+    Ok(raw(&json!({
+        "readings": page.items.iter().map(compact_reading).collect::<Vec<_>>(),
+        "total": page.total,
+        "next_cursor": page.next_cursor,
+    })))
+}
+
+/// The statistics for `year` (default: this year), as `reading_stats` and the
+/// `library://stats` resources give them.
+pub fn statistics(ctx: &mut Ctx<'_>, year: Option<i32>) -> AppResult<stats::ReadingStats> {
+    stats::compute_memoised(ctx.conn, ctx.memo, ctx.user_id(), year, ctx.now.date())
+}
+
+fn reading_stats(ctx: &mut Ctx<'_>, arguments: Value) -> ToolResult {
+    let args: StatsArgs = parse(arguments)?;
+    Ok(raw(&statistics(ctx, args.year)?))
+}
+
+/// Recommendations as `recommend_books` and the `what_to_read_next` prompt give them.
+pub fn recommendations(ctx: &mut Ctx<'_>, limit: usize) -> AppResult<Value> {
+    let recs = recommend::recommend(ctx.conn, ctx.user_id(), limit)?;
+    Ok(json!({
+        "recommendations": recs
+            .iter()
+            .map(|r| json!({"book": compact(&r.book), "score": r.score, "reasons": r.reasons}))
+            .collect::<Vec<_>>()
+    }))
+}
+
+fn recommend_books(ctx: &mut Ctx<'_>, arguments: Value) -> ToolResult {
+    let args: RecommendArgs = parse(arguments)?;
+    Ok(raw(&recommendations(
+        ctx,
+        args.limit.unwrap_or(5).clamp(1, 20),
+    )?))
 }
 
 // Schemas: plain objects (no top-level anyOf/oneOf), written for the model.

@@ -1,22 +1,33 @@
-//! Streamable HTTP: `POST /mcp` carries JSON-RPC, `DELETE /mcp` ends a session, `GET /mcp` is
-//! 405 (this server sends nothing unprompted, so it opens no server-to-client stream).
+//! Streamable HTTP, both eras on one endpoint: `POST /mcp` carries JSON-RPC; `DELETE /mcp`
+//! ends a legacy session; `GET /mcp` is 405 (this server opens no standalone stream: modern
+//! clients listen with `subscriptions/listen` instead).
+//!
+//! The handler only renders: the protocol's rules are in `era` and `protocol`. A request costs
+//! one blocking call: the token's row (revocation), the legacy session when one is named, and
+//! the method itself run together on the database threads.
 
-use super::protocol::{self, Context, Incoming, Outcome, RpcError};
-use super::{session, BATCH_VERSION, DEFAULT_VERSION};
+use super::era::{self, Era, Headers};
+use super::protocol::{self, Ctx, Dialect, Incoming, Method, Outcome, Response, RpcError};
+use super::{session, tools, BATCH_VERSION, DEFAULT_VERSION};
 use crate::auth::guard::{self, Caller};
 use crate::auth::Scope;
-use crate::db;
+use crate::db::{self, models::now};
 use crate::error::AppError;
 use crate::state::AppState;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde_json::Value;
+use serde_json::{json, Value};
+use std::time::Duration;
 
 pub const SESSION_HEADER: &str = "Mcp-Session-Id";
 pub const VERSION_HEADER: &str = "MCP-Protocol-Version";
+pub const METHOD_HEADER: &str = "Mcp-Method";
+pub const NAME_HEADER: &str = "Mcp-Name";
 const METADATA_PATH: &str = "/.well-known/oauth-protected-resource/mcp";
 /// The largest JSON-RPC body accepted.
 pub const BODY_LIMIT: usize = 1024 * 1024;
+/// A comment on an open listen stream this often keeps proxies from closing it as idle.
+const KEEPALIVE: Duration = Duration::from_secs(15);
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -24,262 +35,504 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .app_data(web::PayloadConfig::new(BODY_LIMIT))
             .route(web::post().to(post))
             .route(web::delete().to(delete))
-            .route(web::get().to(get))
-            .default_service(web::to(get)),
+            .default_service(web::to(not_allowed)),
     );
 }
 
-async fn get() -> HttpResponse {
+/// GET (and any other method): this server opens no standalone stream.
+async fn not_allowed() -> HttpResponse {
     HttpResponse::MethodNotAllowed()
         .insert_header((header::ALLOW, "POST, DELETE"))
         .json(
             RpcError::new(
                 protocol::INVALID_REQUEST,
-                "this server opens no server-to-client stream; POST JSON-RPC messages to /mcp",
+                "POST JSON-RPC messages to /mcp; this server opens no standalone stream",
             )
             .response(&Value::Null),
         )
 }
 
-/// An early answer: an HTTP status with a JSON-RPC error body.
-fn refuse(status: StatusCode, code: i64, message: &str) -> HttpResponse {
-    HttpResponse::build(status).json(RpcError::new(code, message).response(&Value::Null))
-}
-
-/// A request refused before any message is read: small, so it can travel in a `Result`.
-struct Refusal {
-    status: StatusCode,
-    message: String,
-}
-
-impl Refusal {
-    fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Refusal {
-            status,
-            message: message.into(),
-        }
-    }
-
-    fn response(&self) -> HttpResponse {
-        refuse(self.status, protocol::INVALID_REQUEST, &self.message)
-    }
+/// Where a request stands once it is authenticated and parsed.
+struct Request<'a> {
+    http: &'a HttpRequest,
+    state: &'a AppState,
+    caller: Caller,
+    headers: Headers,
+    /// The client accepts an event stream and not JSON.
+    sse: bool,
 }
 
 async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
-    if let Err(refusal) = check_origin(&req, &state) {
-        return refusal.response();
+    if let Some(refusal) = refuse_host_or_origin(&req, &state) {
+        return refusal;
     }
-    // Signature, expiry and audience now; the token's row (revocation) is read together with
-    // the session's, on one blocking call.
+    // Signature, expiry and audience now; the token's row (revocation) is read with the work.
     let caller =
-        match guard::verify_signed(&state, guard::bearer_token(&req), &mcp_audiences(&state)) {
+        match guard::verify_signed(&state, guard::bearer_token(&req), &mcp_audience(&state)) {
             Ok(caller) => caller,
             Err(AppError::Unauthenticated { .. }) => return unauthorized(&req, &state),
-            Err(other) => return internal(other),
+            Err(other) => return internal(&other),
         };
-    let version = match header_version(&req) {
-        Ok(version) => version,
-        Err(refusal) => return checked(&req, &state, &caller, refusal.response()).await,
+    let request = Request {
+        http: &req,
+        state: &state,
+        caller,
+        headers: routing_headers(&req),
+        sse: wants_sse_only(&req),
     };
-    let sse = wants_sse_only(&req);
-    // A malformed request: 400 with a JSON-RPC error, once the token's row is known to be live
-    // (a revoked token gets its 401 whatever else is wrong).
-    let malformed = |code: i64, message: String| {
-        let body = RpcError::new(code, message).response(&Value::Null);
-        checked(
-            &req,
-            &state,
-            &caller,
-            reply(StatusCode::BAD_REQUEST, &body, sse),
-        )
-    };
-
     let parsed: Value = match serde_json::from_slice(&body) {
         Ok(value) => value,
         Err(error) => {
-            return malformed(protocol::PARSE_ERROR, format!("parse error: {error}")).await;
-        }
-    };
-    let (messages, batch) = match parsed {
-        Value::Array(items) => {
-            if version != BATCH_VERSION {
-                return malformed(
-                    protocol::INVALID_REQUEST,
-                    format!("JSON-RPC batches are not allowed in protocol version {version}"),
-                )
+            let error = RpcError::new(protocol::PARSE_ERROR, format!("parse error: {error}"));
+            return request
+                .early(StatusCode::BAD_REQUEST, error.response(&Value::Null))
                 .await;
-            }
-            if items.is_empty() {
-                return malformed(protocol::INVALID_REQUEST, "an empty batch".into()).await;
-            }
-            (items, true)
         }
-        single => (vec![single], false),
     };
-
-    // `initialize` stands alone and creates the session.
-    if let [only] = messages.as_slice() {
-        if only.get("method").and_then(Value::as_str) == Some("initialize") && !batch {
-            return initialize(&req, &state, &caller, only.clone(), sse).await;
-        }
+    match era::era_of(&request.headers, &parsed) {
+        Era::Modern => request.modern(parsed).await,
+        Era::Legacy => request.legacy(parsed).await,
     }
-    if messages
-        .iter()
-        .any(|m| m.get("method").and_then(Value::as_str) == Some("initialize"))
-    {
-        return malformed(
-            protocol::INVALID_REQUEST,
-            "initialize must be sent on its own".into(),
-        )
-        .await;
-    }
+}
 
-    // Everything else belongs to a session.
-    let Some(session_id) = header_value(&req, SESSION_HEADER) else {
-        return checked(
-            &req,
-            &state,
-            &caller,
-            refuse(
-                StatusCode::BAD_REQUEST,
+/// What one blocking call found.
+enum Answered {
+    /// The token's row is revoked or expired.
+    NotLive,
+    UnknownSession,
+    Outcome(Outcome),
+    /// Legacy: every response of a batch, or the one of a single request (none: all were
+    /// notifications).
+    Responses(Vec<Response>),
+    Refused(RpcError),
+    /// `initialize` created this session.
+    Session(String),
+}
+
+impl Request<'_> {
+    /// 2026-07-28: one request, complete in itself.
+    async fn modern(self, message: Value) -> HttpResponse {
+        if !message.is_object() {
+            let error = RpcError::new(
                 protocol::INVALID_REQUEST,
-                "missing Mcp-Session-Id header: send initialize first",
-            ),
-        )
-        .await;
-    };
-    let found = db::run(&state.pool, {
-        let caller = caller.clone();
-        move |conn| {
-            if !caller.is_live(conn)? {
-                return Ok(None);
+                "the body must be one JSON-RPC request or notification (no batches)",
+            );
+            return self
+                .early(StatusCode::BAD_REQUEST, error.response(&Value::Null))
+                .await;
+        }
+        let (id, name, params) = match protocol::classify(message) {
+            Ok(Incoming::Request { id, method, params }) => (id, method, params),
+            Ok(Incoming::Notification { .. }) => {
+                return match era::check_modern_notification(&self.headers) {
+                    Ok(()) => self.accepted().await,
+                    Err(error) => {
+                        self.early(StatusCode::BAD_REQUEST, error.response(&Value::Null))
+                            .await
+                    }
+                };
             }
-            session::find(conn, &session_id, caller.user_id, db::models::now()).map(Some)
+            Ok(Incoming::Response) => {
+                let error = RpcError::new(
+                    protocol::INVALID_REQUEST,
+                    "this server sends no requests, so it takes no responses",
+                );
+                return self
+                    .early(StatusCode::BAD_REQUEST, error.response(&Value::Null))
+                    .await;
+            }
+            Err((id, error)) => return self.modern_error(&id, error).await,
+        };
+        let envelope = match era::check_modern(&self.headers, &name, &params) {
+            Ok(envelope) => envelope,
+            Err(error) => return self.modern_error(&id, error).await,
+        };
+        let Some(method) = Method::find(&name, Era::Modern) else {
+            return self
+                .modern_error(&id, RpcError::method_not_found(&name))
+                .await;
+        };
+        if method == Method::Listen {
+            return self.listen(id).await;
         }
-    })
-    .await;
-    match found {
-        Ok(Some(Some(_))) => {}
-        Ok(None) => return unauthorized(&req, &state),
-        Ok(Some(None)) => {
-            return refuse(
-                StatusCode::NOT_FOUND,
-                protocol::INVALID_REQUEST,
-                "unknown or expired session: initialize a new one",
-            )
+        let version = envelope.version;
+        let answered = self
+            .run(move |ctx| {
+                let dialect = Dialect {
+                    era: Era::Modern,
+                    version: &version,
+                };
+                Ok(Answered::Outcome(protocol::answer(
+                    ctx, dialect, method, params,
+                )))
+            })
+            .await;
+        match answered {
+            Ok(Answered::Outcome(outcome)) => self.render(&id, Era::Modern, outcome),
+            Ok(_) => unauthorized(self.http, self.state),
+            Err(error) => internal(&error),
         }
-        Err(error) => return internal(error),
     }
 
-    let ctx = Context {
-        state: &state,
-        caller: &caller,
-        version: &version,
-    };
-    let mut responses = Vec::new();
-    for message in messages {
-        match protocol::classify(message) {
-            Ok(Incoming::Request { id, method, params }) => {
-                match protocol::dispatch(&ctx, &id, &method, params).await {
-                    Outcome::Response(response) => responses.push(response),
-                    Outcome::InsufficientScope(scope) => return insufficient_scope(&state, scope),
+    /// 2025-03-26 to 2025-11-25: `initialize` opens a session, but no request needs one.
+    async fn legacy(self, parsed: Value) -> HttpResponse {
+        if parsed.get("method").and_then(Value::as_str) == Some("initialize") {
+            return self.initialize(parsed).await;
+        }
+        let (messages, batch) = match parsed {
+            Value::Array(items) if items.is_empty() => {
+                let error = RpcError::new(protocol::INVALID_REQUEST, "an empty batch");
+                return self
+                    .early(StatusCode::BAD_REQUEST, error.response(&Value::Null))
+                    .await;
+            }
+            Value::Array(items) => (items, true),
+            single => (vec![single], false),
+        };
+        if batch
+            && messages
+                .iter()
+                .any(|m| m.get("method").and_then(Value::as_str) == Some("initialize"))
+        {
+            let error = RpcError::new(
+                protocol::INVALID_REQUEST,
+                "initialize must be sent on its own",
+            );
+            return self
+                .early(StatusCode::BAD_REQUEST, error.response(&Value::Null))
+                .await;
+        }
+        let single_id = match messages.as_slice() {
+            [only] if !batch => only.get("id").cloned().unwrap_or(Value::Null),
+            _ => Value::Null,
+        };
+        let header_version = self.headers.version.clone();
+        let session_id = self.headers.session.clone();
+        let answered = self
+            .run(move |ctx| {
+                // A named session must exist (a client re-initializes on 404); its version
+                // stands in for a missing header.
+                let session_version = match session_id {
+                    Some(id) => match session::find(ctx.conn, &id, ctx.user_id(), ctx.now)? {
+                        Some(session) => Some(session.protocol_version),
+                        None => return Ok(Answered::UnknownSession),
+                    },
+                    None => None,
+                };
+                let version = header_version
+                    .or(session_version)
+                    .unwrap_or_else(|| DEFAULT_VERSION.to_string());
+                if batch && version != BATCH_VERSION {
+                    return Ok(Answered::Refused(RpcError::new(
+                        protocol::INVALID_REQUEST,
+                        format!("JSON-RPC batches are not allowed in protocol version {version}"),
+                    )));
                 }
-            }
-            Ok(Incoming::Notification { .. }) | Ok(Incoming::Response) => {}
-            Err((id, error)) => responses.push(error.response(&id).into()),
+                let dialect = Dialect {
+                    era: Era::Legacy,
+                    version: &version,
+                };
+                let mut responses = Vec::new();
+                for message in messages {
+                    let (id, name, params) = match protocol::classify(message) {
+                        Ok(Incoming::Request { id, method, params }) => (id, method, params),
+                        Ok(Incoming::Notification { .. }) | Ok(Incoming::Response) => continue,
+                        Err((id, error)) => {
+                            responses.push(error.response(&id).into());
+                            continue;
+                        }
+                    };
+                    let outcome = match Method::find(&name, Era::Legacy) {
+                        Some(Method::Initialize) => Outcome::Error(RpcError::new(
+                            protocol::INVALID_REQUEST,
+                            "initialize must be sent on its own",
+                        )),
+                        Some(method) => protocol::answer(ctx, dialect, method, params),
+                        None => Outcome::Error(RpcError::method_not_found(&name)),
+                    };
+                    match outcome {
+                        Outcome::Result(result) => responses.push(protocol::respond(&id, result)),
+                        Outcome::Error(error) => responses.push(error.response(&id).into()),
+                        scope @ Outcome::InsufficientScope(_) if !batch => {
+                            return Ok(Answered::Outcome(scope))
+                        }
+                        Outcome::InsufficientScope(scope) => responses.push(
+                            RpcError::new(
+                                protocol::INVALID_REQUEST,
+                                format!("this needs the `{scope}` scope; reconnect and grant it"),
+                            )
+                            .response(&id)
+                            .into(),
+                        ),
+                    }
+                }
+                Ok(Answered::Responses(responses))
+            })
+            .await;
+        match answered {
+            Ok(Answered::NotLive | Answered::Session(_)) => unauthorized(self.http, self.state),
+            Ok(Answered::UnknownSession) => reply(
+                StatusCode::NOT_FOUND,
+                &RpcError::new(
+                    protocol::INVALID_REQUEST,
+                    "unknown or expired session: initialize a new one, or send no Mcp-Session-Id",
+                )
+                .response(&single_id),
+                self.sse,
+            ),
+            Ok(Answered::Refused(error)) => reply(
+                StatusCode::BAD_REQUEST,
+                &error.response(&single_id),
+                self.sse,
+            ),
+            Ok(Answered::Outcome(outcome)) => self.render(&single_id, Era::Legacy, outcome),
+            Ok(Answered::Responses(mut responses)) => match (responses.len(), batch) {
+                (0, _) => HttpResponse::Accepted().finish(),
+                (_, true) => reply(StatusCode::OK, &responses, self.sse),
+                (_, false) => {
+                    let single = responses.pop().unwrap_or(Response::Value(Value::Null));
+                    // A legacy request the server could not read at all is a 400; anything it
+                    // could read (an unknown method, bad params) answers 200 with the error.
+                    let status = match &single {
+                        Response::Value(value)
+                            if value.pointer("/error/code")
+                                == Some(&json!(protocol::INVALID_REQUEST)) =>
+                        {
+                            StatusCode::BAD_REQUEST
+                        }
+                        _ => StatusCode::OK,
+                    };
+                    reply(status, &single, self.sse)
+                }
+            },
+            Err(error) => internal(&error),
         }
     }
-    match (responses.len(), batch) {
-        (0, _) => HttpResponse::Accepted().finish(),
-        (_, true) => reply(StatusCode::OK, &responses, sse),
-        (_, false) => {
-            let single = responses
-                .pop()
-                .unwrap_or(protocol::Response::Value(Value::Null));
-            let status = if single.is_invalid_request() {
-                StatusCode::BAD_REQUEST
-            } else {
-                StatusCode::OK
+
+    /// `initialize`: negotiates a legacy version and creates a session, whose id later
+    /// requests may send back (Claude.ai never does; nothing depends on it).
+    async fn initialize(self, message: Value) -> HttpResponse {
+        let (id, params) = match protocol::classify(message) {
+            Ok(Incoming::Request { id, params, .. }) => (id, params),
+            Ok(_) => {
+                let error = RpcError::new(
+                    protocol::INVALID_REQUEST,
+                    "initialize must be a request with an id",
+                );
+                return self
+                    .early(StatusCode::BAD_REQUEST, error.response(&Value::Null))
+                    .await;
+            }
+            Err((id, error)) => {
+                return self
+                    .early(StatusCode::BAD_REQUEST, error.response(&id))
+                    .await
+            }
+        };
+        let Some(requested) = params.get("protocolVersion").and_then(Value::as_str) else {
+            let error = RpcError::invalid_params("initialize needs `protocolVersion`");
+            return self.early(StatusCode::OK, error.response(&id)).await;
+        };
+        let version = super::negotiate(Some(requested));
+        let client_name = params
+            .pointer("/clientInfo/name")
+            .and_then(Value::as_str)
+            .map(String::from);
+        let created = self
+            .run(move |ctx| {
+                let session_id = session::create(
+                    ctx.conn,
+                    ctx.user_id(),
+                    version,
+                    client_name.as_deref(),
+                    ctx.now,
+                )?;
+                Ok(Answered::Session(session_id))
+            })
+            .await;
+        let session_id = match created {
+            Ok(Answered::Session(session_id)) => session_id,
+            Ok(_) => return unauthorized(self.http, self.state),
+            Err(error) => return internal(&error),
+        };
+        let body = protocol::success(&id, protocol::initialize_result(version));
+        let mut response = reply(StatusCode::OK, &body, self.sse);
+        if let Ok(value) = header::HeaderValue::from_str(&session_id) {
+            response
+                .headers_mut()
+                .insert(header::HeaderName::from_static("mcp-session-id"), value);
+        }
+        response
+    }
+
+    /// `subscriptions/listen`: an event stream that starts with the acknowledgement and stays
+    /// open with keep-alive comments. Nothing this server offers changes while it runs, so no
+    /// notification type is honoured and no event follows; the stream ends with the listen
+    /// request's result when the access token expires (the client listens again with a new one).
+    async fn listen(self, id: Value) -> HttpResponse {
+        if !accepts_event_stream(self.http) {
+            let error = RpcError::new(
+                protocol::INVALID_REQUEST,
+                "subscriptions/listen answers with an event stream: accept text/event-stream",
+            );
+            return self
+                .early(StatusCode::NOT_ACCEPTABLE, error.response(&id))
+                .await;
+        }
+        let caller = self.caller.clone();
+        let live = db::run(&self.state.pool, move |conn| caller.is_live(conn)).await;
+        match live {
+            Ok(true) => {}
+            Ok(false) => return unauthorized(self.http, self.state),
+            Err(error) => return internal(&error),
+        }
+        let meta = json!({era::SUBSCRIPTION_ID_KEY: id});
+        let ack = json!({
+            "jsonrpc": "2.0",
+            "method": "notifications/subscriptions/acknowledged",
+            "params": {"_meta": meta, "notifications": {}},
+        });
+        let mut meta = era::server_meta();
+        meta.insert(era::SUBSCRIPTION_ID_KEY.into(), id.clone());
+        let end = json!({
+            "jsonrpc": "2.0",
+            "id": id,
+            "result": {"resultType": "complete", "_meta": meta},
+        });
+        let remaining = self.caller.claims.exp - chrono::Utc::now().timestamp();
+        let deadline = tokio::time::Instant::now()
+            + Duration::from_secs(u64::try_from(remaining).unwrap_or(0));
+        HttpResponse::Ok()
+            .content_type("text/event-stream")
+            .insert_header((header::CACHE_CONTROL, "no-cache, no-transform"))
+            .insert_header(("X-Accel-Buffering", "no"))
+            .streaming(listen_stream(event(&ack), event(&end), deadline))
+    }
+
+    /// Runs `work` with a database connection, after checking that the token's row is live,
+    /// in one blocking call.
+    async fn run<F>(&self, work: F) -> Result<Answered, AppError>
+    where
+        F: FnOnce(&mut Ctx<'_>) -> Result<Answered, AppError> + Send + 'static,
+    {
+        let caller = self.caller.clone();
+        let memo = self.state.memo.clone();
+        db::run(&self.state.pool, move |conn| {
+            if !caller.is_live(conn)? {
+                return Ok(Answered::NotLive);
+            }
+            let mut ctx = Ctx {
+                conn,
+                memo: &memo,
+                caller: &caller,
+                now: now(),
             };
-            reply(status, &single, sse)
+            work(&mut ctx)
+        })
+        .await
+    }
+
+    /// An answer decided before any work: a revoked token still gets its 401 first, as on any
+    /// other request, so a client knows to authorize again.
+    async fn early(&self, status: StatusCode, body: Value) -> HttpResponse {
+        let caller = self.caller.clone();
+        match db::run(&self.state.pool, move |conn| caller.is_live(conn)).await {
+            Ok(true) => reply(status, &body, self.sse),
+            Ok(false) => unauthorized(self.http, self.state),
+            Err(error) => internal(&error),
+        }
+    }
+
+    async fn modern_error(&self, id: &Value, error: RpcError) -> HttpResponse {
+        let status = StatusCode::from_u16(error.modern_status()).unwrap_or(StatusCode::BAD_REQUEST);
+        self.early(status, error.response(id)).await
+    }
+
+    async fn accepted(&self) -> HttpResponse {
+        let caller = self.caller.clone();
+        match db::run(&self.state.pool, move |conn| caller.is_live(conn)).await {
+            Ok(true) => HttpResponse::Accepted().finish(),
+            Ok(false) => unauthorized(self.http, self.state),
+            Err(error) => internal(&error),
+        }
+    }
+
+    /// The HTTP answer for one request's outcome.
+    fn render(&self, id: &Value, era: Era, outcome: Outcome) -> HttpResponse {
+        match outcome {
+            Outcome::Result(result) => {
+                reply(StatusCode::OK, &protocol::respond(id, result), self.sse)
+            }
+            Outcome::Error(error) => {
+                let status = match era {
+                    Era::Modern => error.modern_status(),
+                    Era::Legacy => 200,
+                };
+                reply(
+                    StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+                    &error.response(id),
+                    self.sse,
+                )
+            }
+            Outcome::InsufficientScope(scope) => insufficient_scope(self.state, id, scope),
         }
     }
 }
 
-async fn initialize(
-    req: &HttpRequest,
-    state: &AppState,
-    caller: &Caller,
-    message: Value,
-    sse: bool,
-) -> HttpResponse {
-    let (id, params) = match protocol::classify(message) {
-        Ok(Incoming::Request { id, params, .. }) => (id, params),
-        Ok(_) => {
-            return reply(
-                StatusCode::BAD_REQUEST,
-                &RpcError::new(
-                    protocol::INVALID_REQUEST,
-                    "initialize must be a request with an id",
-                )
-                .response(&Value::Null),
-                sse,
-            )
-        }
-        Err((id, error)) => return reply(StatusCode::BAD_REQUEST, &error.response(&id), sse),
-    };
-    let requested = params.get("protocolVersion").and_then(Value::as_str);
-    if requested.is_none() {
-        return reply(
-            StatusCode::OK,
-            &RpcError::invalid_params("initialize needs `protocolVersion`").response(&id),
-            sse,
-        );
+/// The listen stream: the acknowledgement, keep-alive comments, and the final result at
+/// `deadline`.
+fn listen_stream(
+    ack: String,
+    end: String,
+    deadline: tokio::time::Instant,
+) -> impl futures_util::Stream<Item = Result<web::Bytes, actix_web::Error>> {
+    enum Step {
+        Ack,
+        Waiting,
+        Done,
     }
-    let version = super::negotiate(requested);
-    let client_name = params
-        .pointer("/clientInfo/name")
-        .and_then(Value::as_str)
-        .map(String::from);
-    let caller = caller.clone();
-    let created = db::run(&state.pool, move |conn| {
-        if !caller.is_live(conn)? {
-            return Ok(None);
+    futures_util::stream::unfold(Step::Ack, move |step| {
+        let (ack, end) = (ack.clone(), end.clone());
+        async move {
+            match step {
+                Step::Ack => Some((Ok(web::Bytes::from(ack)), Step::Waiting)),
+                Step::Waiting => {
+                    let next = tokio::time::Instant::now() + KEEPALIVE;
+                    if next >= deadline {
+                        tokio::time::sleep_until(deadline).await;
+                        Some((Ok(web::Bytes::from(end)), Step::Done))
+                    } else {
+                        tokio::time::sleep_until(next).await;
+                        Some((
+                            Ok(web::Bytes::from_static(b": keep-alive\n\n")),
+                            Step::Waiting,
+                        ))
+                    }
+                }
+                Step::Done => None,
+            }
         }
-        let now = db::models::now();
-        session::create(conn, caller.user_id, version, client_name.as_deref(), now).map(Some)
     })
-    .await;
-    let session_id = match created {
-        Ok(Some(id)) => id,
-        Ok(None) => return unauthorized(req, state),
-        Err(error) => return internal(error),
-    };
-    let body = protocol::success(&id, protocol::initialize_result(version));
-    let mut response = reply(StatusCode::OK, &body, sse);
-    if let Ok(value) = header::HeaderValue::from_str(&session_id) {
-        response
-            .headers_mut()
-            .insert(header::HeaderName::from_static("mcp-session-id"), value);
-    }
-    response
+}
+
+fn event(message: &Value) -> String {
+    format!("event: message\ndata: {message}\n\n")
 }
 
 async fn delete(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    if let Err(refusal) = check_origin(&req, &state) {
-        return refusal.response();
+    if let Some(refusal) = refuse_host_or_origin(&req, &state) {
+        return refusal;
     }
-    let caller = match authenticate(&req, &state).await {
-        Ok(caller) => caller,
-        Err(response) => return response,
+    let Some(session_id) = routing_headers(&req).session else {
+        // Nothing to end: the modern era has no sessions, and a legacy client names its own.
+        return not_allowed().await;
     };
-    let Some(session_id) = header_value(&req, SESSION_HEADER) else {
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            protocol::INVALID_REQUEST,
-            "missing Mcp-Session-Id header",
-        );
-    };
+    let caller =
+        match guard::authenticate(&state, guard::bearer_token(&req), &mcp_audience(&state)).await {
+            Ok(caller) => caller,
+            Err(AppError::Unauthenticated { .. }) => return unauthorized(&req, &state),
+            Err(other) => return internal(&other),
+        };
     let user_id = caller.user_id;
     match db::run(&state.pool, move |conn| {
         session::end(conn, &session_id, user_id)
@@ -287,54 +540,36 @@ async fn delete(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     .await
     {
         Ok(true) => HttpResponse::NoContent().finish(),
-        Ok(false) => refuse(
-            StatusCode::NOT_FOUND,
-            protocol::INVALID_REQUEST,
-            "unknown session",
+        Ok(false) => HttpResponse::NotFound().json(
+            RpcError::new(protocol::INVALID_REQUEST, "unknown session").response(&Value::Null),
         ),
-        Err(error) => internal(error),
+        Err(error) => internal(&error),
     }
 }
 
-/// The token must be for this MCP resource, or for the API (tokens issued to clients that did
-/// not send an RFC 8707 `resource`).
-async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Caller, HttpResponse> {
-    let audiences = mcp_audiences(state);
-    match guard::authenticate(state, guard::bearer_token(req), &audiences).await {
-        Ok(caller) => Ok(caller),
-        Err(AppError::Unauthenticated { .. }) => Err(unauthorized(req, state)),
-        Err(other) => Err(internal(other)),
-    }
+/// Tokens must be issued for this MCP resource (RFC 8707 `resource` = `<PUBLIC_URL>/mcp`), as
+/// the MCP authorization spec asks: a first-party API token, or one minted without a resource,
+/// is for the REST API only.
+fn mcp_audience(state: &AppState) -> [String; 1] {
+    [state.config.url("/mcp")]
 }
 
-fn mcp_audiences(state: &AppState) -> [String; 2] {
-    [state.config.url("/mcp"), state.api_audience().to_string()]
+/// The scopes the tools need, for the `scope` of a 401's challenge.
+fn tool_scopes() -> Vec<Scope> {
+    let mut scopes: Vec<Scope> = tools::TOOLS.iter().map(|t| t.scope).collect();
+    scopes.sort();
+    scopes.dedup();
+    scopes
 }
 
-/// An early refusal (a malformed request, no session header): a revoked token still gets 401
-/// first, as it would on any other request, so a client knows to authorize again.
-async fn checked(
-    req: &HttpRequest,
-    state: &AppState,
-    caller: &Caller,
-    refusal: HttpResponse,
-) -> HttpResponse {
-    let caller = caller.clone();
-    let live = db::run(&state.pool, move |conn| caller.is_live(conn)).await;
-    match live {
-        Ok(true) => refusal,
-        Ok(false) => unauthorized(req, state),
-        Err(error) => internal(error),
-    }
-}
-
-/// 401 with the MCP resource's metadata, so that a client can find the authorization server.
+/// 401 with the MCP resource's metadata and the scopes to ask for, so that a client can find
+/// the authorization server and request what the tools need.
 fn unauthorized(req: &HttpRequest, state: &AppState) -> HttpResponse {
     let error = guard::bearer_token(req).map(|_| "invalid_token");
     HttpResponse::Unauthorized()
         .insert_header((
             header::WWW_AUTHENTICATE,
-            guard::challenge_for(state, METADATA_PATH, error, None),
+            guard::challenge_for(state, METADATA_PATH, error, &tool_scopes()),
         ))
         .json(
             RpcError::new(
@@ -345,68 +580,43 @@ fn unauthorized(req: &HttpRequest, state: &AppState) -> HttpResponse {
         )
 }
 
-fn insufficient_scope(state: &AppState, scope: Scope) -> HttpResponse {
+fn insufficient_scope(state: &AppState, id: &Value, scope: Scope) -> HttpResponse {
     HttpResponse::Forbidden()
         .insert_header((
             header::WWW_AUTHENTICATE,
-            guard::challenge_for(
-                state,
-                METADATA_PATH,
-                Some("insufficient_scope"),
-                Some(scope),
-            ),
+            guard::challenge_for(state, METADATA_PATH, Some("insufficient_scope"), &[scope]),
         ))
         .json(
             RpcError::new(
                 protocol::INVALID_REQUEST,
-                format!("this tool needs the `{scope}` scope; reconnect and grant it"),
+                format!("this needs the `{scope}` scope; reconnect and grant it"),
             )
-            .response(&Value::Null),
+            .response(id),
         )
 }
 
-fn internal(error: AppError) -> HttpResponse {
+fn internal(error: &AppError) -> HttpResponse {
     let status = match error {
         AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
-    // Log the cause the same way the API does, answer without it.
-    let _ = actix_web::ResponseError::error_response(&error);
-    refuse(status, protocol::INTERNAL_ERROR, "internal error")
+    let rpc = protocol::internal(error);
+    HttpResponse::build(status).json(rpc.response(&Value::Null))
 }
 
-/// `MCP-Protocol-Version`, when present, must be one we speak; absent means 2025-03-26.
-fn header_version(req: &HttpRequest) -> Result<String, Refusal> {
-    match header_value(req, VERSION_HEADER) {
-        None => Ok(DEFAULT_VERSION.to_string()),
-        Some(version) if super::is_supported(&version) => Ok(version),
-        Some(version) => Err(Refusal::new(
-            StatusCode::BAD_REQUEST,
-            format!(
-                "unsupported MCP-Protocol-Version `{}`; supported: {}",
-                version.chars().take(40).collect::<String>(),
-                super::SUPPORTED_VERSIONS.join(", ")
-            ),
-        )),
-    }
-}
-
-/// A browser page on another site must not drive this endpoint through the user's network (DNS
-/// rebinding). Requests without `Origin` (servers, SDKs) are allowed.
-fn check_origin(req: &HttpRequest, state: &AppState) -> Result<(), Refusal> {
-    let Some(origin) = header_value(req, "Origin") else {
-        return Ok(());
-    };
-    let origin = origin.trim_end_matches('/');
-    let allowed = origin == state.config.public_url
-        || state.config.mcp_allowed_origins.iter().any(|o| o == origin);
-    if allowed {
-        Ok(())
-    } else {
-        Err(Refusal::new(
-            StatusCode::FORBIDDEN,
-            "this Origin is not allowed",
-        ))
+/// The routing headers, trimmed. A routing header sent twice is noted: readers of the first
+/// and of the last copy would disagree.
+fn routing_headers(req: &HttpRequest) -> Headers {
+    let headers = req.headers();
+    let duplicated = [VERSION_HEADER, METHOD_HEADER, NAME_HEADER]
+        .into_iter()
+        .find(|name| headers.get_all(*name).count() > 1);
+    Headers {
+        version: header_value(req, VERSION_HEADER),
+        method: header_value(req, METHOD_HEADER),
+        name: header_value(req, NAME_HEADER),
+        session: header_value(req, SESSION_HEADER),
+        duplicated,
     }
 }
 
@@ -418,15 +628,83 @@ fn header_value(req: &HttpRequest, name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// SSE only when the client accepts SSE and not JSON; JSON for `*/*`, no `Accept`, or anything
-/// else (be liberal: never a 406).
-fn wants_sse_only(req: &HttpRequest) -> bool {
-    let accept = req
-        .headers()
+/// DNS rebinding: a page on another site must not drive this endpoint through the user's
+/// browser. The `Host` must name this server (its public host, or a loopback name, on any
+/// port), and an `Origin`, when sent, must be this server's, one of `MCP_ALLOWED_ORIGINS`, or,
+/// while the server itself is on loopback, a loopback origin. Requests without `Origin`
+/// (servers, SDKs) pass.
+fn refuse_host_or_origin(req: &HttpRequest, state: &AppState) -> Option<HttpResponse> {
+    let refuse = |status: StatusCode, message: &str| {
+        HttpResponse::build(status)
+            .json(RpcError::new(protocol::INVALID_REQUEST, message).response(&Value::Null))
+    };
+    let public = url::Url::parse(&state.config.public_url).ok();
+    let public_host = public
+        .as_ref()
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase));
+    if let Some(host) = header_value(req, "Host") {
+        let name = host_name(&host);
+        let allowed = is_loopback_name(&name)
+            || public_host.as_deref() == Some(name.as_str())
+            || state
+                .config
+                .mcp_allowed_origins
+                .iter()
+                .filter_map(|o| url::Url::parse(o).ok())
+                .any(|o| {
+                    o.host_str().map(str::to_ascii_lowercase).as_deref() == Some(name.as_str())
+                });
+        if !allowed {
+            return Some(refuse(
+                StatusCode::MISDIRECTED_REQUEST,
+                "this Host is not served here",
+            ));
+        }
+    }
+    let origin = header_value(req, "Origin")?;
+    let origin = origin.trim_end_matches('/');
+    let loopback_server = public_host.as_deref().is_some_and(is_loopback_name);
+    let loopback_origin = url::Url::parse(origin)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+        .is_some_and(|h| is_loopback_name(&h));
+    let allowed = origin == state.config.public_url.trim_end_matches('/')
+        || state.config.mcp_allowed_origins.iter().any(|o| o == origin)
+        || (loopback_server && loopback_origin);
+    (!allowed).then(|| refuse(StatusCode::FORBIDDEN, "this Origin is not allowed"))
+}
+
+/// The host name of a `Host` header, without its port, lower-cased.
+fn host_name(host: &str) -> String {
+    let host = host.to_ascii_lowercase();
+    if let Some(rest) = host.strip_prefix('[') {
+        // [::1]:8080
+        return format!("[{}]", rest.split(']').next().unwrap_or_default());
+    }
+    host.split(':').next().unwrap_or_default().to_string()
+}
+
+fn is_loopback_name(name: &str) -> bool {
+    matches!(name, "localhost" | "[::1]" | "::1") || name.starts_with("127.")
+}
+
+fn accept_header(req: &HttpRequest) -> String {
+    req.headers()
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
-        .to_ascii_lowercase();
+        .to_ascii_lowercase()
+}
+
+fn accepts_event_stream(req: &HttpRequest) -> bool {
+    let accept = accept_header(req);
+    accept.contains("text/event-stream") || accept.contains("*/*")
+}
+
+/// SSE only when the client accepts SSE and not JSON; JSON for `*/*`, no `Accept`, or anything
+/// else (be liberal: never a 406).
+fn wants_sse_only(req: &HttpRequest) -> bool {
+    let accept = accept_header(req);
     accept.contains("text/event-stream")
         && !accept.contains("application/json")
         && !accept.contains("*/*")
@@ -446,5 +724,24 @@ fn reply(status: StatusCode, body: &impl serde::Serialize, sse: bool) -> HttpRes
         HttpResponse::build(status)
             .content_type("application/json")
             .body(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_names_lose_their_port() {
+        assert_eq!(host_name("127.0.0.1:8080"), "127.0.0.1");
+        assert_eq!(host_name("[::1]:8080"), "[::1]");
+        assert_eq!(host_name("Books.Example.com"), "books.example.com");
+        assert!(is_loopback_name("localhost") && is_loopback_name("127.0.0.2"));
+        assert!(!is_loopback_name("evil.example.com"));
+    }
+
+    #[test]
+    fn the_challenge_asks_for_the_scopes_the_tools_need() {
+        assert_eq!(tool_scopes(), [Scope::Read, Scope::Write]);
     }
 }

@@ -13,6 +13,7 @@ mod guard;
 mod import;
 mod library;
 mod mcp;
+mod mcp_modern;
 mod mcp_sdk;
 mod oauth;
 mod oauth_client;

@@ -14,6 +14,13 @@ pub struct Mcp<'a> {
     pub accept: &'static str,
 }
 
+/// Registers `email` and returns a token issued for the MCP resource (scope `all`), as the OAuth
+/// flow gives a client that names the resource.
+pub async fn mcp_token(app: &TestApp, email: &str) -> String {
+    let user = app.register_user(email).await;
+    app.token_for_audience(user, "all", &format!("{}/mcp", app.url))
+}
+
 impl<'a> Mcp<'a> {
     pub fn new(app: &'a TestApp, token: &str) -> Self {
         Mcp {
@@ -129,7 +136,7 @@ async fn requests_without_a_valid_token_get_401_with_resource_metadata() {
         .contains("error=\"invalid_token\""));
 
     // A revoked token is refused on its next request, within a session and for a new one.
-    let (_, token) = app.user("revoked@example.org").await;
+    let token = mcp_token(&app, "revoked@example.org").await;
     let mut mcp = Mcp::new(&app, &token);
     mcp.initialize("2025-11-25").await;
     assert_eq!(mcp.rpc("tools/list", json!({})).await.0, 200);
@@ -164,7 +171,7 @@ async fn requests_without_a_valid_token_get_401_with_resource_metadata() {
 async fn initialize_negotiates_the_version_and_issues_a_session() {
     for backend in backends() {
         let app = TestApp::spawn(backend).await;
-        let token = app.user_token("mcp@example.org").await;
+        let token = mcp_token(&app, "mcp@example.org").await;
         for (offered, expected) in [
             ("2025-11-25", "2025-11-25"),
             ("2025-06-18", "2025-06-18"),
@@ -210,15 +217,16 @@ async fn initialize_negotiates_the_version_and_issues_a_session() {
 #[actix_web::test]
 async fn sessions_are_checked_and_bound_to_their_user() {
     let app = TestApp::spawn(Backend::Sqlite).await;
-    let alice = app.user_token("alice@example.org").await;
-    let bob = app.user_token("bob@example.org").await;
+    let alice = mcp_token(&app, "alice@example.org").await;
+    let bob = mcp_token(&app, "bob@example.org").await;
     let mut mcp = Mcp::new(&app, &alice);
     mcp.initialize("2025-11-25").await;
 
+    // No request needs the session (Claude.ai never sends it back).
     let mut no_session = Mcp::new(&app, &alice);
     no_session.version = Some("2025-11-25");
     let (status, body) = no_session.rpc("ping", json!({})).await;
-    assert_eq!(status, 400, "{body}");
+    assert_eq!((status, &body["result"]), (200, &json!({})), "{body}");
 
     let mut unknown = Mcp::new(&app, &alice);
     unknown.session = Some("made-up".into());
@@ -235,7 +243,7 @@ async fn sessions_are_checked_and_bound_to_their_user() {
 #[actix_web::test]
 async fn protocol_version_header_is_checked() {
     let app = TestApp::spawn(Backend::Sqlite).await;
-    let token = app.user_token("v@example.org").await;
+    let token = mcp_token(&app, "v@example.org").await;
     let mut mcp = Mcp::new(&app, &token);
     mcp.initialize("2025-11-25").await;
     for bad in ["1900-01-01", "not-a-version"] {
@@ -255,7 +263,7 @@ async fn protocol_version_header_is_checked() {
 #[actix_web::test]
 async fn json_rpc_errors_carry_the_request_id() {
     let app = TestApp::spawn(Backend::Sqlite).await;
-    let token = app.user_token("errors@example.org").await;
+    let token = mcp_token(&app, "errors@example.org").await;
     let mut mcp = Mcp::new(&app, &token);
     mcp.initialize("2025-06-18").await;
 
@@ -326,7 +334,7 @@ async fn json_rpc_errors_carry_the_request_id() {
 #[actix_web::test]
 async fn batches_are_accepted_only_under_2025_03_26() {
     let app = TestApp::spawn(Backend::Sqlite).await;
-    let token = app.user_token("batch@example.org").await;
+    let token = mcp_token(&app, "batch@example.org").await;
     let batch = json!([
         {"jsonrpc": "2.0", "id": 1, "method": "ping"},
         {"jsonrpc": "2.0", "method": "notifications/initialized"},
@@ -357,7 +365,7 @@ async fn batches_are_accepted_only_under_2025_03_26() {
 #[actix_web::test]
 async fn transport_is_liberal_in_accept_and_strict_on_origin() {
     let app = TestApp::spawn(Backend::Sqlite).await;
-    let token = app.user_token("accept@example.org").await;
+    let token = mcp_token(&app, "accept@example.org").await;
     let mut mcp = Mcp::new(&app, &token);
     mcp.initialize("2025-11-25").await;
     let ping = json!({"jsonrpc": "2.0", "id": 9, "method": "ping"});
@@ -421,7 +429,7 @@ async fn transport_is_liberal_in_accept_and_strict_on_origin() {
 async fn tools_read_and_write_the_library() {
     for backend in backends() {
         let app = TestApp::spawn(backend).await;
-        let token = app.user_token("tools@example.org").await;
+        let token = mcp_token(&app, "tools@example.org").await;
         let mut mcp = Mcp::new(&app, &token);
         mcp.initialize("2025-11-25").await;
 
