@@ -9,6 +9,12 @@ use std::fmt;
 
 pub const DEV_JWT_SECRET: &str = "dev-jwt-secret-change-me-in-production-0123456789";
 pub const DEV_SESSION_SECRET: &str = "dev-session-secret-change-me-in-production-0123456789";
+/// The static client's redirect URIs unless `OAUTH_REDIRECT_URIS` says otherwise: Claude.ai's
+/// connector calls back on either of its domains.
+pub const CLAUDE_REDIRECT_URIS: [&str; 2] = [
+    "https://claude.ai/api/mcp/auth_callback",
+    "https://claude.com/api/mcp/auth_callback",
+];
 pub const DEV_OAUTH_CLIENT_ID: &str = "panicless-library-dev";
 pub const DEV_OAUTH_CLIENT_SECRET: &str = "dev-secret-change-in-production";
 /// base64 of the 32 ASCII bytes `panicless-dev-key-not-for-prod!!`.
@@ -172,7 +178,7 @@ impl Config {
                     .map(String::from)
                     .collect()
             })
-            .unwrap_or_default();
+            .unwrap_or_else(|| CLAUDE_REDIRECT_URIS.map(String::from).to_vec());
 
         let encryption_key = match decode_key(encryption_key_b64.expose()) {
             Ok(key) => key,

@@ -146,6 +146,9 @@ pub struct Registration {
     pub scope: Option<String>,
     pub client_uri: Option<String>,
     pub logo_uri: Option<String>,
+    /// `web` (the default) or `native` (OpenID Connect Registration §2, named by MCP
+    /// 2026-07-28); accepted and echoed, as clients such as Claude.ai send it.
+    pub application_type: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -166,6 +169,7 @@ pub struct Registered {
     pub client_uri: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub logo_uri: Option<String>,
+    pub application_type: String,
 }
 
 /// Validates metadata and registers a client. Confidential clients get a secret, shown once.
@@ -241,6 +245,12 @@ pub fn register_client(
             }
         }
     }
+    let application_type = request.application_type.unwrap_or_else(|| "web".into());
+    if !["web", "native"].contains(&application_type.as_str()) {
+        return Err(OAuthError::InvalidClientMetadata(
+            "application_type must be \"web\" or \"native\"".into(),
+        ));
+    }
     let client_id = random_token(16);
     let secret = (method != "none").then(|| random_token(32));
     diesel::insert_into(oauth_clients::table)
@@ -275,6 +285,7 @@ pub fn register_client(
         scope: scope.to_string(),
         client_uri: request.client_uri,
         logo_uri: request.logo_uri,
+        application_type,
     })
 }
 

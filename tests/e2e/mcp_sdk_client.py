@@ -5,7 +5,9 @@ authorization code + PKCE, then initializes, lists tools, and calls a tool that 
 that writes. The browser step (sign in, approve the consent page) is done by a small HTTP client
 that fills in the server's own forms, as a person would.
 
-Usage: mcp_sdk_client.py BASE_URL EMAIL PASSWORD
+Usage: mcp_sdk_client.py BASE_URL EMAIL PASSWORD [MODE]
+MODE is the SDK client's `mode`: "auto" (the default: it probes server/discover and speaks
+2026-07-28 when the server does) or "legacy" (the initialize handshake, 2025-11-25).
 Exit status 0 and a last line "MCP SDK end-to-end: OK" on success.
 """
 
@@ -20,6 +22,7 @@ from mcp.client.auth import OAuthClientProvider, TokenStorage
 from mcp.client.client import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
+from mcp.types import PromptReference, ResourceTemplateReference
 
 REDIRECT_URI = "http://127.0.0.1:33418/callback"
 
@@ -117,7 +120,7 @@ class MemoryStorage(TokenStorage):
         self.client = client_info
 
 
-async def main(base_url, email, password):
+async def main(base_url, email, password, mode="auto"):
     browser = Browser(email, password)
 
     async def redirect_handler(authorization_url):
@@ -142,8 +145,9 @@ async def main(base_url, email, password):
         callback_handler=callback_handler,
     )
     async with httpx.AsyncClient(auth=oauth, timeout=30) as http:
-        async with Client(streamable_http_client(f"{base_url}/mcp", http_client=http)) as client:
+        async with Client(streamable_http_client(f"{base_url}/mcp", http_client=http), mode=mode) as client:
             print("negotiated protocol version:", client.protocol_version)
+            print("server:", client.server_info.name if client.server_info else None)
             tools = await client.list_tools()
             names = sorted(t.name for t in tools.tools)
             print("tools:", ", ".join(names))
@@ -163,9 +167,28 @@ async def main(base_url, email, password):
                 assert found.structured_content["books"][0]["title"] == title, found.structured_content
             print("search_books:", text[:200])
 
+            # Resources, prompts and completion, through the SDK's own types.
+            resources = await client.list_resources()
+            uris = [str(r.uri) for r in resources.resources]
+            assert "library://stats" in uris, uris
+            templates = await client.list_resource_templates()
+            assert any(t.uri_template == "library://book/{id}" for t in templates.resource_templates), templates
+            book_id = found.structured_content["books"][0]["id"] if found.structured_content else None
+            if book_id is not None:
+                read = await client.read_resource(f"library://book/{book_id}")
+                assert title in read.contents[0].text, read
+            prompts = await client.list_prompts()
+            assert [p.name for p in prompts.prompts] == ["what_to_read_next", "year_in_reading", "author_reading"], prompts
+            prompt = await client.get_prompt("author_reading", {"author": "Clarke"})
+            assert title in prompt.messages[0].content.text, prompt
+            shelves = await client.complete(ResourceTemplateReference(type="ref/resource", uri="library://shelf/{shelf}"), {"name": "shelf", "value": "to"})
+            assert shelves.completion.values == ["to-read"], shelves
+            years = await client.complete(PromptReference(type="ref/prompt", name="year_in_reading"), {"name": "year", "value": ""})
+            print("resources:", len(uris), "prompts:", len(prompts.prompts), "years:", years.completion.values)
+
     assert storage.tokens is not None and storage.tokens.refresh_token, "a refresh token was issued"
     print("MCP SDK end-to-end: OK")
 
 
 if __name__ == "__main__":
-    asyncio.run(main(*sys.argv[1:4]))
+    asyncio.run(main(*sys.argv[1:5]))

@@ -221,23 +221,26 @@ async fn connect_refresh_and_proxy_against_a_real_authorization_server() {
     assert_eq!(me["email"], "owner@provider.example");
     assert_eq!(me["scope"], "read write");
 
-    // Server-sent events come through as such: the provider's /mcp answers SSE to a client
-    // that accepts only SSE.
+    // The provider's refusals come back as they are. Its /mcp takes only tokens issued for
+    // the MCP resource, and the connector's token is for its API: the 401 and its challenge
+    // reach the caller unchanged.
     let response = s
         .consumer
         .client
         .post(s.consumer.at(&format!("/api/connectors/{id}/proxy/mcp")))
         .bearer_auth(&s.user_token)
-        .header("Accept", "text/event-stream")
+        .header("Accept", "application/json, text/event-stream")
         .header("Cookie", "panicless_session=must-not-travel")
         .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-11-25"}}))
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 200);
-    assert_eq!(response.headers()["content-type"], "text/event-stream");
-    let events = response.text().await.unwrap();
-    assert!(events.starts_with("event: message\ndata: "), "{events}");
+    assert_eq!(response.status(), 401);
+    let challenge = response.headers()["www-authenticate"].to_str().unwrap();
+    assert!(
+        challenge.contains("oauth-protected-resource/mcp"),
+        "{challenge}"
+    );
 
     // Twenty concurrent calls with an expired token: exactly one refresh, and all succeed.
     expire(&s, id);

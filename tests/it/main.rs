@@ -5,6 +5,7 @@
 
 mod accounts;
 mod browser;
+mod claude;
 mod cluster;
 mod common;
 mod connectors;
