@@ -146,6 +146,7 @@ row.update(name="GET /api/readings/stats after each new reading (one at a time)"
 print(json.dumps(row))
 EOF
 run 'POST /mcp tools/call search_books' '4,000/s, p99 < 15 ms' mcp.lua '/mcp'
+run 'POST /mcp tools/call search_books, 2026-07-28 stateless' 'as fast as the session' mcp_stateless.lua '/mcp'
 run 'POST /oauth/introspect' '8,000/s' introspect.lua '/oauth/introspect'
 run 'POST /oauth/token refresh (fresh token each)' '3,000/s' refresh.lua '/oauth/token'
 

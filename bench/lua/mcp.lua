@@ -1,4 +1,4 @@
--- MCP tools/call search_books in an initialized session.
+-- MCP tools/call search_books in an initialized 2025-11-25 session (the session row is read too).
 function init(args)
   wrk.method = "POST"
   wrk.headers["Authorization"] = "Bearer " .. os.getenv("BENCH_MCP_TOKEN")

@@ -50,6 +50,26 @@ pub fn era_of(headers: &Headers, body: &Value) -> Era {
     }
 }
 
+/// The version a legacy request is answered in: its `MCP-Protocol-Version`, else the one its
+/// session negotiated, else 2025-03-26 (what the transport spec lets a server assume).
+pub fn legacy_version(header: Option<String>, session: Option<String>) -> String {
+    header
+        .or(session)
+        .unwrap_or_else(|| super::DEFAULT_VERSION.to_string())
+}
+
+/// JSON-RPC batches exist only in 2025-03-26.
+pub fn check_batch(version: &str) -> Result<(), RpcError> {
+    if version == super::BATCH_VERSION {
+        Ok(())
+    } else {
+        Err(RpcError::new(
+            super::protocol::INVALID_REQUEST,
+            format!("JSON-RPC batches are not allowed in protocol version {version}"),
+        ))
+    }
+}
+
 /// What a valid modern request declares about its client in `_meta`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Envelope {
@@ -233,6 +253,18 @@ mod tests {
         // Without the header, the modern envelope in the body decides.
         let modern = json!({"method": "tools/list", "params": {"_meta": meta()}});
         assert_eq!(era_of(&with(None), &modern), Era::Modern);
+    }
+
+    #[test]
+    fn a_legacy_request_takes_its_header_then_its_sessions_version() {
+        let v = |h: Option<&str>, s: Option<&str>| {
+            legacy_version(h.map(String::from), s.map(String::from))
+        };
+        assert_eq!(v(Some("2025-06-18"), Some("2025-11-25")), "2025-06-18");
+        assert_eq!(v(None, Some("2025-11-25")), "2025-11-25");
+        assert_eq!(v(None, None), "2025-03-26");
+        assert!(check_batch("2025-03-26").is_ok());
+        assert!(check_batch("2025-11-25").is_err());
     }
 
     #[test]

@@ -433,6 +433,49 @@ pub fn answer(ctx: &mut Ctx<'_>, dialect: Dialect<'_>, method: Method, params: V
     }
 }
 
+/// Legacy: answers every message of one POST (a request, or a 2025-03-26 batch), in order.
+/// Notifications and responses get no answer. A lone request whose token lacks the scope it
+/// needs is `Err(scope)`, for the transport's 403; inside a batch it is that message's error.
+pub fn answer_legacy(
+    ctx: &mut Ctx<'_>,
+    dialect: Dialect<'_>,
+    messages: Vec<Value>,
+    batch: bool,
+) -> Result<Vec<Response>, Scope> {
+    let mut responses = Vec::new();
+    for message in messages {
+        let (id, name, params) = match classify(message) {
+            Ok(Incoming::Request { id, method, params }) => (id, method, params),
+            Ok(Incoming::Notification { .. }) | Ok(Incoming::Response) => continue,
+            Err((id, error)) => {
+                responses.push(error.response(&id).into());
+                continue;
+            }
+        };
+        let outcome = match Method::find(&name, Era::Legacy) {
+            Some(Method::Initialize) => Outcome::Error(RpcError::new(
+                INVALID_REQUEST,
+                "initialize must be sent on its own",
+            )),
+            Some(method) => answer(ctx, dialect, method, params),
+            None => Outcome::Error(RpcError::method_not_found(&name)),
+        };
+        let response = match outcome {
+            Outcome::Result(result) => respond(&id, result),
+            Outcome::Error(error) => error.response(&id).into(),
+            Outcome::InsufficientScope(scope) if !batch => return Err(scope),
+            Outcome::InsufficientScope(scope) => RpcError::new(
+                INVALID_REQUEST,
+                format!("this needs the `{scope}` scope; reconnect and grant it"),
+            )
+            .response(&id)
+            .into(),
+        };
+        responses.push(response);
+    }
+    Ok(responses)
+}
+
 /// Why a method did not answer with a result.
 pub enum Failure {
     Rpc(RpcError),

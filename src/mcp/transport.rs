@@ -8,7 +8,7 @@
 
 use super::era::{self, Era, Headers};
 use super::protocol::{self, Ctx, Dialect, Incoming, Method, Outcome, Response, RpcError};
-use super::{session, tools, BATCH_VERSION, DEFAULT_VERSION};
+use super::{session, tools};
 use crate::auth::guard::{self, Caller};
 use crate::auth::Scope;
 use crate::db::{self, models::now};
@@ -219,53 +219,20 @@ impl Request<'_> {
                     },
                     None => None,
                 };
-                let version = header_version
-                    .or(session_version)
-                    .unwrap_or_else(|| DEFAULT_VERSION.to_string());
-                if batch && version != BATCH_VERSION {
-                    return Ok(Answered::Refused(RpcError::new(
-                        protocol::INVALID_REQUEST,
-                        format!("JSON-RPC batches are not allowed in protocol version {version}"),
-                    )));
+                let version = era::legacy_version(header_version, session_version);
+                if batch {
+                    if let Err(error) = era::check_batch(&version) {
+                        return Ok(Answered::Refused(error));
+                    }
                 }
                 let dialect = Dialect {
                     era: Era::Legacy,
                     version: &version,
                 };
-                let mut responses = Vec::new();
-                for message in messages {
-                    let (id, name, params) = match protocol::classify(message) {
-                        Ok(Incoming::Request { id, method, params }) => (id, method, params),
-                        Ok(Incoming::Notification { .. }) | Ok(Incoming::Response) => continue,
-                        Err((id, error)) => {
-                            responses.push(error.response(&id).into());
-                            continue;
-                        }
-                    };
-                    let outcome = match Method::find(&name, Era::Legacy) {
-                        Some(Method::Initialize) => Outcome::Error(RpcError::new(
-                            protocol::INVALID_REQUEST,
-                            "initialize must be sent on its own",
-                        )),
-                        Some(method) => protocol::answer(ctx, dialect, method, params),
-                        None => Outcome::Error(RpcError::method_not_found(&name)),
-                    };
-                    match outcome {
-                        Outcome::Result(result) => responses.push(protocol::respond(&id, result)),
-                        Outcome::Error(error) => responses.push(error.response(&id).into()),
-                        scope @ Outcome::InsufficientScope(_) if !batch => {
-                            return Ok(Answered::Outcome(scope))
-                        }
-                        Outcome::InsufficientScope(scope) => responses.push(
-                            RpcError::new(
-                                protocol::INVALID_REQUEST,
-                                format!("this needs the `{scope}` scope; reconnect and grant it"),
-                            )
-                            .response(&id)
-                            .into(),
-                        ),
-                    }
-                }
+                let responses = match protocol::answer_legacy(ctx, dialect, messages, batch) {
+                    Ok(responses) => responses,
+                    Err(scope) => return Ok(Answered::Outcome(Outcome::InsufficientScope(scope))),
+                };
                 Ok(Answered::Responses(responses))
             })
             .await;
