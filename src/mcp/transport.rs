@@ -54,6 +54,8 @@ async fn not_allowed() -> HttpResponse {
 
 /// Where a request stands once it is authenticated and parsed.
 struct Request<'a> {
+    /// The request's id, when the body is a single request that has one.
+    id: Value,
     http: &'a HttpRequest,
     state: &'a AppState,
     caller: Caller,
@@ -63,17 +65,21 @@ struct Request<'a> {
 }
 
 async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
-    if let Some(refusal) = refuse_host_or_origin(&req, &state) {
+    // Every error answer carries the request's id when it had one, refusals before any other
+    // check included.
+    let id = request_id(&body);
+    if let Some(refusal) = refuse_host_or_origin(&req, &state, &id) {
         return refusal;
     }
     // Signature, expiry and audience now; the token's row (revocation) is read with the work.
     let caller =
         match guard::verify_signed(&state, guard::bearer_token(&req), &mcp_audience(&state)) {
             Ok(caller) => caller,
-            Err(AppError::Unauthenticated { .. }) => return unauthorized(&req, &state),
+            Err(AppError::Unauthenticated { .. }) => return unauthorized(&req, &state, &id),
             Err(other) => return internal(&other),
         };
     let request = Request {
+        id,
         http: &req,
         state: &state,
         caller,
@@ -169,7 +175,7 @@ impl Request<'_> {
             .await;
         match answered {
             Ok(Answered::Outcome(outcome)) => self.render(&id, Era::Modern, outcome),
-            Ok(_) => unauthorized(self.http, self.state),
+            Ok(_) => unauthorized(self.http, self.state, &self.id),
             Err(error) => internal(&error),
         }
     }
@@ -237,7 +243,9 @@ impl Request<'_> {
             })
             .await;
         match answered {
-            Ok(Answered::NotLive | Answered::Session(_)) => unauthorized(self.http, self.state),
+            Ok(Answered::NotLive | Answered::Session(_)) => {
+                unauthorized(self.http, self.state, &self.id)
+            }
             Ok(Answered::UnknownSession) => reply(
                 StatusCode::NOT_FOUND,
                 &RpcError::new(
@@ -319,7 +327,7 @@ impl Request<'_> {
             .await;
         let session_id = match created {
             Ok(Answered::Session(session_id)) => session_id,
-            Ok(_) => return unauthorized(self.http, self.state),
+            Ok(_) => return unauthorized(self.http, self.state, &self.id),
             Err(error) => return internal(&error),
         };
         let body = protocol::success(&id, protocol::initialize_result(version));
@@ -350,7 +358,7 @@ impl Request<'_> {
         let live = db::run(&self.state.pool, move |conn| caller.is_live(conn)).await;
         match live {
             Ok(true) => {}
-            Ok(false) => return unauthorized(self.http, self.state),
+            Ok(false) => return unauthorized(self.http, self.state, &self.id),
             Err(error) => return internal(&error),
         }
         let meta = json!({era::SUBSCRIPTION_ID_KEY: id});
@@ -405,7 +413,7 @@ impl Request<'_> {
         let caller = self.caller.clone();
         match db::run(&self.state.pool, move |conn| caller.is_live(conn)).await {
             Ok(true) => reply(status, &body, self.sse),
-            Ok(false) => unauthorized(self.http, self.state),
+            Ok(false) => unauthorized(self.http, self.state, &self.id),
             Err(error) => internal(&error),
         }
     }
@@ -419,7 +427,7 @@ impl Request<'_> {
         let caller = self.caller.clone();
         match db::run(&self.state.pool, move |conn| caller.is_live(conn)).await {
             Ok(true) => HttpResponse::Accepted().finish(),
-            Ok(false) => unauthorized(self.http, self.state),
+            Ok(false) => unauthorized(self.http, self.state, &self.id),
             Err(error) => internal(&error),
         }
     }
@@ -487,19 +495,20 @@ fn event(message: &Value) -> String {
 }
 
 async fn delete(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    if let Some(refusal) = refuse_host_or_origin(&req, &state) {
+    if let Some(refusal) = refuse_host_or_origin(&req, &state, &Value::Null) {
         return refusal;
     }
     let Some(session_id) = routing_headers(&req).session else {
         // Nothing to end: the modern era has no sessions, and a legacy client names its own.
         return not_allowed().await;
     };
-    let caller =
-        match guard::authenticate(&state, guard::bearer_token(&req), &mcp_audience(&state)).await {
-            Ok(caller) => caller,
-            Err(AppError::Unauthenticated { .. }) => return unauthorized(&req, &state),
-            Err(other) => return internal(&other),
-        };
+    let caller = match guard::authenticate(&state, guard::bearer_token(&req), &mcp_audience(&state))
+        .await
+    {
+        Ok(caller) => caller,
+        Err(AppError::Unauthenticated { .. }) => return unauthorized(&req, &state, &Value::Null),
+        Err(other) => return internal(&other),
+    };
     let user_id = caller.user_id;
     match db::run(&state.pool, move |conn| {
         session::end(conn, &session_id, user_id)
@@ -531,7 +540,7 @@ fn tool_scopes() -> Vec<Scope> {
 
 /// 401 with the MCP resource's metadata and the scopes to ask for, so that a client can find
 /// the authorization server and request what the tools need.
-fn unauthorized(req: &HttpRequest, state: &AppState) -> HttpResponse {
+fn unauthorized(req: &HttpRequest, state: &AppState, id: &Value) -> HttpResponse {
     let error = guard::bearer_token(req).map(|_| "invalid_token");
     HttpResponse::Unauthorized()
         .insert_header((
@@ -543,7 +552,7 @@ fn unauthorized(req: &HttpRequest, state: &AppState) -> HttpResponse {
                 protocol::INVALID_REQUEST,
                 "authentication required: a Bearer token for this server",
             )
-            .response(&Value::Null),
+            .response(id),
         )
 }
 
@@ -569,6 +578,21 @@ fn internal(error: &AppError) -> HttpResponse {
     };
     let rpc = protocol::internal(error);
     HttpResponse::build(status).json(rpc.response(&Value::Null))
+}
+
+/// The id of a body that is one JSON-RPC request, read without building the whole message;
+/// `null` for anything else.
+fn request_id(body: &[u8]) -> Value {
+    #[derive(serde::Deserialize)]
+    struct Id {
+        id: Option<Value>,
+    }
+    match serde_json::from_slice::<Id>(body) {
+        Ok(Id {
+            id: Some(id @ (Value::String(_) | Value::Number(_))),
+        }) => id,
+        _ => Value::Null,
+    }
 }
 
 /// The routing headers, trimmed. A routing header sent twice is noted: readers of the first
@@ -600,10 +624,10 @@ fn header_value(req: &HttpRequest, name: &str) -> Option<String> {
 /// port), and an `Origin`, when sent, must be this server's, one of `MCP_ALLOWED_ORIGINS`, or,
 /// while the server itself is on loopback, a loopback origin. Requests without `Origin`
 /// (servers, SDKs) pass.
-fn refuse_host_or_origin(req: &HttpRequest, state: &AppState) -> Option<HttpResponse> {
+fn refuse_host_or_origin(req: &HttpRequest, state: &AppState, id: &Value) -> Option<HttpResponse> {
     let refuse = |status: StatusCode, message: &str| {
         HttpResponse::build(status)
-            .json(RpcError::new(protocol::INVALID_REQUEST, message).response(&Value::Null))
+            .json(RpcError::new(protocol::INVALID_REQUEST, message).response(id))
     };
     let public = url::Url::parse(&state.config.public_url).ok();
     let public_host = public

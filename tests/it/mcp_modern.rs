@@ -727,6 +727,8 @@ async fn only_tokens_for_the_mcp_resource_open_it() {
         challenge.contains("oauth-protected-resource/mcp"),
         "{challenge}"
     );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["id"], 1, "even the 401 carries the request's id");
     app.stop().await;
 }
 
@@ -759,5 +761,7 @@ async fn a_page_on_another_host_cannot_drive_the_endpoint() {
         .await
         .unwrap();
     assert_eq!(response.status(), 403, "a foreign Origin");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["id"], 7);
     app.stop().await;
 }
