@@ -453,9 +453,9 @@ struct ListReadingsArgs {
 /// A page of compact books. `search_books`, the call a model makes most, is written straight
 /// from typed data.
 #[derive(Serialize)]
-pub struct FoundBooks<'a> {
-    pub books: Vec<CompactBook<'a>>,
-    pub next_cursor: Option<&'a str>,
+struct FoundBooks<'a> {
+    books: Vec<CompactBook<'a>>,
+    next_cursor: Option<&'a str>,
     pub total: i64,
 }
 

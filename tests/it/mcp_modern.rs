@@ -523,71 +523,42 @@ async fn resources_prompts_and_completion_serve_the_library_in_both_eras() {
         }
 
         // Completion for prompt arguments and template parameters.
-        let complete = |reference: Value, name: &str, value: &str| json!({"ref": reference, "argument": {"name": name, "value": value}});
-        let (_, years) = modern
-            .rpc(
-                "completion/complete",
-                complete(
-                    json!({"type": "ref/prompt", "name": "year_in_reading"}),
-                    "year",
-                    "20",
-                ),
-            )
-            .await;
-        assert_eq!(
-            years["result"]["completion"]["values"],
-            json!(["2024"]),
-            "{years}"
-        );
-        let (_, authors) = modern
-            .rpc(
-                "completion/complete",
-                complete(
-                    json!({"type": "ref/prompt", "name": "author_reading"}),
-                    "author",
-                    "emi",
-                ),
-            )
-            .await;
-        assert_eq!(
-            authors["result"]["completion"]["values"],
-            json!(["Emily St. John Mandel"]),
-            "{authors}"
-        );
-        let (_, shelves) = modern
-            .rpc(
-                "completion/complete",
-                complete(
-                    json!({"type": "ref/resource", "uri": "library://shelf/{shelf}"}),
-                    "shelf",
-                    "re",
-                ),
-            )
-            .await;
-        assert_eq!(
-            shelves["result"]["completion"]["values"],
-            json!(["reading", "read"])
-        );
-        let (_, ids) = modern
-            .rpc(
-                "completion/complete",
-                complete(
-                    json!({"type": "ref/resource", "uri": "library://book/{id}"}),
-                    "id",
-                    "station",
-                ),
-            )
-            .await;
-        assert_eq!(
-            ids["result"]["completion"]["values"],
-            json!([id.to_string()])
-        );
-        let (status, _) = modern
-            .rpc(
-                "completion/complete",
-                complete(json!({"type": "ref/prompt", "name": "nope"}), "x", ""),
-            )
-            .await;
+        for (reference, name, typed, expected) in [
+            (
+                json!({"type": "ref/prompt", "name": "year_in_reading"}),
+                "year",
+                "20",
+                json!(["2024"]),
+            ),
+            (
+                json!({"type": "ref/prompt", "name": "author_reading"}),
+                "author",
+                "emi",
+                json!(["Emily St. John Mandel"]),
+            ),
+            (
+                json!({"type": "ref/resource", "uri": "library://shelf/{shelf}"}),
+                "shelf",
+                "re",
+                json!(["reading", "read"]),
+            ),
+            (
+                json!({"type": "ref/resource", "uri": "library://book/{id}"}),
+                "id",
+                "station",
+                json!([id.to_string()]),
+            ),
+        ] {
+            let params = json!({"ref": reference, "argument": {"name": name, "value": typed}});
+            let (status, body) = modern.rpc("completion/complete", params).await;
+            assert_eq!(status, 200, "{body}");
+            assert_eq!(
+                body["result"]["completion"]["values"], expected,
+                "{name}: {body}"
+            );
+        }
+        let unknown = json!({"ref": {"type": "ref/prompt", "name": "nope"}, "argument": {"name": "x", "value": ""}});
+        let (status, _) = modern.rpc("completion/complete", unknown).await;
         assert_eq!(status, 400);
 
         // The same through the legacy era, without a session.
