@@ -456,7 +456,7 @@ struct ListReadingsArgs {
 struct FoundBooks<'a> {
     books: Vec<CompactBook<'a>>,
     next_cursor: Option<&'a str>,
-    pub total: i64,
+    total: i64,
 }
 
 fn search_books(ctx: &mut Ctx<'_>, arguments: Value) -> ToolResult {
