@@ -354,12 +354,8 @@ impl Request<'_> {
                 .early(StatusCode::NOT_ACCEPTABLE, error.response(&id))
                 .await;
         }
-        let caller = self.caller.clone();
-        let live = db::run(&self.state.pool, move |conn| caller.is_live(conn)).await;
-        match live {
-            Ok(true) => {}
-            Ok(false) => return unauthorized(self.http, self.state, &self.id),
-            Err(error) => return internal(&error),
+        if let Some(refusal) = self.refuse_dead_token().await {
+            return refusal;
         }
         let meta = json!({era::SUBSCRIPTION_ID_KEY: id});
         let ack = json!({
@@ -410,11 +406,19 @@ impl Request<'_> {
     /// An answer decided before any work: a revoked token still gets its 401 first, as on any
     /// other request, so a client knows to authorize again.
     async fn early(&self, status: StatusCode, body: Value) -> HttpResponse {
+        match self.refuse_dead_token().await {
+            Some(refusal) => refusal,
+            None => reply(status, &body, self.sse),
+        }
+    }
+
+    /// The 401 when the token's row is revoked or expired (or the error reading it).
+    async fn refuse_dead_token(&self) -> Option<HttpResponse> {
         let caller = self.caller.clone();
         match db::run(&self.state.pool, move |conn| caller.is_live(conn)).await {
-            Ok(true) => reply(status, &body, self.sse),
-            Ok(false) => unauthorized(self.http, self.state, &self.id),
-            Err(error) => internal(&error),
+            Ok(true) => None,
+            Ok(false) => Some(unauthorized(self.http, self.state, &self.id)),
+            Err(error) => Some(internal(&error)),
         }
     }
 
@@ -424,11 +428,9 @@ impl Request<'_> {
     }
 
     async fn accepted(&self) -> HttpResponse {
-        let caller = self.caller.clone();
-        match db::run(&self.state.pool, move |conn| caller.is_live(conn)).await {
-            Ok(true) => HttpResponse::Accepted().finish(),
-            Ok(false) => unauthorized(self.http, self.state, &self.id),
-            Err(error) => internal(&error),
+        match self.refuse_dead_token().await {
+            Some(refusal) => refusal,
+            None => HttpResponse::Accepted().finish(),
         }
     }
 
