@@ -15,6 +15,7 @@ mod library;
 mod mcp;
 mod mcp_sdk;
 mod oauth;
+mod oauth_attacks;
 mod oauth_client;
 mod resilience;
 mod scopes;
