@@ -672,6 +672,8 @@ async fn revoke_endpoint(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, OAuthError> {
+    // It checks client secrets: one budget with the token endpoint, so guesses cannot move here.
+    rate_limit::check(&state, &req, Bucket::Token)?;
     let request = parse_request(&req, &body)?;
     let credentials = clients::credentials(
         &req,
@@ -764,6 +766,8 @@ async fn introspect_endpoint(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, OAuthError> {
+    // It checks client secrets: one budget with the token endpoint, so guesses cannot move here.
+    rate_limit::check(&state, &req, Bucket::Token)?;
     let request = parse_request(&req, &body)?;
     let credentials = clients::credentials(
         &req,

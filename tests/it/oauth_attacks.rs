@@ -2,6 +2,22 @@
 //! or a stranger would.
 
 use crate::common::{jwt_claims, Backend, TestApp};
+use crate::oauth::REDIRECT;
+use serde_json::Value;
+
+const STATIC_ID: &str = "operator-client";
+const STATIC_SECRET: &str = "s3cret-s3cret-s3cret-s3cret-s3cret";
+
+/// A server whose operator configured a client of its own, redirecting to `REDIRECT`.
+async fn with_static_client(extra: &[(&str, &str)]) -> TestApp {
+    let mut vars = vec![
+        ("OAUTH_CLIENT_ID", STATIC_ID),
+        ("OAUTH_CLIENT_SECRET", STATIC_SECRET),
+        ("OAUTH_REDIRECT_URIS", REDIRECT),
+    ];
+    vars.extend_from_slice(extra);
+    TestApp::spawn_with(Backend::Sqlite, &vars).await
+}
 
 #[actix_web::test]
 async fn a_token_is_worth_what_its_row_says_not_what_it_claims() {
@@ -37,6 +53,39 @@ async fn a_token_is_worth_what_its_row_says_not_what_it_claims() {
         let token = app.state.jwt.sign(&forged).unwrap();
         let (status, _) = app.api(reqwest::Method::GET, path, &token, None).await;
         assert_eq!(status, 401, "a token re-signed with another {what}");
+    }
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn revocation_and_introspection_share_the_token_endpoints_rate_limit() {
+    let app = with_static_client(&[("RATE_LIMIT_TOKEN_PER_MINUTE", "3")]).await;
+    // Guessing a secret: every answer is `invalid_client` until the budget is spent.
+    let form = [
+        ("token", "guess"),
+        ("client_id", STATIC_ID),
+        ("client_secret", "guess"),
+    ];
+    for (path, expected) in [
+        ("/oauth/revoke", 401),
+        ("/oauth/introspect", 401),
+        ("/oauth/token", 400),
+        ("/oauth/revoke", 429),
+        ("/oauth/introspect", 429),
+    ] {
+        let response = app
+            .client
+            .post(app.at(path))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), expected, "{path}");
+        let body: Value = response.json().await.unwrap();
+        assert!(body["error"].is_string(), "{path}: {body}");
+        if expected == 429 {
+            assert_eq!(body["error"], "slow_down");
+        }
     }
     app.stop().await;
 }
