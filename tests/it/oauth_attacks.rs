@@ -1,8 +1,8 @@
 //! The authorization server against the attacks of issue 18, each tried over HTTP as a client
 //! or a stranger would.
 
-use crate::common::{jwt_claims, Backend, TestApp};
-use crate::oauth::REDIRECT;
+use crate::common::{backends, jwt_claims, Backend, TestApp};
+use crate::oauth::{refresh_grant, tokens_for, REDIRECT};
 use serde_json::Value;
 
 const STATIC_ID: &str = "operator-client";
@@ -17,6 +17,99 @@ async fn with_static_client(extra: &[(&str, &str)]) -> TestApp {
     ];
     vars.extend_from_slice(extra);
     TestApp::spawn_with(Backend::Sqlite, &vars).await
+}
+
+/// One more rotation of `refresh`: the new pair.
+async fn rotate(app: &TestApp, client_id: &str, refresh: &str) -> Value {
+    let (status, pair) = refresh_grant(app, client_id, refresh).await;
+    assert_eq!(status, 200, "{pair}");
+    pair
+}
+
+fn field<'a>(pair: &'a Value, name: &str) -> &'a str {
+    pair[name].as_str().unwrap()
+}
+
+#[actix_web::test]
+async fn a_rotated_refresh_token_is_honoured_only_while_its_successor_is_unused() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        app.register_user("erin@example.org").await;
+        let (client_id, first) = tokens_for(&app, "erin@example.org", &[]).await;
+        let rt0 = field(&first, "refresh_token").to_string();
+        let second = rotate(&app, &client_id, &rt0).await;
+        assert_eq!(
+            rotate(&app, &client_id, &rt0).await,
+            second,
+            "{backend:?}: a late concurrent refresh gets the same pair"
+        );
+        let rt1 = field(&second, "refresh_token").to_string();
+        let third = rotate(&app, &client_id, &rt1).await;
+        assert_eq!(
+            rotate(&app, &client_id, &rt1).await,
+            third,
+            "{backend:?}: RT2 is still unused, so RT1 is still in its window"
+        );
+
+        // RT1 was used: RT0 again is a replay, within the window or not, and ends the grant.
+        let (status, error) = refresh_grant(&app, &client_id, &rt0).await;
+        assert_eq!(
+            (status, error["error"].as_str()),
+            (400, Some("invalid_grant")),
+            "{backend:?}: {error}"
+        );
+        let (status, _) = refresh_grant(&app, &client_id, field(&third, "refresh_token")).await;
+        assert_eq!(
+            status, 400,
+            "{backend:?}: the newest refresh token died too"
+        );
+        let (status, _) = app
+            .api(
+                reqwest::Method::GET,
+                "/api/books",
+                field(&third, "access_token"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 401, "{backend:?}: and so did its access token");
+        app.stop().await;
+    }
+}
+
+#[actix_web::test]
+async fn four_concurrent_refreshes_with_one_token_all_get_working_tokens() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        app.register_user("frank@example.org").await;
+        let (client_id, first) = tokens_for(&app, "frank@example.org", &[]).await;
+        let mut refresh = field(&first, "refresh_token").to_string();
+        for round in 0..3 {
+            let answers = futures_util::future::join_all(
+                (0..4).map(|_| refresh_grant(&app, &client_id, &refresh)),
+            )
+            .await;
+            for (status, pair) in &answers {
+                assert_eq!(*status, 200, "{backend:?} round {round}: {pair}");
+                assert_eq!(pair, &answers[0].1, "{backend:?}: one pair for all");
+            }
+            let pair = &answers[0].1;
+            let (status, _) = app
+                .api(
+                    reqwest::Method::GET,
+                    "/api/books",
+                    field(pair, "access_token"),
+                    None,
+                )
+                .await;
+            assert_eq!(
+                status, 200,
+                "{backend:?} round {round}: the access token works"
+            );
+            refresh = field(pair, "refresh_token").to_string();
+        }
+        rotate(&app, &client_id, &refresh).await;
+        app.stop().await;
+    }
 }
 
 #[actix_web::test]
