@@ -1,8 +1,8 @@
 //! The authorization server against the attacks of issue 18, each tried over HTTP as a client
 //! or a stranger would.
 
-use crate::common::{backends, jwt_claims, Backend, TestApp};
-use crate::oauth::{refresh_grant, tokens_for, REDIRECT};
+use crate::common::{backends, jwt_claims, Backend, TestApp, PASSWORD};
+use crate::oauth::{location, refresh_grant, tokens_for, REDIRECT};
 use serde_json::Value;
 
 const STATIC_ID: &str = "operator-client";
@@ -147,6 +147,74 @@ async fn a_token_is_worth_what_its_row_says_not_what_it_claims() {
         let (status, _) = app.api(reqwest::Method::GET, path, &token, None).await;
         assert_eq!(status, 401, "a token re-signed with another {what}");
     }
+    app.stop().await;
+}
+
+/// Text someone could put in a link to one of our pages, to speak in this server's voice.
+const SPOOF: &str = "Your account is locked, call 555 0100";
+
+#[actix_web::test]
+async fn notices_are_chosen_by_a_code_never_taken_from_the_query() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.register_user("admin@example.org").await;
+    let admin = app.new_browser();
+    app.sign_in(&admin, "admin@example.org", PASSWORD).await;
+    let encoded: String = url::form_urlencoded::byte_serialize(SPOOF.as_bytes()).collect();
+    for path in [
+        format!("/admin/tokens?done={encoded}"),
+        format!("/account/connections?done={encoded}"),
+    ] {
+        let page = admin
+            .get(app.at(&path))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(!page.contains("account is locked"), "{path}: {page}");
+    }
+    // What a page did is said by a code, with the code's own words.
+    let (_, tokens) = tokens_for(&app, "admin@example.org", &[]).await;
+    let grants = admin
+        .get(app.at("/admin/tokens"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = crate::common::hidden_field(&grants, "csrf_token").unwrap();
+    let grant_id = crate::common::hidden_field(&grants, "value").unwrap();
+    let revoked = admin
+        .post(app.at("/admin/tokens/revoke"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("target", "grant"),
+            ("value", grant_id.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&revoked), "/admin/tokens?done=grant");
+    let page = admin
+        .get(app.at(&location(&revoked)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("The grant was revoked."), "{page}");
+    let (status, _) = app
+        .api(
+            reqwest::Method::GET,
+            "/api/books",
+            field(&tokens, "access_token"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 401);
     app.stop().await;
 }
 
