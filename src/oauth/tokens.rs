@@ -168,6 +168,7 @@ struct CodeRow {
     grant_id: String,
     expires_at: NaiveDateTime,
     used_at: Option<NaiveDateTime>,
+    redirect_uri_sent: bool,
 }
 
 /// BASE64URL(SHA-256(verifier)), RFC 7636.
@@ -213,6 +214,7 @@ fn authorization_code(
                 oauth_codes::grant_id,
                 oauth_codes::expires_at,
                 oauth_codes::used_at,
+                oauth_codes::redirect_uri_sent,
             ))
             .first(conn)
             .optional()?
@@ -233,12 +235,19 @@ fn authorization_code(
         if row.expires_at <= now {
             return Err(OAuthError::InvalidGrant("the code has expired".into()));
         }
-        if let Some(uri) = request.redirect_uri.as_deref() {
-            if uri != row.redirect_uri {
+        // RFC 6749 §4.1.3: required when the authorization request named it, and identical.
+        match request.redirect_uri.as_deref() {
+            Some(uri) if uri != row.redirect_uri => {
                 return Err(OAuthError::InvalidGrant(
                     "redirect_uri does not match the authorization request".into(),
-                ));
+                ))
             }
+            None if row.redirect_uri_sent => {
+                return Err(OAuthError::InvalidGrant(
+                    "redirect_uri is required: the authorization request named one".into(),
+                ))
+            }
+            _ => {}
         }
         if !constant_time_eq(&pkce_challenge(verifier), &row.code_challenge) {
             return Err(OAuthError::InvalidGrant(

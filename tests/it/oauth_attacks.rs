@@ -1,9 +1,17 @@
-//! The authorization server against the attacks of issue 18, each tried over HTTP as a client
-//! or a stranger would.
+//! The authorization server against the attacks of issue 18, each as a client or a stranger
+//! would try it over HTTP: silent re-authorization of a public client, errors redirected to a
+//! self-registered address before anyone signed in, replays of rotated refresh tokens, a code
+//! exchanged without its redirect URI, control characters in redirect URIs, a token re-signed
+//! with a wider scope, a metadata document that names itself "Claude", text smuggled onto our
+//! pages through the query, and secret guessing on revocation and introspection.
 
 use crate::common::{backends, jwt_claims, Backend, TestApp, PASSWORD};
-use crate::oauth::{location, refresh_grant, tokens_for, REDIRECT};
-use serde_json::Value;
+use crate::oauth::{
+    approve, authorize_url, exchange_code, location, pkce, public_client, query_of, refresh_grant,
+    register_client, submit_consent, token_request, tokens_for, REDIRECT,
+};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
 
 const STATIC_ID: &str = "operator-client";
 const STATIC_SECRET: &str = "s3cret-s3cret-s3cret-s3cret-s3cret";
@@ -17,6 +25,128 @@ async fn with_static_client(extra: &[(&str, &str)]) -> TestApp {
     ];
     vars.extend_from_slice(extra);
     TestApp::spawn_with(Backend::Sqlite, &vars).await
+}
+
+/// An authorization request of `client_id` for `redirect_uri`, with a fresh PKCE challenge.
+fn request_for(app: &TestApp, client_id: &str, redirect_uri: &str) -> String {
+    let (_, challenge) = pkce();
+    authorize_url(app, client_id, &challenge, &[]).replace(
+        &url::form_urlencoded::byte_serialize(REDIRECT.as_bytes()).collect::<String>(),
+        &url::form_urlencoded::byte_serialize(redirect_uri.as_bytes()).collect::<String>(),
+    )
+}
+
+#[actix_web::test]
+async fn a_public_client_sees_the_consent_page_every_time() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.register_user("alice@example.org").await;
+    let client_id = public_client(&app).await;
+    let browser = app.new_browser();
+    let first = approve(
+        &app,
+        &browser,
+        &request_for(&app, &client_id, REDIRECT),
+        "alice@example.org",
+    )
+    .await;
+    assert!(query_of(&first).contains_key("code"));
+
+    // Any local process can listen on another loopback port and present the same client_id:
+    // no code without the user's word, on that port or on the approved one.
+    for redirect_uri in ["http://127.0.0.1:41234/callback", REDIRECT] {
+        let response = browser
+            .get(request_for(&app, &client_id, redirect_uri))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{redirect_uri}: the consent page");
+        assert!(response.headers().get("location").is_none());
+        assert!(response.text().await.unwrap().contains("Approve"));
+    }
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn a_remembered_consent_holds_only_for_the_redirect_uri_approved() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.register_user("carol@example.org").await;
+    let other = "https://app.example/other";
+    let confidential = register_client(
+        &app,
+        json!({"redirect_uris": [REDIRECT, other], "token_endpoint_auth_method": "client_secret_basic"}),
+    )
+    .await;
+    let id = confidential["client_id"].as_str().unwrap();
+    let browser = app.new_browser();
+    approve(
+        &app,
+        &browser,
+        &request_for(&app, id, REDIRECT),
+        "carol@example.org",
+    )
+    .await;
+    let again = browser
+        .get(request_for(&app, id, REDIRECT))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::SEE_OTHER, "remembered");
+    assert!(query_of(&location(&again)).contains_key("code"));
+    for redirect_uri in [other, "http://127.0.0.1:41234/callback"] {
+        let response = browser
+            .get(request_for(&app, id, redirect_uri))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{redirect_uri}: asked again");
+    }
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn errors_never_go_to_a_self_registered_address_before_consent() {
+    let app = with_static_client(&[]).await;
+    app.register_user("dave@example.org").await;
+    let evil = "https://evil.example/cb";
+    let registered = register_client(
+        &app,
+        json!({"redirect_uris": [evil], "token_endpoint_auth_method": "none"}),
+    )
+    .await;
+    let dcr = registered["client_id"].as_str().unwrap();
+    let signed_in = app.new_browser();
+    app.sign_in(&signed_in, "dave@example.org", PASSWORD).await;
+    for browser in [app.new_browser(), signed_in] {
+        for broken in [
+            request_for(&app, dcr, evil).replace("response_type=code", "response_type=token"),
+            request_for(&app, dcr, evil)
+                .replace("code_challenge_method=S256", "code_challenge_method=plain"),
+            request_for(&app, dcr, evil) + "&resource=https%3A%2F%2Felsewhere.example%2F",
+        ] {
+            let response = browser.get(&broken).send().await.unwrap();
+            assert_eq!(response.status(), 400, "{broken}");
+            assert!(response.headers().get("location").is_none(), "{broken}");
+            assert!(response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html"));
+        }
+    }
+    // The operator's own client is trusted with its errors: back to it, with state.
+    let response = app
+        .new_browser()
+        .get(
+            request_for(&app, STATIC_ID, REDIRECT)
+                .replace("response_type=code", "response_type=token"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let params = query_of(&location(&response));
+    assert_eq!(params["error"], "unsupported_response_type");
+    assert_eq!(params["state"], "xyz-state");
+    app.stop().await;
 }
 
 /// One more rotation of `refresh`: the new pair.
@@ -113,6 +243,125 @@ async fn four_concurrent_refreshes_with_one_token_all_get_working_tokens() {
 }
 
 #[actix_web::test]
+async fn a_code_issued_for_a_redirect_uri_needs_it_at_the_token_endpoint() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.register_user("grace@example.org").await;
+    let client_id = public_client(&app).await;
+    let browser = app.new_browser();
+    let (verifier, challenge) = pkce();
+    let redirect = approve(
+        &app,
+        &browser,
+        &authorize_url(&app, &client_id, &challenge, &[]),
+        "grace@example.org",
+    )
+    .await;
+    let code = query_of(&redirect)["code"].clone();
+    let without = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("code_verifier", verifier.as_str()),
+        ("client_id", client_id.as_str()),
+    ];
+    let (status, error) = token_request(&app, &without).await;
+    assert_eq!(
+        (status, error["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{error}"
+    );
+    let (status, tokens) = exchange_code(&app, &client_id, REDIRECT, &code, &verifier).await;
+    assert_eq!(status, 200, "{tokens}");
+
+    // A request that named no redirect URI (the client has one) needs none at the exchange.
+    let (verifier, challenge) = pkce();
+    let url = authorize_url(&app, &client_id, &challenge, &[]).replace(
+        &format!(
+            "&redirect_uri={}",
+            url::form_urlencoded::byte_serialize(REDIRECT.as_bytes()).collect::<String>()
+        ),
+        "",
+    );
+    assert!(!url.contains("redirect_uri"));
+    let page = browser
+        .get(&url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let redirect = submit_consent(&app, &browser, &page, "approve").await;
+    let code = query_of(&redirect)["code"].clone();
+    let without = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("code_verifier", verifier.as_str()),
+        ("client_id", client_id.as_str()),
+    ];
+    let (status, tokens) = token_request(&app, &without).await;
+    assert_eq!(status, 200, "{tokens}");
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn redirect_uris_with_control_characters_are_refused() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.register_user("heidi@example.org").await;
+    for uri in [
+        "https://a.example/cb\r\nX: 1",
+        "https://a.example/cb\n",
+        "https://a.example/c\tb",
+        "https://a.example/cb x",
+        "https://a.example/cb\u{7f}",
+    ] {
+        let response = app
+            .client
+            .post(app.at("/oauth/register"))
+            .json(&json!({"redirect_uris": [uri], "token_endpoint_auth_method": "none"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{uri:?}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_redirect_uri", "{uri:?}");
+    }
+    // What is stored, and answered, is the parsed form.
+    let registered = register_client(
+        &app,
+        json!({"redirect_uris": ["HTTPS://A.Example/cb"], "token_endpoint_auth_method": "none"}),
+    )
+    .await;
+    assert_eq!(registered["redirect_uris"], json!(["https://a.example/cb"]));
+
+    // A row registered before the rule is refused on a page, not a 500.
+    {
+        use diesel::prelude::*;
+        use panicless::db::schema::oauth_clients;
+        diesel::update(
+            oauth_clients::table
+                .filter(oauth_clients::client_id.eq(registered["client_id"].as_str().unwrap())),
+        )
+        .set(oauth_clients::redirect_uris.eq(r#"["https://a.example/cb\r\nX: 1"]"#))
+        .execute(&mut *app.state.pool.get().unwrap())
+        .unwrap();
+    }
+    let browser = app.new_browser();
+    app.sign_in(&browser, "heidi@example.org", PASSWORD).await;
+    let response = browser
+        .get(request_for(
+            &app,
+            registered["client_id"].as_str().unwrap(),
+            "https://a.example/cb\r\nX: 1",
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert!(response.headers().get("location").is_none());
+    app.stop().await;
+}
+
+#[actix_web::test]
 async fn a_token_is_worth_what_its_row_says_not_what_it_claims() {
     use panicless::auth::jwt::Claims;
     let app = TestApp::spawn(Backend::Sqlite).await;
@@ -147,6 +396,69 @@ async fn a_token_is_worth_what_its_row_says_not_what_it_claims() {
         let (status, _) = app.api(reqwest::Method::GET, path, &token, None).await;
         assert_eq!(status, 401, "a token re-signed with another {what}");
     }
+    app.stop().await;
+}
+
+/// Serves a client metadata document at /client.json; returns its URL.
+async fn serve_document(name: &'static str) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/client.json", listener.local_addr().unwrap());
+    let document = json!({
+        "client_id": url, "client_name": name, "redirect_uris": [REDIRECT],
+        "token_endpoint_auth_method": "none"
+    });
+    let server = actix_web::HttpServer::new(move || {
+        let document = document.clone();
+        actix_web::App::new().route(
+            "/client.json",
+            actix_web::web::get().to(move || {
+                let document = document.clone();
+                async move { actix_web::HttpResponse::Ok().json(document) }
+            }),
+        )
+    })
+    .workers(1)
+    .listen(listener)
+    .unwrap()
+    .run();
+    actix_web::rt::spawn(server);
+    url
+}
+
+#[actix_web::test]
+async fn the_consent_page_names_the_host_of_a_metadata_document_and_verifies_nobody_else() {
+    let app = with_static_client(&[("CIMD_ALLOW_LOOPBACK", "true")]).await;
+    app.register_user("judy@example.org").await;
+    let browser = app.new_browser();
+    app.sign_in(&browser, "judy@example.org", PASSWORD).await;
+    let page = |url: String| {
+        let browser = browser.clone();
+        async move {
+            let response = browser.get(&url).send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            response.text().await.unwrap()
+        }
+    };
+
+    let document = serve_document("Claude").await;
+    let host = url::Url::parse(&document).unwrap();
+    let host = format!("{}:{}", host.host_str().unwrap(), host.port().unwrap());
+    let shown = page(request_for(&app, &document, REDIRECT)).await;
+    assert!(
+        shown.contains(&format!("<em>Claude</em> from <strong>{host}</strong>")),
+        "the document's host, next to the name it chose: {shown}"
+    );
+    assert!(shown.contains("Unverified application"), "{shown}");
+
+    let dcr = public_client(&app).await;
+    let shown = page(request_for(&app, &dcr, REDIRECT)).await;
+    assert!(shown.contains("Unverified application"), "{shown}");
+
+    let shown = page(request_for(&app, STATIC_ID, REDIRECT)).await;
+    assert!(
+        !shown.contains("Unverified application"),
+        "the operator's client is the one verified: {shown}"
+    );
     app.stop().await;
 }
 
@@ -215,6 +527,24 @@ async fn notices_are_chosen_by_a_code_never_taken_from_the_query() {
         )
         .await;
     assert_eq!(status, 401);
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn the_error_page_never_repeats_a_crafted_client_id() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    // A client_id that reads like a message (a metadata document URL that cannot be https).
+    let crafted = format!("http://x.example/ {SPOOF}");
+    let response = app
+        .new_browser()
+        .get(request_for(&app, &crafted, REDIRECT))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let page = response.text().await.unwrap();
+    assert!(!page.contains("account is locked"), "{page}");
+    assert!(page.contains("could not be verified"), "{page}");
     app.stop().await;
 }
 
