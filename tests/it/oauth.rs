@@ -1205,7 +1205,7 @@ async fn the_static_client_and_first_party_authorize() {
 }
 
 /// Serves `document` at /client.json on a free port; returns the document's URL.
-async fn serve_client_document(
+pub async fn serve_client_document(
     make: impl Fn(&str) -> Value + Send + Sync + Clone + 'static,
 ) -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -8,7 +8,7 @@
 use crate::common::{backends, jwt_claims, Backend, TestApp, PASSWORD};
 use crate::oauth::{
     approve, authorize_url, exchange_code, location, pkce, public_client, query_of, refresh_grant,
-    register_client, submit_consent, token_request, tokens_for, REDIRECT,
+    register_client, serve_client_document, submit_consent, token_request, tokens_for, REDIRECT,
 };
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -149,6 +149,13 @@ async fn errors_never_go_to_a_self_registered_address_before_consent() {
     app.stop().await;
 }
 
+/// The status of `GET /api/books` with `token`.
+async fn books_status(app: &TestApp, token: &str) -> u16 {
+    app.api(reqwest::Method::GET, "/api/books", token, None)
+        .await
+        .0
+}
+
 /// One more rotation of `refresh`: the new pair.
 async fn rotate(app: &TestApp, client_id: &str, refresh: &str) -> Value {
     let (status, pair) = refresh_grant(app, client_id, refresh).await;
@@ -193,14 +200,7 @@ async fn a_rotated_refresh_token_is_honoured_only_while_its_successor_is_unused(
             status, 400,
             "{backend:?}: the newest refresh token died too"
         );
-        let (status, _) = app
-            .api(
-                reqwest::Method::GET,
-                "/api/books",
-                field(&third, "access_token"),
-                None,
-            )
-            .await;
+        let status = books_status(&app, field(&third, "access_token")).await;
         assert_eq!(status, 401, "{backend:?}: and so did its access token");
         app.stop().await;
     }
@@ -223,14 +223,7 @@ async fn four_concurrent_refreshes_with_one_token_all_get_working_tokens() {
                 assert_eq!(pair, &answers[0].1, "{backend:?}: one pair for all");
             }
             let pair = &answers[0].1;
-            let (status, _) = app
-                .api(
-                    reqwest::Method::GET,
-                    "/api/books",
-                    field(pair, "access_token"),
-                    None,
-                )
-                .await;
+            let status = books_status(&app, field(pair, "access_token")).await;
             assert_eq!(
                 status, 200,
                 "{backend:?} round {round}: the access token works"
@@ -240,6 +233,22 @@ async fn four_concurrent_refreshes_with_one_token_all_get_working_tokens() {
         rotate(&app, &client_id, &refresh).await;
         app.stop().await;
     }
+}
+
+/// The code exchange of a public client, naming no redirect URI.
+async fn exchange_without_redirect_uri(
+    app: &TestApp,
+    client_id: &str,
+    code: &str,
+    verifier: &str,
+) -> (u16, Value) {
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("code_verifier", verifier),
+        ("client_id", client_id),
+    ];
+    token_request(app, &form).await
 }
 
 #[actix_web::test]
@@ -257,13 +266,7 @@ async fn a_code_issued_for_a_redirect_uri_needs_it_at_the_token_endpoint() {
     )
     .await;
     let code = query_of(&redirect)["code"].clone();
-    let without = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("code_verifier", verifier.as_str()),
-        ("client_id", client_id.as_str()),
-    ];
-    let (status, error) = token_request(&app, &without).await;
+    let (status, error) = exchange_without_redirect_uri(&app, &client_id, &code, &verifier).await;
     assert_eq!(
         (status, error["error"].as_str()),
         (400, Some("invalid_grant")),
@@ -292,13 +295,7 @@ async fn a_code_issued_for_a_redirect_uri_needs_it_at_the_token_endpoint() {
         .unwrap();
     let redirect = submit_consent(&app, &browser, &page, "approve").await;
     let code = query_of(&redirect)["code"].clone();
-    let without = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("code_verifier", verifier.as_str()),
-        ("client_id", client_id.as_str()),
-    ];
-    let (status, tokens) = token_request(&app, &without).await;
+    let (status, tokens) = exchange_without_redirect_uri(&app, &client_id, &code, &verifier).await;
     assert_eq!(status, 200, "{tokens}");
     app.stop().await;
 }
@@ -367,9 +364,7 @@ async fn a_token_is_worth_what_its_row_says_not_what_it_claims() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let user_id = app.register_user("ivan@example.org").await;
     let read = app.scoped_token(user_id, "read");
-    let (status, _) = app
-        .api(reqwest::Method::GET, "/api/books", &read, None)
-        .await;
+    let status = books_status(&app, &read).await;
     assert_eq!(status, 200);
     let claims: Claims = serde_json::from_value(jwt_claims(&read)).unwrap();
     // Re-signed (with the signing key, as a leaked or default secret allows): a wider scope, a
@@ -399,32 +394,6 @@ async fn a_token_is_worth_what_its_row_says_not_what_it_claims() {
     app.stop().await;
 }
 
-/// Serves a client metadata document at /client.json; returns its URL.
-async fn serve_document(name: &'static str) -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/client.json", listener.local_addr().unwrap());
-    let document = json!({
-        "client_id": url, "client_name": name, "redirect_uris": [REDIRECT],
-        "token_endpoint_auth_method": "none"
-    });
-    let server = actix_web::HttpServer::new(move || {
-        let document = document.clone();
-        actix_web::App::new().route(
-            "/client.json",
-            actix_web::web::get().to(move || {
-                let document = document.clone();
-                async move { actix_web::HttpResponse::Ok().json(document) }
-            }),
-        )
-    })
-    .workers(1)
-    .listen(listener)
-    .unwrap()
-    .run();
-    actix_web::rt::spawn(server);
-    url
-}
-
 #[actix_web::test]
 async fn the_consent_page_names_the_host_of_a_metadata_document_and_verifies_nobody_else() {
     let app = with_static_client(&[("CIMD_ALLOW_LOOPBACK", "true")]).await;
@@ -440,7 +409,13 @@ async fn the_consent_page_names_the_host_of_a_metadata_document_and_verifies_nob
         }
     };
 
-    let document = serve_document("Claude").await;
+    let document = serve_client_document(|url| {
+        json!({
+            "client_id": url, "client_name": "Claude", "redirect_uris": [REDIRECT],
+            "token_endpoint_auth_method": "none"
+        })
+    })
+    .await;
     let host = url::Url::parse(&document).unwrap();
     let host = format!("{}:{}", host.host_str().unwrap(), host.port().unwrap());
     let shown = page(request_for(&app, &document, REDIRECT)).await;
@@ -518,14 +493,7 @@ async fn notices_are_chosen_by_a_code_never_taken_from_the_query() {
         .await
         .unwrap();
     assert!(page.contains("The grant was revoked."), "{page}");
-    let (status, _) = app
-        .api(
-            reqwest::Method::GET,
-            "/api/books",
-            field(&tokens, "access_token"),
-            None,
-        )
-        .await;
+    let status = books_status(&app, field(&tokens, "access_token")).await;
     assert_eq!(status, 401);
     app.stop().await;
 }
