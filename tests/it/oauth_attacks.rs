@@ -499,6 +499,30 @@ async fn notices_are_chosen_by_a_code_never_taken_from_the_query() {
 }
 
 #[actix_web::test]
+async fn a_providers_error_is_told_in_our_words() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.register_user("kim@example.org").await;
+    let browser = app.new_browser();
+    app.sign_in(&browser, "kim@example.org", PASSWORD).await;
+    let encoded: String = url::form_urlencoded::byte_serialize(SPOOF.as_bytes()).collect();
+    for query in [
+        format!("error=access_denied&error_description={encoded}"),
+        format!("error={encoded}"),
+    ] {
+        let response = browser
+            .get(app.at(&format!("/connectors/oauth/callback?{query}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400);
+        let page = response.text().await.unwrap();
+        assert!(!page.contains("account is locked"), "{query}: {page}");
+        assert!(page.contains("did not connect the account"), "{page}");
+    }
+    app.stop().await;
+}
+
+#[actix_web::test]
 async fn the_error_page_never_repeats_a_crafted_client_id() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     // A client_id that reads like a message (a metadata document URL that cannot be https).
