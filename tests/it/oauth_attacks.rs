@@ -498,6 +498,15 @@ async fn notices_are_chosen_by_a_code_never_taken_from_the_query() {
     app.stop().await;
 }
 
+/// Loads `url`, a request our page refuses: 400, with `ours` and nothing of `SPOOF`.
+async fn refused_in_our_words(browser: &reqwest::Client, url: &str, ours: &str) {
+    let response = browser.get(url).send().await.unwrap();
+    assert_eq!(response.status(), 400, "{url}");
+    let page = response.text().await.unwrap();
+    assert!(!page.contains("account is locked"), "{url}: {page}");
+    assert!(page.contains(ours), "{url}: {page}");
+}
+
 #[actix_web::test]
 async fn a_providers_error_is_told_in_our_words() {
     let app = TestApp::spawn(Backend::Sqlite).await;
@@ -509,15 +518,8 @@ async fn a_providers_error_is_told_in_our_words() {
         format!("error=access_denied&error_description={encoded}"),
         format!("error={encoded}"),
     ] {
-        let response = browser
-            .get(app.at(&format!("/connectors/oauth/callback?{query}")))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 400);
-        let page = response.text().await.unwrap();
-        assert!(!page.contains("account is locked"), "{query}: {page}");
-        assert!(page.contains("did not connect the account"), "{page}");
+        let url = app.at(&format!("/connectors/oauth/callback?{query}"));
+        refused_in_our_words(&browser, &url, "did not connect the account").await;
     }
     app.stop().await;
 }
@@ -527,16 +529,8 @@ async fn the_error_page_never_repeats_a_crafted_client_id() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     // A client_id that reads like a message (a metadata document URL that cannot be https).
     let crafted = format!("http://x.example/ {SPOOF}");
-    let response = app
-        .new_browser()
-        .get(request_for(&app, &crafted, REDIRECT))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 400);
-    let page = response.text().await.unwrap();
-    assert!(!page.contains("account is locked"), "{page}");
-    assert!(page.contains("could not be verified"), "{page}");
+    let url = request_for(&app, &crafted, REDIRECT);
+    refused_in_our_words(&app.new_browser(), &url, "could not be verified").await;
     app.stop().await;
 }
 
