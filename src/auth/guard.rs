@@ -4,12 +4,13 @@
 //! or `Authorized<Connectors>`; the extractor checks the `Authorization: Bearer` header (never the
 //! query string), the JWT signature, `exp`, `iss` and audience, and that the token's row in
 //! `oauth_tokens` is neither revoked nor expired, so a revocation takes effect on the very next
-//! request.
+//! request, and records the scope, audience and client the token claims.
 
 use crate::auth::jwt::Claims;
 use crate::auth::secret::hash_token;
 use crate::auth::{Scope, ScopeSet};
-use crate::db::{self, schema::oauth_tokens, DbConn};
+use crate::db::schema::{oauth_clients, oauth_tokens};
+use crate::db::{self, DbConn};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use actix_web::dev::Payload;
@@ -29,10 +30,11 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// Whether the token's row is still live (not revoked, not expired). The signature was
-    /// checked when the caller was built; this is the part that needs the database.
+    /// Whether the token's row is still live (not revoked, not expired) and matches the token
+    /// (scope, audience, client). The signature was checked when the caller was built; this is
+    /// the part that needs the database.
     pub fn is_live(&self, conn: &mut DbConn) -> AppResult<bool> {
-        token_is_live(conn, &self.claims.jti, self.user_id, db::models::now())
+        token_is_live(conn, &self.claims, self.user_id, db::models::now())
     }
 
     /// Fails with 403 `insufficient_scope` unless the token holds `needed` (or `all`).
@@ -212,41 +214,60 @@ pub fn verify_signed(
     })
 }
 
-/// id, owner, expiry, revocation and last use of a token row.
+/// A token row as the guard reads it: id, owner, scope, audience, the client's public id,
+/// expiry, revocation and last use.
 type TokenState = (
     i64,
     i64,
+    String,
+    Option<String>,
+    Option<String>,
     NaiveDateTime,
     Option<NaiveDateTime>,
     Option<NaiveDateTime>,
 );
 
-/// Whether the access token `jti` has a row that is not revoked and not expired, for `user_id`.
-/// Records the use at most once a minute, so reads do not turn into writes.
+/// Whether the access token of `claims` has a row that is not revoked and not expired, for
+/// `user_id`, and that says what the token says: scope, audience and client. The signature
+/// alone does not decide them: whoever holds the signing key (a leaked or default secret) could
+/// otherwise widen a `read` token to `all`. Records the use at most once a minute, so reads do
+/// not turn into writes.
 pub fn token_is_live(
     conn: &mut DbConn,
-    jti: &str,
+    claims: &Claims,
     user_id: i64,
     now: NaiveDateTime,
 ) -> AppResult<bool> {
-    // Found by the hash of the jti, the unique key of every token row (migration 000800).
-    let hash = hash_token(jti);
+    // Found by the hash of the jti, the unique key of every token row (migration 000800); the
+    // client's public id comes in the same query.
+    let hash = hash_token(&claims.jti);
     let row: Option<TokenState> = db::on_backend!(conn, c => oauth_tokens::table
+        .left_join(oauth_clients::table)
         .filter(oauth_tokens::token_hash.eq(&hash))
         .filter(oauth_tokens::kind.eq("access"))
         .select((
             oauth_tokens::id,
             oauth_tokens::user_id,
+            oauth_tokens::scope,
+            oauth_tokens::audience,
+            oauth_clients::client_id.nullable(),
             oauth_tokens::expires_at,
             oauth_tokens::revoked_at,
             oauth_tokens::last_used_at,
         ))
         .first(c)
         .optional())?;
-    let Some((id, owner, expires_at, revoked_at, last_used_at)) = row else {
+    let Some((id, owner, scope, audience, client, expires_at, revoked_at, last_used_at)) = row
+    else {
         return Ok(false);
     };
     if owner != user_id || revoked_at.is_some() || expires_at <= now {
+        return Ok(false);
+    }
+    if scope != claims.scope
+        || audience.as_deref() != Some(claims.aud.as_str())
+        || client != claims.client_id
+    {
         return Ok(false);
     }
     if last_used_at.is_none_or(|at| now - at > chrono::Duration::seconds(60)) {

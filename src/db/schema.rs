@@ -141,6 +141,7 @@ diesel::table! {
         client_id -> BigInt,
         scope -> Text,
         created_at -> Timestamp,
+        redirect_uri -> Nullable<Text>,
     }
 }
 
@@ -159,6 +160,7 @@ diesel::table! {
         created_at -> Timestamp,
         expires_at -> Timestamp,
         used_at -> Nullable<Timestamp>,
+        redirect_uri_sent -> Bool,
     }
 }
 

@@ -45,17 +45,86 @@ pub struct AuthorizeParams {
 pub struct ValidRequest {
     pub client: Client,
     pub redirect_uri: String,
+    /// Whether the request named `redirect_uri` (rather than taking the one registered): then
+    /// the token request must name it too.
+    pub redirect_uri_sent: bool,
     pub scope: ScopeSet,
     pub state: Option<String>,
     pub code_challenge: String,
     pub resource: String,
 }
 
+/// Why an authorization request is refused, as one of a fixed set of messages: a page of this
+/// server never repeats text from the request, which could otherwise speak in its voice (a
+/// crafted `client_id` that reads like a warning, say).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Problem {
+    NoClientId,
+    UnknownClient,
+    /// A client ID metadata document that could not be fetched or used.
+    UnusableDocument,
+    UnregisteredRedirect,
+    NoRedirectUri,
+    ResponseType,
+    NoChallenge,
+    ChallengeMethod,
+    MalformedChallenge,
+    ScopeNotAllowed,
+    UnknownResource,
+}
+
+impl Problem {
+    /// What the page says.
+    pub fn message(self) -> &'static str {
+        match self {
+            Problem::NoClientId => {
+                "The request does not say which application is asking (no client_id)."
+            }
+            Problem::UnknownClient => {
+                "The application asking for access is not registered with this server."
+            }
+            Problem::UnusableDocument => {
+                "This application could not be verified: its client metadata document could not be fetched, or does not describe it."
+            }
+            Problem::UnregisteredRedirect => {
+                "The application asked to send you to an address it did not register. For your safety, you are not being sent there."
+            }
+            Problem::NoRedirectUri => "The request has no redirect_uri.",
+            Problem::ResponseType => "The application asked for a response type other than code.",
+            Problem::NoChallenge => {
+                "The application did not protect its request with PKCE (code_challenge is required)."
+            }
+            Problem::ChallengeMethod => "The application must use PKCE with S256.",
+            Problem::MalformedChallenge => {
+                "The application's code_challenge is not the base64url SHA-256 of a verifier."
+            }
+            Problem::ScopeNotAllowed => {
+                "The application asked for more access than it registered for."
+            }
+            Problem::UnknownResource => {
+                "The application asked for access to a resource that is not on this server."
+            }
+        }
+    }
+
+    /// The RFC 6749 §4.1.2.1 error code, when the client is told.
+    fn error(self) -> &'static str {
+        match self {
+            Problem::ResponseType => "unsupported_response_type",
+            Problem::ScopeNotAllowed => "invalid_scope",
+            Problem::UnknownResource => "invalid_target",
+            _ => "invalid_request",
+        }
+    }
+}
+
 /// Why a request cannot go on. Before the client and redirect URI are trusted, only a page may
-/// say so; after, the answer goes back to the client.
+/// say so; after, the answer goes back to the client, if its redirect URIs are the operator's
+/// (RFC 9700 §4.11.2: an error sent to a URI anyone registered makes this server an open
+/// redirector, before anyone signed in).
 #[derive(Debug)]
 pub enum Refusal {
-    Page(String),
+    Page(Problem),
     Redirect(String),
 }
 
@@ -76,12 +145,12 @@ fn error_redirect(
     description: &str,
     state: Option<&str>,
     issuer: &str,
-) -> Refusal {
+) -> String {
     let mut params = vec![("error", error), ("error_description", description)];
     if let Some(state) = state {
         params.push(("state", state));
     }
-    Refusal::Redirect(redirect_with(redirect_uri, &params, issuer))
+    redirect_with(redirect_uri, &params, issuer)
 }
 
 /// Checks an authorization request, in the order RFC 6749 §4.1.2.1 sets.
@@ -91,47 +160,47 @@ pub fn validate(
     params: &AuthorizeParams,
 ) -> AppResult<Result<ValidRequest, Refusal>> {
     let Some(client_id) = params.client_id.as_deref().filter(|c| !c.is_empty()) else {
-        return Ok(Err(Refusal::Page(
-            "The request does not say which application is asking (no client_id).".into(),
-        )));
+        return Ok(Err(Refusal::Page(Problem::NoClientId)));
     };
     let Some(client) = clients::find(conn, client_id)?.filter(|c| !c.disabled) else {
-        return Ok(Err(Refusal::Page(
-            "The application asking for access is not registered with this server.".into(),
-        )));
+        return Ok(Err(Refusal::Page(Problem::UnknownClient)));
     };
     let registered = client.redirect_uris();
     let redirect_uri = match params.redirect_uri.as_deref() {
         Some(uri) if client.accepts_redirect(uri) => uri.to_string(),
-        Some(_) => {
-            return Ok(Err(Refusal::Page(
-                "The application asked to send you to an address it did not register. For your safety, you are not being sent there.".into(),
-            )))
-        }
+        Some(_) => return Ok(Err(Refusal::Page(Problem::UnregisteredRedirect))),
         None if registered.len() == 1 => registered[0].clone(),
-        None => return Ok(Err(Refusal::Page("The request has no redirect_uri.".into()))),
+        None => return Ok(Err(Refusal::Page(Problem::NoRedirectUri))),
     };
     let state = params.state.as_deref();
-    let fail = |error: &str, description: &str| {
-        Ok(Err(error_redirect(
-            &redirect_uri,
-            error,
-            description,
-            state,
-            public_url,
-        )))
+    let trusted = client.configured_by_operator();
+    let fail = |problem: Problem, description: &str| {
+        Ok(Err(if trusted {
+            Refusal::Redirect(error_redirect(
+                &redirect_uri,
+                problem.error(),
+                description,
+                state,
+                public_url,
+            ))
+        } else {
+            Refusal::Page(problem)
+        }))
     };
     if params.response_type.as_deref() != Some("code") {
-        return fail("unsupported_response_type", "response_type must be code");
+        return fail(Problem::ResponseType, "response_type must be code");
     }
     let Some(challenge) = params.code_challenge.as_deref().filter(|c| !c.is_empty()) else {
         return fail(
-            "invalid_request",
+            Problem::NoChallenge,
             "code_challenge is required (PKCE with S256)",
         );
     };
     if params.code_challenge_method.as_deref() != Some("S256") {
-        return fail("invalid_request", "code_challenge_method must be S256");
+        return fail(
+            Problem::ChallengeMethod,
+            "code_challenge_method must be S256",
+        );
     }
     if challenge.len() != 43
         || !challenge
@@ -139,7 +208,7 @@ pub fn validate(
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     {
         return fail(
-            "invalid_request",
+            Problem::MalformedChallenge,
             "code_challenge must be the base64url SHA-256 of the verifier (43 characters)",
         );
     }
@@ -153,16 +222,17 @@ pub fn validate(
     };
     if !scope.is_subset_of(&allowed) {
         return fail(
-            "invalid_scope",
+            Problem::ScopeNotAllowed,
             &format!("this client may ask only for: {allowed}"),
         );
     }
     let resource = match resolve_resource(public_url, params.resource.as_deref()) {
         Ok(resource) => resource,
-        Err(error) => return fail("invalid_target", &error.to_string()),
+        Err(error) => return fail(Problem::UnknownResource, &error.to_string()),
     };
     Ok(Ok(ValidRequest {
         client,
+        redirect_uri_sent: params.redirect_uri.is_some(),
         redirect_uri,
         scope,
         state: params.state.clone(),
@@ -185,6 +255,7 @@ pub fn issue_code(
             oauth_codes::client_id.eq(request.client.id),
             oauth_codes::user_id.eq(user_id),
             oauth_codes::redirect_uri.eq(&request.redirect_uri),
+            oauth_codes::redirect_uri_sent.eq(request.redirect_uri_sent),
             oauth_codes::code_challenge.eq(&request.code_challenge),
             oauth_codes::code_challenge_method.eq("S256"),
             oauth_codes::scope.eq(request.scope.to_string()),
@@ -197,41 +268,47 @@ pub fn issue_code(
     Ok(code)
 }
 
-/// Whether the user already approved this client for (at least) these scopes.
-pub fn consented(
-    conn: &mut DbConn,
-    user_id: i64,
-    client: &Client,
-    scope: &ScopeSet,
-) -> AppResult<bool> {
-    let granted: Option<String> = oauth_consents::table
+/// Whether the consent page may be skipped: the user already approved this client for (at
+/// least) these scopes and this exact redirect URI, and the client authenticates at the token
+/// endpoint. A public client is asked every time: anyone can present its client_id (any local
+/// process can listen on a loopback port), so a remembered consent would hand a stranger a code
+/// without a word to the user (RFC 8252 §8.6, RFC 9700 §4.11).
+pub fn consented(conn: &mut DbConn, user_id: i64, request: &ValidRequest) -> AppResult<bool> {
+    if request.client.is_public() {
+        return Ok(false);
+    }
+    let granted: Option<(String, Option<String>)> = oauth_consents::table
         .filter(oauth_consents::user_id.eq(user_id))
-        .filter(oauth_consents::client_id.eq(client.id))
-        .select(oauth_consents::scope)
+        .filter(oauth_consents::client_id.eq(request.client.id))
+        .select((oauth_consents::scope, oauth_consents::redirect_uri))
         .first(conn)
         .optional()?;
-    Ok(granted.is_some_and(|g| scope.is_subset_of(&ScopeSet::parse_lenient(&g))))
+    Ok(granted.is_some_and(|(scope, redirect_uri)| {
+        redirect_uri.as_deref() == Some(request.redirect_uri.as_str())
+            && request.scope.is_subset_of(&ScopeSet::parse_lenient(&scope))
+    }))
 }
 
+/// Remembers an approval, for the scopes and the redirect URI approved (see `consented`).
 pub fn remember_consent(
     conn: &mut DbConn,
     user_id: i64,
-    client: &Client,
-    scope: &ScopeSet,
+    request: &ValidRequest,
     now: NaiveDateTime,
 ) -> AppResult<()> {
     write_transaction(conn, |conn| {
         diesel::delete(
             oauth_consents::table
                 .filter(oauth_consents::user_id.eq(user_id))
-                .filter(oauth_consents::client_id.eq(client.id)),
+                .filter(oauth_consents::client_id.eq(request.client.id)),
         )
         .execute(conn)?;
         diesel::insert_into(oauth_consents::table)
             .values((
                 oauth_consents::user_id.eq(user_id),
-                oauth_consents::client_id.eq(client.id),
-                oauth_consents::scope.eq(scope.to_string()),
+                oauth_consents::client_id.eq(request.client.id),
+                oauth_consents::scope.eq(request.scope.to_string()),
+                oauth_consents::redirect_uri.eq(&request.redirect_uri),
                 oauth_consents::created_at.eq(now),
             ))
             .execute(conn)?;
@@ -244,8 +321,12 @@ pub fn remember_consent(
 struct ConsentPage {
     nav: Nav,
     client_name: String,
+    /// For a client ID metadata document: the host that published it, the one thing about the
+    /// client this server has checked (the name is the document's own claim).
+    published_at: Option<String>,
     redirect_host: String,
-    unverified: bool,
+    /// Only the operator's own client is shown as verified; every other names itself.
+    verified: bool,
     scopes: Vec<(&'static str, &'static str)>,
     params: Vec<(&'static str, String)>,
     access_minutes: i64,
@@ -268,8 +349,8 @@ fn hidden_params(params: &AuthorizeParams) -> Vec<(&'static str, String)> {
     .collect()
 }
 
-fn refusal_page(message: String) -> PageError {
-    PageError::App(AppError::BadRequest(message))
+fn refusal_page(problem: Problem) -> PageError {
+    PageError::App(AppError::BadRequest(problem.message().into()))
 }
 
 async fn validated(
@@ -282,10 +363,10 @@ async fn validated(
         .filter(|c| super::client_metadata::is_metadata_client_id(c))
     {
         // Fetch (or refresh) the client's metadata document; a failure is shown, never followed.
+        // The reason is logged, not shown: it names the client_id, which is the request's text.
         if let Err(error) = super::client_metadata::resolve(state, client_id).await {
-            return Ok(Err(Refusal::Page(format!(
-                "This application could not be verified: {error}."
-            ))));
+            log::info!("client metadata document refused: {:?}", error.to_string());
+            return Ok(Err(Refusal::Page(Problem::UnusableDocument)));
         }
     }
     let public_url = state.config.public_url.clone();
@@ -304,7 +385,7 @@ async fn authorize(
     let params = params.into_inner();
     let request = match validated(&state, params.clone()).await? {
         Ok(request) => request,
-        Err(Refusal::Page(message)) => return Err(refusal_page(message)),
+        Err(Refusal::Page(problem)) => return Err(refusal_page(problem)),
         Err(Refusal::Redirect(location)) => return Ok(redirect(&location)),
     };
     let Some(user) = current_user(&state, &session).await? else {
@@ -315,10 +396,7 @@ async fn authorize(
         return Err(PageError::SignInRequired { return_to: here });
     };
     let (user_id, check) = (user.id, request.clone());
-    let remembered = db::run(&state.pool, move |conn| {
-        consented(conn, user_id, &check.client, &check.scope)
-    })
-    .await?;
+    let remembered = db::run(&state.pool, move |conn| consented(conn, user_id, &check)).await?;
     if remembered {
         return Ok(redirect(&approve(&state, request, user.id, false).await?));
     }
@@ -331,8 +409,9 @@ async fn authorize(
         &ConsentPage {
             nav: Nav::for_user(&user, &session)?,
             client_name: request.client.client_name.clone(),
+            published_at: request.client.document_host(),
             redirect_host,
-            unverified: request.client.origin == "dynamic",
+            verified: request.client.configured_by_operator(),
             scopes: request
                 .scope
                 .iter()
@@ -355,8 +434,9 @@ async fn approve(
     let issuer = state.config.issuer().to_string();
     db::run(&state.pool, move |conn| {
         let now = db::models::now();
-        if remember {
-            remember_consent(conn, user_id, &request.client, &request.scope, now)?;
+        // Only a confidential client's consent is ever skipped (see `consented`).
+        if remember && !request.client.is_public() {
+            remember_consent(conn, user_id, &request, now)?;
         }
         let code = issue_code(conn, &request, user_id, now)?;
         let mut params = vec![("code", code.as_str())];
@@ -390,23 +470,19 @@ async fn consent(
     };
     let request = match validated(&state, form.params).await? {
         Ok(request) => request,
-        Err(Refusal::Page(message)) => return Err(refusal_page(message)),
+        Err(Refusal::Page(problem)) => return Err(refusal_page(problem)),
         Err(Refusal::Redirect(location)) => return Ok(redirect(&location)),
     };
     match form.decision.as_str() {
         "approve" => Ok(redirect(&approve(&state, request, user.id, true).await?)),
-        _ => {
-            let Refusal::Redirect(location) = error_redirect(
-                &request.redirect_uri,
-                "access_denied",
-                "the user denied the request",
-                request.state.as_deref(),
-                state.config.issuer(),
-            ) else {
-                return Err(refusal_page("denied".into()));
-            };
-            Ok(redirect(&location))
-        }
+        // The signed-in user chose to deny: telling the client is no open redirect.
+        _ => Ok(redirect(&error_redirect(
+            &request.redirect_uri,
+            "access_denied",
+            "the user denied the request",
+            request.state.as_deref(),
+            state.config.issuer(),
+        ))),
     }
 }
 
@@ -441,7 +517,9 @@ async fn authorize_json(
         .map_err(|e| OAuthError::InvalidRequest(format!("the body must be JSON: {e}")))?;
     let request = match validated(&state, params).await? {
         Ok(request) => request,
-        Err(Refusal::Page(message)) => return Err(OAuthError::InvalidRequest(message)),
+        Err(Refusal::Page(problem)) => {
+            return Err(OAuthError::InvalidRequest(problem.message().into()))
+        }
         Err(Refusal::Redirect(location)) => {
             let error = url::Url::parse(&location)
                 .ok()

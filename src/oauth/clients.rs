@@ -59,13 +59,43 @@ impl Client {
         self.client_secret_hash.is_none()
     }
 
-    /// Whether `candidate` is one of the registered redirect URIs: byte for byte, except that a
-    /// loopback redirect matches on any port (RFC 8252 §7.3), for native apps.
-    pub fn accepts_redirect(&self, candidate: &str) -> bool {
-        self.redirect_uris()
-            .iter()
-            .any(|registered| redirect_matches(registered, candidate))
+    /// Whether the operator configured this client (the static client), rather than the client
+    /// registering itself (dynamic registration, a client ID metadata document). This is the
+    /// whole allow-list: only such a client is shown as verified, and only its redirect URIs
+    /// are trusted with an error before the user approved anything.
+    pub fn configured_by_operator(&self) -> bool {
+        self.origin == "static"
     }
+
+    /// For a client known by its metadata document: the host (and port, when not the default)
+    /// that published it.
+    pub fn document_host(&self) -> Option<String> {
+        if self.origin != "metadata" {
+            return None;
+        }
+        let url = url::Url::parse(&self.client_id).ok()?;
+        let host = url.host_str()?;
+        Some(match url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_string(),
+        })
+    }
+
+    /// Whether `candidate` is one of the registered redirect URIs: byte for byte, except that a
+    /// loopback redirect matches on any port (RFC 8252 §7.3), for native apps. A candidate with
+    /// control characters or spaces never matches, even a row registered before they were
+    /// refused: it could not be sent in a `Location` header.
+    pub fn accepts_redirect(&self, candidate: &str) -> bool {
+        !has_control_or_space(candidate)
+            && self
+                .redirect_uris()
+                .iter()
+                .any(|registered| redirect_matches(registered, candidate))
+    }
+}
+
+fn has_control_or_space(text: &str) -> bool {
+    text.chars().any(|c| c.is_control() || c.is_whitespace())
 }
 
 pub fn redirect_matches(registered: &str, candidate: &str) -> bool {
@@ -91,20 +121,28 @@ fn is_loopback(url: &url::Url) -> bool {
         )
 }
 
-/// https anywhere, http only on loopback, no fragment.
-pub fn validate_redirect_uri(uri: &str) -> Result<(), String> {
+/// https anywhere, http only on loopback, no fragment, no control characters or spaces (the
+/// URL parser drops a line break where a header would not). Returns the parsed form, which is
+/// what gets stored.
+pub fn validate_redirect_uri(uri: &str) -> Result<url::Url, String> {
+    if has_control_or_space(uri) {
+        return Err(format!(
+            "`{}` contains control characters or spaces",
+            uri.escape_default()
+        ));
+    }
     let parsed = url::Url::parse(uri).map_err(|_| format!("`{uri}` is not an absolute URL"))?;
     if parsed.fragment().is_some() {
         return Err(format!("`{uri}` has a fragment"));
     }
     match parsed.scheme() {
-        "https" => Ok(()),
-        "http" if is_loopback(&parsed) => Ok(()),
+        "https" => Ok(parsed),
+        "http" if is_loopback(&parsed) => Ok(parsed),
         "http" => Err(format!(
             "`{uri}` must use https (http is allowed only for 127.0.0.1 and localhost)"
         )),
         // Private-use schemes of native apps (RFC 8252 §7.1) contain a dot.
-        scheme if scheme.contains('.') => Ok(()),
+        scheme if scheme.contains('.') => Ok(parsed),
         scheme => Err(format!(
             "`{uri}` uses the scheme {scheme}, which is not allowed"
         )),
@@ -187,9 +225,13 @@ pub fn register_client(
             "at most 20 redirect URIs".into(),
         ));
     }
-    for uri in &redirect_uris {
-        validate_redirect_uri(uri).map_err(OAuthError::InvalidRedirectUri)?;
-    }
+    // Stored as parsed, so what was checked is what a redirect will use (RFC 7591 §3.2.1 lets
+    // the answer carry the values as registered).
+    let redirect_uris = redirect_uris
+        .iter()
+        .map(|uri| validate_redirect_uri(uri).map(String::from))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(OAuthError::InvalidRedirectUri)?;
     let method = request
         .token_endpoint_auth_method
         .unwrap_or_else(|| "client_secret_basic".into());

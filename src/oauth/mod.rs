@@ -23,7 +23,8 @@ use serde::Serialize;
 /// Authorization codes live this long.
 pub const CODE_LIFETIME_SECS: i64 = 600;
 /// A rotated refresh token used again within this window gets the same new pair back
-/// (clients refresh concurrently); after it, reuse revokes the grant.
+/// (clients refresh concurrently), as long as that pair's refresh token is unused; after it, or
+/// once the new token has been used, reuse revokes the grant.
 pub const REFRESH_GRACE_SECS: i64 = 30;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

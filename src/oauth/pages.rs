@@ -67,6 +67,52 @@ struct ConnectionsPage {
     message: Option<String>,
 }
 
+/// What a page just did, named by a code in its address (`?done=...`). The page shows the
+/// code's fixed message, never text from the query: anyone can send a link with any query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Done {
+    Disconnected,
+    RevokedGrant,
+    RevokedClient,
+    RevokedUser,
+}
+
+impl Done {
+    const ALL: [Done; 4] = [
+        Done::Disconnected,
+        Done::RevokedGrant,
+        Done::RevokedClient,
+        Done::RevokedUser,
+    ];
+
+    fn code(self) -> &'static str {
+        match self {
+            Done::Disconnected => "disconnected",
+            Done::RevokedGrant => "grant",
+            Done::RevokedClient => "client",
+            Done::RevokedUser => "user",
+        }
+    }
+
+    /// The code's message; an unknown code says nothing.
+    fn message_for(code: Option<&str>) -> Option<String> {
+        let done = Done::ALL.into_iter().find(|d| Some(d.code()) == code)?;
+        Some(
+            match done {
+                Done::Disconnected => {
+                    "The app was disconnected. It can no longer reach your library."
+                }
+                Done::RevokedGrant => "The grant was revoked.",
+                Done::RevokedClient => {
+                    "Everything of the client was revoked, and the client is disabled."
+                }
+                Done::RevokedUser => "Every grant of the user was revoked.",
+            }
+            .to_string(),
+        )
+    }
+}
+
 #[derive(Deserialize)]
 pub struct Flash {
     done: Option<String>,
@@ -91,9 +137,7 @@ async fn connections(
         &ConnectionsPage {
             nav: me.nav()?,
             grants: list.into_iter().map(GrantView::from).collect(),
-            message: flash.done.as_ref().map(|_| {
-                "The app was disconnected. It can no longer reach your library.".to_string()
-            }),
+            message: Done::message_for(flash.done.as_deref()),
         },
     )
 }
@@ -115,7 +159,10 @@ async fn disconnect(
         grants::disconnect(conn, &grant_id, user_id, db::models::now())
     })
     .await?;
-    Ok(redirect("/account/connections?done=1"))
+    Ok(redirect(&format!(
+        "/account/connections?done={}",
+        Done::Disconnected.code()
+    )))
 }
 
 #[derive(Template)]
@@ -167,7 +214,7 @@ async fn admin_page(
             grants: list.into_iter().map(GrantView::from).collect(),
             user_filter: query.user.unwrap_or_default(),
             client_filter: query.client.unwrap_or_default(),
-            message: query.done,
+            message: Done::message_for(query.done.as_deref()),
             error,
         },
     )
@@ -201,10 +248,11 @@ async fn admin_revoke(
     let form = form.into_inner();
     csrf::verify(&me.session, &form.csrf_token)?;
     if form.target != "grant" && form.confirm.as_deref() != Some("yes") {
-        let error = format!(
-            "Tick the confirmation box to revoke everything of this {}.",
-            form.target
-        );
+        let error = match form.target.as_str() {
+            "user" => "Tick the confirmation box to revoke everything of this user.",
+            _ => "Tick the confirmation box to revoke everything of this client.",
+        }
+        .to_string();
         return admin_page(
             &state,
             &me,
@@ -214,30 +262,26 @@ async fn admin_revoke(
         )
         .await;
     }
-    let (target, value) = (form.target.clone(), form.value.clone());
-    let revoked = db::run(&state.pool, move |conn| {
+    let done = match form.target.as_str() {
+        "grant" => Done::RevokedGrant,
+        "client" => Done::RevokedClient,
+        "user" => Done::RevokedUser,
+        _ => return Err(AppError::BadRequest("unknown revocation target".into()).into()),
+    };
+    let (target, value) = (form.target, form.value);
+    db::run(&state.pool, move |conn| {
         let now = db::models::now();
         match target.as_str() {
-            "grant" => grants::revoke(conn, &value, None, now),
             "client" => grants::revoke_client(conn, &value, now),
             "user" => match user::find_by_email(conn, &value)? {
                 Some(u) => grants::revoke_user(conn, u.id, now),
                 None => Err(AppError::NotFound),
             },
-            _ => Err(AppError::BadRequest("unknown revocation target".into())),
+            _ => grants::revoke(conn, &value, None, now),
         }
     })
     .await?;
-    let done = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair(
-            "done",
-            &format!(
-                "Revoked {revoked} token(s) ({}: {}).",
-                form.target, form.value
-            ),
-        )
-        .finish();
-    Ok(redirect(&format!("/admin/tokens?{done}")))
+    Ok(redirect(&format!("/admin/tokens?done={}", done.code())))
 }
 
 #[derive(Template)]

@@ -1,7 +1,8 @@
-//! Per-IP rate limits on the endpoints that invite guessing or flooding: sign-in, token and
-//! registration. Fixed one-minute windows, counted in this process: with several instances
-//! each enforces its own limit, so the effective limit is the per-instance one times the number
-//! of instances (said in the README). The client address is the TCP peer; behind a reverse
+//! Per-IP rate limits on the endpoints that invite guessing or flooding: sign-in, token (with
+//! revocation and introspection, which check client secrets too: one budget) and registration.
+//! Fixed one-minute windows, counted in this process: with several instances each enforces its
+//! own limit, so the effective limit is the per-instance one times the number of instances
+//! (said in the README). The client address is the TCP peer; behind a reverse
 //! proxy set `TRUST_PROXY_HEADERS=true` to use the last `X-Forwarded-For` address instead: the one
 //! that proxy appended. Earlier entries come from the client and can be anything.
 
@@ -17,6 +18,7 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Bucket {
     Login,
+    /// `/oauth/token`, `/oauth/revoke` and `/oauth/introspect` together.
     Token,
     Register,
     /// Proxied provider calls, counted per user (the "address" is the user id).

@@ -168,6 +168,7 @@ struct CodeRow {
     grant_id: String,
     expires_at: NaiveDateTime,
     used_at: Option<NaiveDateTime>,
+    redirect_uri_sent: bool,
 }
 
 /// BASE64URL(SHA-256(verifier)), RFC 7636.
@@ -213,6 +214,7 @@ fn authorization_code(
                 oauth_codes::grant_id,
                 oauth_codes::expires_at,
                 oauth_codes::used_at,
+                oauth_codes::redirect_uri_sent,
             ))
             .first(conn)
             .optional()?
@@ -233,12 +235,19 @@ fn authorization_code(
         if row.expires_at <= now {
             return Err(OAuthError::InvalidGrant("the code has expired".into()));
         }
-        if let Some(uri) = request.redirect_uri.as_deref() {
-            if uri != row.redirect_uri {
+        // RFC 6749 §4.1.3: required when the authorization request named it, and identical.
+        match request.redirect_uri.as_deref() {
+            Some(uri) if uri != row.redirect_uri => {
                 return Err(OAuthError::InvalidGrant(
                     "redirect_uri does not match the authorization request".into(),
-                ));
+                ))
             }
+            None if row.redirect_uri_sent => {
+                return Err(OAuthError::InvalidGrant(
+                    "redirect_uri is required: the authorization request named one".into(),
+                ))
+            }
+            _ => {}
         }
         if !constant_time_eq(&pkce_challenge(verifier), &row.code_challenge) {
             return Err(OAuthError::InvalidGrant(
@@ -428,14 +437,11 @@ fn refresh(
             ));
         }
         if let Some(rotated_at) = row.rotated_at {
-            // Used again after rotation: within the grace window the same new pair (concurrent
-            // refreshes), after it a sign of theft: the whole grant ends.
+            // Used again after rotation: within the grace window, and while the pair it gave is
+            // still unused, the same pair (concurrent refreshes); otherwise a sign of theft: the
+            // whole grant ends.
             if now - rotated_at <= Duration::seconds(REFRESH_GRACE_SECS) {
-                if let Some(previous) = row
-                    .replacement_sealed
-                    .as_deref()
-                    .and_then(|s| open_replacement(presented, s))
-                {
+                if let Some(previous) = replacement_if_unused(conn, &row, presented)? {
                     return Ok(Ok(previous));
                 }
             }
@@ -491,9 +497,11 @@ fn refresh(
                 .find(row.id)
                 .select(oauth_tokens::replacement_sealed)
                 .first(conn)?;
-            return sealed
-                .as_deref()
-                .and_then(|s| open_replacement(presented, s))
+            let rotated = RefreshRow {
+                replacement_sealed: sealed,
+                ..row
+            };
+            return replacement_if_unused(conn, &rotated, presented)?
                 .map(Ok)
                 .ok_or_else(|| {
                     OAuthError::InvalidGrant("the refresh token was just used; retry".into())
@@ -502,6 +510,34 @@ fn refresh(
         record(conn, &minted, client, &row.grant_id, Some(row.id))?;
         Ok(Ok(minted.response))
     })?
+}
+
+/// The pair a rotated refresh token was replaced with, if its refresh token has not been used
+/// (rotated) or revoked since. Once the successor is used, the client has moved on: the old
+/// token again is a replay, and the pair must not be handed out again, nor down the chain.
+fn replacement_if_unused(
+    conn: &mut DbConn,
+    row: &RefreshRow,
+    presented: &str,
+) -> OAuthResult<Option<TokenResponse>> {
+    let Some(previous) = row
+        .replacement_sealed
+        .as_deref()
+        .and_then(|s| open_replacement(presented, s))
+    else {
+        return Ok(None);
+    };
+    // Only on a replay, never on a plain refresh: found by the parent_id index.
+    let successor: Option<(Option<NaiveDateTime>, Option<NaiveDateTime>)> = db::on_backend!(conn, c => oauth_tokens::table
+            .filter(oauth_tokens::parent_id.eq(row.id))
+            .filter(oauth_tokens::kind.eq("refresh"))
+            .select((oauth_tokens::rotated_at, oauth_tokens::revoked_at))
+            .first(c)
+            .optional())?;
+    Ok(match successor {
+        Some((None, None)) => Some(previous),
+        _ => None,
+    })
 }
 
 /// The key that seals a replacement pair: derived from the old refresh token, which the server
@@ -672,6 +708,8 @@ async fn revoke_endpoint(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, OAuthError> {
+    // It checks client secrets: one budget with the token endpoint, so guesses cannot move here.
+    rate_limit::check(&state, &req, Bucket::Token)?;
     let request = parse_request(&req, &body)?;
     let credentials = clients::credentials(
         &req,
@@ -764,6 +802,8 @@ async fn introspect_endpoint(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, OAuthError> {
+    // It checks client secrets: one budget with the token endpoint, so guesses cannot move here.
+    rate_limit::check(&state, &req, Bucket::Token)?;
     let request = parse_request(&req, &body)?;
     let credentials = clients::credentials(
         &req,

@@ -239,7 +239,6 @@ pub struct Callback {
     code: Option<String>,
     state: Option<String>,
     error: Option<String>,
-    error_description: Option<String>,
 }
 
 async fn finish(
@@ -308,14 +307,19 @@ async fn oauth_callback(
     let query = query.into_inner();
     if let Some(error) = query.error {
         me.session.remove(ATTEMPT_KEY);
-        let detail = query
-            .error_description
-            .map(|d| format!(" ({d})"))
-            .unwrap_or_default();
-        return Err(AppError::BadRequest(format!(
-            "The provider did not connect the account: {error}{detail}"
-        ))
-        .into());
+        // Anyone can send a link to this page: the error picks one of these fixed messages, and
+        // the provider's error_description, free text, is never shown.
+        let message = match error.as_str() {
+            "access_denied" => {
+                "The provider did not connect the account: access_denied (the request was refused)."
+            }
+            "invalid_scope" => "The provider did not connect the account: invalid_scope.",
+            "server_error" | "temporarily_unavailable" => {
+                "The provider did not connect the account: it could not answer; try again later."
+            }
+            _ => "The provider did not connect the account: it answered with an error.",
+        };
+        return Err(AppError::BadRequest(message.into()).into());
     }
     let (Some(code), Some(attempt_state)) = (query.code, query.state) else {
         return Err(

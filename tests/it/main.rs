@@ -17,6 +17,7 @@ mod mcp;
 mod mcp_modern;
 mod mcp_sdk;
 mod oauth;
+mod oauth_attacks;
 mod oauth_client;
 mod resilience;
 mod scopes;
