@@ -141,7 +141,8 @@ def mint(args):
     client_id = json.loads(body)["client_id"]
     first = authorize(base, opener, client_id, args.email, args.password)
     refresh = [first["refresh_token"]]
-    # Consent is remembered now: each further grant is two requests.
+    # Signed in now: each further grant is the consent page, its approval and the exchange
+    # (a public client sees the consent page every time).
     for _ in range(args.refresh - 1):
         refresh.append(authorize(base, opener, client_id, args.email, args.password)["refresh_token"])
     mcp = authorize(base, opener, client_id, args.email, args.password, resource=f"{base}/mcp")
