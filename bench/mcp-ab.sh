@@ -17,12 +17,13 @@ for _ in $(seq 1 100); do curl -fs "$BASE/health" >/dev/null && break; sleep 0.1
 python3 bench/bench.py mint --base "$BASE" --email "$EMAIL" --password "$PASSWORD" --refresh 1 --out "$WORK/t.json" --refresh-file "$WORK/r.txt"
 eval "$(python3 bench/bench.py env --tokens "$WORK/t.json" --refresh-file "$WORK/r.txt")"
 ticks() { awk '{ print $14 + $15 }' "/proc/$PID/stat"; }
+TPS=$(getconf CLK_TCK)
 for round in 1 2 3; do
   for s in mcp mcp_stateless; do
     cat bench/lua/$s.lua bench/lua/report.lua > "$WORK/s.lua"
     t0=$(ticks)
     out=$(taskset -c 0 wrk -t1 -c32 -d${D:-6}s -s "$WORK/s.lua" "$BASE/mcp" | sed -n 's/^BENCH_JSON //p')
     t1=$(ticks)
-    python3 -c "import json,sys; r=json.loads(sys.argv[1]); cpu=(int(sys.argv[3])-int(sys.argv[2]))/100*1e6/r['requests']; print(f\"round $round {sys.argv[4]:14s} {r['rps']:9.0f}/s p99 {r['p99_ms']:5.1f} ms errors {r['errors']} cpu {cpu:4.0f} us/req\")" "$out" $t0 $t1 $s
+    python3 -c "import json,sys; r=json.loads(sys.argv[1]); cpu=(int(sys.argv[3])-int(sys.argv[2]))/int(sys.argv[5])*1e6/r['requests']; print(f\"round $round {sys.argv[4]:14s} {r['rps']:9.0f}/s p99 {r['p99_ms']:5.1f} ms errors {r['errors']} cpu {cpu:4.0f} us/req\")" "$out" $t0 $t1 $s $TPS
   done
 done
