@@ -69,6 +69,8 @@ pub struct Config {
     pub mcp_allowed_origins: Vec<String>,
     /// Requests a minute per client address: sign-in, token endpoint, client registration.
     pub rate_limit_login: u32,
+    /// Accounts created a minute per client address (the page and the JSON API together).
+    pub rate_limit_signup: u32,
     pub rate_limit_token: u32,
     pub rate_limit_register: u32,
     /// Proxied provider calls a minute per user.
@@ -227,6 +229,8 @@ impl Config {
         }
         let rate_limit_login =
             parse_number(&get, "RATE_LIMIT_LOGIN_PER_MINUTE", 10u32, &mut problems);
+        let rate_limit_signup =
+            parse_number(&get, "RATE_LIMIT_SIGNUP_PER_MINUTE", 10u32, &mut problems);
         let rate_limit_token =
             parse_number(&get, "RATE_LIMIT_TOKEN_PER_MINUTE", 600u32, &mut problems);
         let rate_limit_register =
@@ -335,6 +339,7 @@ impl Config {
             allow_registration,
             mcp_allowed_origins,
             rate_limit_login,
+            rate_limit_signup,
             rate_limit_token,
             rate_limit_register,
             rate_limit_proxy,

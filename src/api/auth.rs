@@ -50,14 +50,17 @@ impl From<user::User> for UserResponse {
 #[utoipa::path(post, path = "/api/auth/register", tag = "auth", request_body = RegisterRequest,
     responses((status = 201, body = UserResponse),
               (status = 409, body = Problem, description = "The email is taken"),
-              (status = 422, body = Problem, description = "Invalid email or password")))]
+              (status = 422, body = Problem, description = "Invalid email or password"),
+              (status = 429, body = Problem, description = "Too many accounts from this address")))]
 pub async fn register(
+    req: actix_web::HttpRequest,
     state: web::Data<AppState>,
     body: web::Json<RegisterRequest>,
 ) -> AppResult<HttpResponse> {
     if !state.config.allow_registration {
         return Err(AppError::Forbidden);
     }
+    crate::oauth::rate_limit::check_app(&state, &req, crate::oauth::rate_limit::Bucket::SignUp)?;
     let body = body.into_inner();
     let user = create_account(&state, &body.email, body.password, body.display_name).await?;
     Ok(HttpResponse::Created().json(UserResponse::from(user)))

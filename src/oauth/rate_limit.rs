@@ -1,5 +1,5 @@
-//! Per-IP rate limits on the endpoints that invite guessing or flooding: sign-in, token and
-//! registration. Fixed one-minute windows, counted in this process: with several instances
+//! Per-IP rate limits on the endpoints that invite guessing or flooding: sign-in, account
+//! creation, token and client registration. Fixed one-minute windows, counted in this process: with several instances
 //! each enforces its own limit, so the effective limit is the per-instance one times the number
 //! of instances (said in the README). The client address is the TCP peer; behind a reverse
 //! proxy set `TRUST_PROXY_HEADERS=true` to use the last `X-Forwarded-For` address instead: the one
@@ -17,7 +17,10 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Bucket {
     Login,
+    /// Account creation, by the page and the JSON API alike.
+    SignUp,
     Token,
+    /// OAuth client registration.
     Register,
     /// Proxied provider calls, counted per user (the "address" is the user id).
     Proxy,
@@ -78,6 +81,7 @@ fn limit_for(state: &AppState, bucket: Bucket) -> u32 {
     let c = &state.config;
     match bucket {
         Bucket::Login => c.rate_limit_login,
+        Bucket::SignUp => c.rate_limit_signup,
         Bucket::Token => c.rate_limit_token,
         Bucket::Register => c.rate_limit_register,
         Bucket::Proxy => c.rate_limit_proxy,

@@ -242,12 +242,14 @@ pub struct RegisterForm {
 }
 
 async fn register(
+    req: actix_web::HttpRequest,
     state: web::Data<AppState>,
     session: Session,
     form: web::Form<RegisterForm>,
 ) -> PageResult {
     let form = form.into_inner();
     csrf::verify(&session, &form.csrf_token)?;
+    crate::oauth::rate_limit::check_app(&state, &req, crate::oauth::rate_limit::Bucket::SignUp)?;
     let return_to = session::safe_return_to(form.return_to.as_deref()).unwrap_or_default();
     let failure = |message: String| -> PageResult {
         render(

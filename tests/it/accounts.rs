@@ -175,6 +175,11 @@ async fn registration_rejects_duplicates_and_bad_passwords() {
             response.headers()["content-type"],
             "application/problem+json"
         );
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert!(
+            body.get("existing_id").is_none(),
+            "{backend:?}: a duplicate names no account: {body}"
+        );
 
         for (password, needle) in [("short", "at least 8"), (&*"x".repeat(73), "72 bytes")] {
             let response = app
@@ -559,4 +564,59 @@ async fn first_party_tokens_are_recorded_for_revocation() {
         assert_eq!(stored_hash, panicless::auth::secret::hash_token(&jti));
         app.stop().await;
     }
+}
+
+/// Registers through the page in a browser of its own; returns the status.
+async fn register_by_page(app: &TestApp, email: &str) -> StatusCode {
+    let browser = app.new_browser();
+    let csrf = csrf_from(&browser, &app.at("/register")).await;
+    browser
+        .post(app.at("/register"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("email", email),
+            ("password", PASSWORD),
+            ("password_confirm", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+async fn register_by_api(app: &TestApp, email: &str) -> reqwest::Response {
+    app.client
+        .post(app.at("/api/auth/register"))
+        .json(&serde_json::json!({"email": email, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn account_creation_is_rate_limited_on_the_page_and_the_api_together() {
+    let app = TestApp::spawn_with(Backend::Sqlite, &[("RATE_LIMIT_SIGNUP_PER_MINUTE", "2")]).await;
+    assert_eq!(register_by_api(&app, "one@example.org").await.status(), 201);
+    assert_eq!(
+        register_by_page(&app, "two@example.org").await,
+        StatusCode::SEE_OTHER
+    );
+    // Both routes count against one window per address, and both refuse once it is full.
+    assert_eq!(
+        register_by_page(&app, "three@example.org").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    let refused = register_by_api(&app, "four@example.org").await;
+    assert_eq!(refused.status(), 429);
+    assert!(
+        refused.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            >= 1
+    );
+    // Sign-in has a window of its own.
+    app.login_token("one@example.org").await;
+    app.stop().await;
 }

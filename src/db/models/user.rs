@@ -97,8 +97,9 @@ pub enum AdminPolicy {
     Always,
 }
 
-/// Creates an account. The email must be free (case-insensitively): a taken one is a 409.
-/// The first account on a server is its administrator.
+/// Creates an account. The email must be free (case-insensitively): a taken one is a 409 that
+/// names no account (no id), so that it tells nothing about another user. The first account on
+/// a server is its administrator.
 pub fn create(
     conn: &mut DbConn,
     email: &str,
@@ -111,10 +112,10 @@ pub fn create(
     validate_email(&email).map_err(|message| AppError::validation("email", message))?;
     let display_name = display_name.map(str::trim).filter(|n| !n.is_empty());
     write_transaction(conn, |conn| {
-        if let Some(existing) = find_by_email(conn, &email)? {
+        if find_by_email(conn, &email)?.is_some() {
             return Err(AppError::Conflict {
                 message: "an account with this email already exists".into(),
-                existing_id: Some(existing.id),
+                existing_id: None,
             });
         }
         let first = users::table.count().get_result::<i64>(conn)? == 0;
