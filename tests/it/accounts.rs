@@ -620,3 +620,141 @@ async fn account_creation_is_rate_limited_on_the_page_and_the_api_together() {
     app.login_token("one@example.org").await;
     app.stop().await;
 }
+
+async fn me_status(app: &TestApp, token: &str) -> u16 {
+    app.api(reqwest::Method::GET, "/api/auth/me", token, None)
+        .await
+        .0
+}
+
+#[actix_web::test]
+async fn api_logout_revokes_the_token_it_is_called_with() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let token = app.user_token("logout@example.org").await;
+        let other = app.login_token("logout@example.org").await;
+        assert_eq!(me_status(&app, &token).await, 200);
+        let response = app
+            .client
+            .post(app.at("/api/auth/logout"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 204, "{backend:?}");
+        assert_eq!(me_status(&app, &token).await, 401, "{backend:?}");
+        // Only that token: another sign-in of the same account goes on working.
+        assert_eq!(me_status(&app, &other).await, 200, "{backend:?}");
+        let again = app
+            .client
+            .post(app.at("/api/auth/logout"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status(), 401);
+        app.stop().await;
+    }
+}
+
+/// Registers a public OAuth client; returns its client_id and row id.
+async fn public_client(app: &TestApp) -> (String, i64) {
+    use diesel::prelude::*;
+    use panicless::db::schema::oauth_clients;
+    let registered: serde_json::Value = app
+        .client
+        .post(app.at("/oauth/register"))
+        .json(&serde_json::json!({
+            "redirect_uris": ["http://127.0.0.1:9/callback"],
+            "token_endpoint_auth_method": "none",
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let client_id = registered["client_id"].as_str().unwrap().to_string();
+    let row: i64 = oauth_clients::table
+        .filter(oauth_clients::client_id.eq(&client_id))
+        .select(oauth_clients::id)
+        .first(&mut *app.state.pool.get().unwrap())
+        .unwrap();
+    (client_id, row)
+}
+
+/// An access token for the API issued to the client whose row is `client_row`, recorded like
+/// one from the token endpoint.
+fn client_token(app: &TestApp, user_id: i64, client_id: &str, client_row: i64) -> String {
+    use panicless::auth::jwt::{unix, Claims};
+    use panicless::auth::secret::{hash_token, random_token};
+    use panicless::db::models::{now, token};
+    let now = now();
+    let claims = Claims {
+        iss: app.url.clone(),
+        sub: user_id.to_string(),
+        aud: app.url.clone(),
+        iat: unix(now),
+        exp: unix(now) + 3600,
+        jti: random_token(16),
+        scope: "read".into(),
+        email: None,
+        client_id: Some(client_id.to_string()),
+    };
+    token::insert(
+        &mut app.state.pool.get().unwrap(),
+        &token::NewToken {
+            kind: "access",
+            token_hash: &hash_token(&claims.jti),
+            jti: Some(&claims.jti),
+            user_id,
+            client_id: Some(client_row),
+            scope: "read",
+            audience: Some(&app.url),
+            grant_id: &random_token(8),
+            parent_id: None,
+            issued_at: now,
+            expires_at: now + chrono::Duration::hours(1),
+        },
+    )
+    .unwrap();
+    app.state.jwt.sign(&claims).unwrap()
+}
+
+#[actix_web::test]
+async fn oauth_revoke_ends_a_first_party_token_and_refuses_another_clients() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let user = app.register_user("revoke@example.org").await;
+        let first_party = app.login_token("revoke@example.org").await;
+        let (a, _) = public_client(&app).await;
+        let (b, b_row) = public_client(&app).await;
+        let of_b = client_token(&app, user, &b, b_row);
+        let revoke = |token: &str, client_id: &str| {
+            app.client
+                .post(app.at("/oauth/revoke"))
+                .form(&[("token", token), ("client_id", client_id)])
+                .send()
+        };
+
+        let response = revoke(&first_party, &a).await.unwrap();
+        assert_eq!(response.status(), 200, "{backend:?}");
+        assert_eq!(
+            me_status(&app, &first_party).await,
+            401,
+            "{backend:?}: a 200 from /oauth/revoke means the token no longer works"
+        );
+
+        // Client A cannot revoke B's token, and is told so rather than answered 200.
+        assert_eq!(me_status(&app, &of_b).await, 200);
+        let response = revoke(&of_b, &a).await.unwrap();
+        assert_eq!(response.status(), 400, "{backend:?}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "unauthorized_client", "{body}");
+        assert_eq!(me_status(&app, &of_b).await, 200, "{backend:?}");
+        let response = revoke(&of_b, &b).await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(me_status(&app, &of_b).await, 401, "{backend:?}");
+        app.stop().await;
+    }
+}
