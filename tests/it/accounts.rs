@@ -758,3 +758,174 @@ async fn oauth_revoke_ends_a_first_party_token_and_refuses_another_clients() {
         app.stop().await;
     }
 }
+
+/// A browser whose cookie jar the test can read.
+fn browser_with_jar() -> (reqwest::Client, std::sync::Arc<reqwest::cookie::Jar>) {
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    let client = reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    (client, jar)
+}
+
+/// `/connectors` with exactly this `Cookie` header: 200 when it signs in, 303 when it does not.
+async fn status_with_cookie(app: &TestApp, cookie: &str) -> u16 {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(app.at("/connectors"))
+        .header("Cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[actix_web::test]
+async fn signing_out_ends_the_session_everywhere_even_for_a_saved_cookie() {
+    use reqwest::cookie::CookieStore;
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        app.register_user("saved@example.org").await;
+        let (browser, jar) = browser_with_jar();
+        let signed_in = app.sign_in(&browser, "saved@example.org", PASSWORD).await;
+        assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+        let url: reqwest::Url = app.url.parse().unwrap();
+        let saved = jar.cookies(&url).unwrap().to_str().unwrap().to_string();
+        assert_eq!(status_with_cookie(&app, &saved).await, 200);
+        let other = app.new_browser();
+        app.sign_in(&other, "saved@example.org", PASSWORD).await;
+
+        let csrf = csrf_from(&browser, &app.at("/logout")).await;
+        let out = browser
+            .post(app.at("/logout"))
+            .form(&[("csrf_token", csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(location(&out), "/login");
+
+        assert_eq!(
+            status_with_cookie(&app, &saved).await,
+            303,
+            "{backend:?}: a cookie saved before signing out no longer signs in"
+        );
+        let elsewhere = other.get(app.at("/connectors")).send().await.unwrap();
+        assert_eq!(
+            elsewhere.status(),
+            303,
+            "{backend:?}: nor another browser's"
+        );
+        // Signing in again works, with a session of the new generation.
+        app.sign_in(&other, "saved@example.org", PASSWORD).await;
+        let back = other.get(app.at("/connectors")).send().await.unwrap();
+        assert_eq!(back.status(), 200, "{backend:?}");
+        app.stop().await;
+    }
+}
+
+/// A session cookie as this server would have issued it, with these entries (each value JSON).
+fn session_cookie(app: &TestApp, entries: &[(&str, String)]) -> String {
+    use actix_web::cookie::{Cookie, CookieJar, Key};
+    let key = Key::derive_from(app.state.config.session_secret.expose().as_bytes());
+    let state: std::collections::HashMap<&str, &String> =
+        entries.iter().map(|(k, v)| (*k, v)).collect();
+    let mut jar = CookieJar::new();
+    jar.private_mut(&key).add(Cookie::new(
+        "panicless_session",
+        serde_json::to_string(&state).unwrap(),
+    ));
+    format!(
+        "panicless_session={}",
+        jar.get("panicless_session").unwrap().value()
+    )
+}
+
+/// The entries of a session cookie the server set.
+fn session_entries(app: &TestApp, cookie: &str) -> serde_json::Value {
+    use actix_web::cookie::{Cookie, CookieJar, Key};
+    let key = Key::derive_from(app.state.config.session_secret.expose().as_bytes());
+    let sent = cookie
+        .split("; ")
+        .find(|c| c.starts_with("panicless_session="))
+        .unwrap();
+    let mut jar = CookieJar::new();
+    // The server percent-encodes the value it sets.
+    jar.add_original(Cookie::parse_encoded(sent.to_string()).unwrap());
+    let opened = jar.private(&key).get("panicless_session").unwrap();
+    serde_json::from_str(opened.value()).unwrap()
+}
+
+#[actix_web::test]
+async fn a_session_unused_for_a_day_is_over_unless_kept_signed_in() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let id = app.register_user("idle@example.org").await;
+    let now = chrono::Utc::now().timestamp();
+    let cookie = |seen: i64, remember: bool| {
+        session_cookie(
+            &app,
+            &[
+                ("uid", id.to_string()),
+                ("gen", "0".into()),
+                ("seen", seen.to_string()),
+                ("remember", remember.to_string()),
+            ],
+        )
+    };
+    assert_eq!(
+        status_with_cookie(&app, &cookie(now - 60, false)).await,
+        200
+    );
+    let two_days = now - 2 * 24 * 3600;
+    assert_eq!(
+        status_with_cookie(&app, &cookie(two_days, false)).await,
+        303
+    );
+    assert_eq!(status_with_cookie(&app, &cookie(two_days, true)).await, 200);
+    let long_ago = now - 31 * 24 * 3600;
+    assert_eq!(status_with_cookie(&app, &cookie(long_ago, true)).await, 303);
+    // A cookie that names only a user (as every cookie did before sessions had a generation and
+    // a last use) signs nobody in.
+    let bare = session_cookie(&app, &[("uid", id.to_string())]);
+    assert_eq!(status_with_cookie(&app, &bare).await, 303);
+
+    // The sign-in form offers "keep me signed in", and the session remembers the choice.
+    use reqwest::cookie::CookieStore;
+    let url: reqwest::Url = app.url.parse().unwrap();
+    for (ticked, expected) in [(false, false), (true, true)] {
+        let (browser, jar) = browser_with_jar();
+        let page = browser
+            .get(app.at("/login"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("name=\"remember\""), "{page}");
+        let csrf = hidden_field(&page, "csrf_token").unwrap();
+        let mut form = vec![
+            ("csrf_token", csrf.as_str()),
+            ("email", "idle@example.org"),
+            ("password", PASSWORD),
+        ];
+        if ticked {
+            form.push(("remember", "yes"));
+        }
+        let response = browser
+            .post(app.at("/login"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let cookie = jar.cookies(&url).unwrap().to_str().unwrap().to_string();
+        let entries = session_entries(&app, &cookie);
+        assert_eq!(entries["remember"], expected.to_string(), "{entries}");
+    }
+    app.stop().await;
+}

@@ -14,6 +14,8 @@ pub struct User {
     pub is_admin: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Browser sessions carry the generation they began under; only the current one signs in.
+    pub session_generation: i64,
 }
 
 // The password hash stays out of logs and panics.
@@ -132,4 +134,16 @@ pub fn create(
             .get_result(conn)?;
         find(conn, id)?.ok_or_else(|| AppError::internal("user vanished after insert"))
     })
+}
+
+/// Ends every browser session of the user, on every instance: sessions that began under the
+/// generation before this one are refused from their next request on. Called on sign-out, and
+/// to be called by anything that changes a password.
+pub fn end_sessions(conn: &mut DbConn, id: i64) -> AppResult<()> {
+    write_transaction(conn, |conn| {
+        diesel::update(users::table.find(id))
+            .set(users::session_generation.eq(users::session_generation + 1))
+            .execute(conn)
+    })?;
+    Ok(())
 }
