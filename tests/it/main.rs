@@ -5,6 +5,7 @@
 
 mod accounts;
 mod browser;
+mod client_metadata;
 mod cluster;
 mod common;
 mod connectors;
