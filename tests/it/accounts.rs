@@ -929,3 +929,53 @@ async fn a_session_unused_for_a_day_is_over_unless_kept_signed_in() {
     }
     app.stop().await;
 }
+
+#[actix_web::test]
+async fn a_new_password_signs_the_account_out_of_every_browser() {
+    use std::io::Write;
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.register_user("changed@example.org").await;
+    let browser = app.new_browser();
+    app.sign_in(&browser, "changed@example.org", PASSWORD).await;
+    let before = browser.get(app.at("/connectors")).send().await.unwrap();
+    assert_eq!(before.status(), 200);
+
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_panicless"))
+        .args(["user", "password", "--email", "changed@example.org"])
+        .env("DATABASE_URL", &app.db.url)
+        .env("BCRYPT_COST", "4")
+        .env("RUST_LOG", "error")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a brand new password\n")
+        .unwrap();
+    let done = child.wait_with_output().unwrap();
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+
+    let after = browser.get(app.at("/connectors")).send().await.unwrap();
+    assert_eq!(after.status(), 303, "the old session is over");
+    let old = app
+        .sign_in(&app.new_browser(), "changed@example.org", PASSWORD)
+        .await;
+    assert_eq!(old.status(), StatusCode::UNAUTHORIZED);
+    let new = app
+        .sign_in(
+            &app.new_browser(),
+            "changed@example.org",
+            "a brand new password",
+        )
+        .await;
+    assert_eq!(new.status(), StatusCode::SEE_OTHER);
+    app.stop().await;
+}
