@@ -250,20 +250,22 @@ impl Config {
         let providers_file = get("PROVIDERS_FILE");
         let workers = parse_number(&get, "SERVER_WORKERS", 0usize, &mut problems);
 
+        // Each secret with its published development value.
+        let published = [
+            ("JWT_SECRET", &jwt_secret, DEV_JWT_SECRET),
+            ("SESSION_SECRET", &session_secret, DEV_SESSION_SECRET),
+            (
+                "OAUTH_CLIENT_SECRET",
+                &oauth_client_secret,
+                DEV_OAUTH_CLIENT_SECRET,
+            ),
+            ("ENCRYPTION_KEY", &encryption_key_b64, DEV_ENCRYPTION_KEY),
+        ];
         // The development secrets are published in this repository: anyone who can reach the
         // server could forge a session cookie or an access token with them. They are accepted
         // only while nobody else can connect (production refuses them everywhere, below).
         if environment == Environment::Development && !is_loopback_host(&host) {
-            for (name, value, dev) in [
-                ("JWT_SECRET", &jwt_secret, DEV_JWT_SECRET),
-                ("SESSION_SECRET", &session_secret, DEV_SESSION_SECRET),
-                (
-                    "OAUTH_CLIENT_SECRET",
-                    &oauth_client_secret,
-                    DEV_OAUTH_CLIENT_SECRET,
-                ),
-                ("ENCRYPTION_KEY", &encryption_key_b64, DEV_ENCRYPTION_KEY),
-            ] {
+            for (name, value, dev) in published {
                 if defaults.contains(&name) || value.expose() == dev {
                     problems.push(format!(
                         "{name} is the published development default, which is not allowed while \
@@ -292,16 +294,7 @@ impl Config {
             if oauth_client_id == DEV_OAUTH_CLIENT_ID {
                 problems.push("OAUTH_CLIENT_ID is the development default".into());
             }
-            for (name, value, dev) in [
-                ("JWT_SECRET", &jwt_secret, DEV_JWT_SECRET),
-                ("SESSION_SECRET", &session_secret, DEV_SESSION_SECRET),
-                (
-                    "OAUTH_CLIENT_SECRET",
-                    &oauth_client_secret,
-                    DEV_OAUTH_CLIENT_SECRET,
-                ),
-                ("ENCRYPTION_KEY", &encryption_key_b64, DEV_ENCRYPTION_KEY),
-            ] {
+            for (name, value, dev) in published {
                 if value.expose() == dev && !defaults.contains(&name) {
                     problems.push(format!("{name} is set to the development default"));
                 }
@@ -481,47 +474,27 @@ mod tests {
                 );
             }
         }
-        // Set explicitly to the published value is the same as not set.
-        let problems = config(&[
+        let real = [
             ("SERVER_HOST", "0.0.0.0"),
-            ("JWT_SECRET", DEV_JWT_SECRET),
-            (
-                "SESSION_SECRET",
-                "another-session-secret-of-32-bytes-or-more",
-            ),
-            (
-                "OAUTH_CLIENT_SECRET",
-                "another-client-secret-of-32-bytes-or-more",
-            ),
+            ("JWT_SECRET", "another-jwt-secret-of-32-bytes-or-more"),
+            ("SESSION_SECRET", "another-session-secret-of-32-bytes"),
+            ("OAUTH_CLIENT_SECRET", "another-client-secret-of-32-bytes"),
             (
                 "ENCRYPTION_KEY",
                 "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
             ),
-        ])
-        .unwrap_err();
+        ];
+        // Set explicitly to the published value is the same as not set.
+        let mut published = real;
+        published[1] = ("JWT_SECRET", DEV_JWT_SECRET);
+        let problems = config(&published).unwrap_err();
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(problems[0].starts_with("JWT_SECRET"), "{problems:?}");
         // Loopback keeps the zero-configuration start; real secrets may listen anywhere.
         for host in ["127.0.0.1", "127.0.0.2", "localhost", "::1", "[::1]"] {
             assert!(config(&[("SERVER_HOST", host)]).is_ok(), "{host}");
         }
-        let c = config(&[
-            ("SERVER_HOST", "0.0.0.0"),
-            ("JWT_SECRET", "another-jwt-secret-of-32-bytes-or-more"),
-            (
-                "SESSION_SECRET",
-                "another-session-secret-of-32-bytes-or-more",
-            ),
-            (
-                "OAUTH_CLIENT_SECRET",
-                "another-client-secret-of-32-bytes-or-more",
-            ),
-            (
-                "ENCRYPTION_KEY",
-                "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
-            ),
-        ])
-        .unwrap();
+        let c = config(&real).unwrap();
         assert_eq!(c.host, "0.0.0.0");
     }
 

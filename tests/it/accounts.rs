@@ -504,30 +504,33 @@ fn production_config_marks_cookies_secure() {
     assert!(config.secure_cookies());
 }
 
+/// Runs the binary's command line on database `db`, with `stdin` as its input.
+fn run_cli(db: &str, args: &[&str], stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_panicless"))
+        .args(args)
+        .env("DATABASE_URL", db)
+        .env("BCRYPT_COST", "4")
+        .env("RUST_LOG", "error")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
 #[test]
 fn cli_creates_and_lists_users_with_the_password_from_stdin() {
-    use std::io::Write;
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("cli.db").display());
-    let run = |args: &[&str], stdin: &str| {
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_panicless"))
-            .args(args)
-            .env("DATABASE_URL", &db)
-            .env("BCRYPT_COST", "4")
-            .env("RUST_LOG", "error")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
-    };
+    let run = |args: &[&str], stdin: &str| run_cli(&db, args, stdin);
     let created = run(
         &["user", "create", "--email", "Admin@Example.org", "--admin"],
         "a long password\n",
@@ -661,20 +664,7 @@ async fn api_logout_revokes_the_token_it_is_called_with() {
 async fn public_client(app: &TestApp) -> (String, i64) {
     use diesel::prelude::*;
     use panicless::db::schema::oauth_clients;
-    let registered: serde_json::Value = app
-        .client
-        .post(app.at("/oauth/register"))
-        .json(&serde_json::json!({
-            "redirect_uris": ["http://127.0.0.1:9/callback"],
-            "token_endpoint_auth_method": "none",
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let client_id = registered["client_id"].as_str().unwrap().to_string();
+    let client_id = crate::oauth::public_client(app).await;
     let row: i64 = oauth_clients::table
         .filter(oauth_clients::client_id.eq(&client_id))
         .select(oauth_clients::id)
@@ -683,42 +673,18 @@ async fn public_client(app: &TestApp) -> (String, i64) {
     (client_id, row)
 }
 
-/// An access token for the API issued to the client whose row is `client_row`, recorded like
-/// one from the token endpoint.
-fn client_token(app: &TestApp, user_id: i64, client_id: &str, client_row: i64) -> String {
-    use panicless::auth::jwt::{unix, Claims};
-    use panicless::auth::secret::{hash_token, random_token};
-    use panicless::db::models::{now, token};
-    let now = now();
-    let claims = Claims {
-        iss: app.url.clone(),
-        sub: user_id.to_string(),
-        aud: app.url.clone(),
-        iat: unix(now),
-        exp: unix(now) + 3600,
-        jti: random_token(16),
-        scope: "read".into(),
-        email: None,
-        client_id: Some(client_id.to_string()),
-    };
-    token::insert(
-        &mut app.state.pool.get().unwrap(),
-        &token::NewToken {
-            kind: "access",
-            token_hash: &hash_token(&claims.jti),
-            jti: Some(&claims.jti),
-            user_id,
-            client_id: Some(client_row),
-            scope: "read",
-            audience: Some(&app.url),
-            grant_id: &random_token(8),
-            parent_id: None,
-            issued_at: now,
-            expires_at: now + chrono::Duration::hours(1),
-        },
-    )
-    .unwrap();
-    app.state.jwt.sign(&claims).unwrap()
+/// An access token for the API issued to the client whose row is `client_row`: recorded like
+/// one from the token endpoint, whose row names the client.
+fn client_token(app: &TestApp, user_id: i64, client_row: i64) -> String {
+    use diesel::prelude::*;
+    use panicless::db::schema::oauth_tokens;
+    let token = app.scoped_token(user_id, "read");
+    let jti = jwt_claims(&token)["jti"].as_str().unwrap().to_string();
+    diesel::update(oauth_tokens::table.filter(oauth_tokens::jti.eq(&jti)))
+        .set(oauth_tokens::client_id.eq(client_row))
+        .execute(&mut *app.state.pool.get().unwrap())
+        .unwrap();
+    token
 }
 
 #[actix_web::test]
@@ -729,7 +695,7 @@ async fn oauth_revoke_ends_a_first_party_token_and_refuses_another_clients() {
         let first_party = app.login_token("revoke@example.org").await;
         let (a, _) = public_client(&app).await;
         let (b, b_row) = public_client(&app).await;
-        let of_b = client_token(&app, user, &b, b_row);
+        let of_b = client_token(&app, user, b_row);
         let revoke = |token: &str, client_id: &str| {
             app.client
                 .post(app.at("/oauth/revoke"))
@@ -932,7 +898,6 @@ async fn a_session_unused_for_a_day_is_over_unless_kept_signed_in() {
 
 #[actix_web::test]
 async fn a_new_password_signs_the_account_out_of_every_browser() {
-    use std::io::Write;
     let app = TestApp::spawn(Backend::Sqlite).await;
     app.register_user("changed@example.org").await;
     let browser = app.new_browser();
@@ -940,23 +905,11 @@ async fn a_new_password_signs_the_account_out_of_every_browser() {
     let before = browser.get(app.at("/connectors")).send().await.unwrap();
     assert_eq!(before.status(), 200);
 
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_panicless"))
-        .args(["user", "password", "--email", "changed@example.org"])
-        .env("DATABASE_URL", &app.db.url)
-        .env("BCRYPT_COST", "4")
-        .env("RUST_LOG", "error")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"a brand new password\n")
-        .unwrap();
-    let done = child.wait_with_output().unwrap();
+    let done = run_cli(
+        &app.db.url,
+        &["user", "password", "--email", "changed@example.org"],
+        "a brand new password\n",
+    );
     assert!(
         done.status.success(),
         "{}",

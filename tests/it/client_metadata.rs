@@ -1,7 +1,7 @@
 //! Client ID Metadata Documents, from the fetching side: fetches are limited per host, a failure
 //! is remembered instead of fetched again, and clients nobody uses are purged.
 
-use crate::common::{backends, browser, Backend, TestApp, PASSWORD};
+use crate::common::{backends, browser, Backend, Server, TestApp, PASSWORD};
 use serde_json::json;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -46,7 +46,7 @@ async fn document_host() -> (String, Arc<AtomicUsize>) {
 }
 
 /// Asks for authorization as `client_id`; returns the status and page.
-async fn authorize(app: &TestApp, browser: &reqwest::Client, client_id: &str) -> (u16, String) {
+async fn authorize(app: &impl Server, browser: &reqwest::Client, client_id: &str) -> (u16, String) {
     let query = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("response_type", "code")
         .append_pair("client_id", client_id)
@@ -200,36 +200,14 @@ async fn counting_proxy() -> (String, Arc<AtomicUsize>) {
 /// address that was checked, never through the proxy (which would resolve the host again).
 #[actix_web::test]
 async fn documents_are_never_fetched_through_a_proxy_from_the_environment() {
-    use std::process::{Command, Stdio};
+    use crate::cluster::{free_port, ready, start};
     let (proxy, offered) = counting_proxy().await;
     let (base, hits) = document_host().await;
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let database = format!("sqlite://{}", dir.path().join("db.sqlite").display());
+    let port = free_port();
     let url = format!("http://127.0.0.1:{port}");
-    let log = dir.path().join("server.log");
-    let log_file = std::fs::File::create(&log).unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_panicless"));
-    command
-        .arg("serve")
-        .env_clear()
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}", dir.path().join("db.sqlite").display()),
-        )
-        .env("PUBLIC_URL", &url)
-        .env("SERVER_HOST", "127.0.0.1")
-        .env("SERVER_PORT", port.to_string())
-        .env("SERVER_WORKERS", "1")
-        .env("BCRYPT_COST", "4")
-        .env("CIMD_ALLOW_LOOPBACK", "true")
-        .current_dir(dir.path())
-        .stdin(Stdio::null())
-        .stdout(log_file.try_clone().unwrap())
-        .stderr(log_file);
+    let mut settings = vec![("CIMD_ALLOW_LOOPBACK", "true")];
     for name in [
         "HTTP_PROXY",
         "HTTPS_PROXY",
@@ -238,57 +216,21 @@ async fn documents_are_never_fetched_through_a_proxy_from_the_environment() {
         "https_proxy",
         "all_proxy",
     ] {
-        command.env(name, &proxy);
+        settings.push((name, proxy.as_str()));
     }
-    let mut child = Running(command.spawn().unwrap());
-    let client = browser();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !client
-        .get(format!("{url}/health"))
-        .send()
-        .await
-        .is_ok_and(|r| r.status() == 200)
-    {
-        assert!(
-            std::time::Instant::now() < deadline && child.0.try_wait().unwrap().is_none(),
-            "the server did not start:\n{}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    let registered = client
-        .post(format!("{url}/api/auth/register"))
+    let mut instance = start(&database, &url, port, &settings);
+    ready(&mut instance).await;
+    let registered = instance
+        .client()
+        .post(instance.at("/api/auth/register"))
         .json(&json!({"email": "proxy@example.org", "password": PASSWORD}))
         .send()
         .await
         .unwrap();
     assert_eq!(registered.status(), 201);
-    crate::common::sign_in(
-        &Remote {
-            url: url.clone(),
-            client: client.clone(),
-        },
-        &client,
-        "proxy@example.org",
-        PASSWORD,
-    )
-    .await;
-    let query = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("response_type", "code")
-        .append_pair("client_id", &format!("{base}/good/direct.json"))
-        .append_pair("redirect_uri", REDIRECT)
-        .append_pair("state", "s")
-        .append_pair("code_challenge", &"c".repeat(43))
-        .append_pair("code_challenge_method", "S256")
-        .finish();
-    let response = client
-        .get(format!("{url}/oauth/authorize?{query}"))
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    let page = response.text().await.unwrap();
-    drop(child);
+    let client = browser();
+    crate::common::sign_in(&instance, &client, "proxy@example.org", PASSWORD).await;
+    let (status, page) = authorize(&instance, &client, &format!("{base}/good/direct.json")).await;
     assert_eq!(status, 200, "{page}");
     assert_eq!(hits.load(Ordering::SeqCst), 1);
     assert_eq!(
@@ -296,29 +238,4 @@ async fn documents_are_never_fetched_through_a_proxy_from_the_environment() {
         0,
         "the proxy was offered the fetch"
     );
-}
-
-/// The spawned binary, for the shared sign-in helper.
-struct Remote {
-    url: String,
-    client: reqwest::Client,
-}
-
-impl crate::common::Server for Remote {
-    fn at(&self, path: &str) -> String {
-        format!("{}{}", self.url, path)
-    }
-    fn client(&self) -> &reqwest::Client {
-        &self.client
-    }
-}
-
-/// A child process that is stopped when the test ends, passed or not.
-struct Running(std::process::Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }

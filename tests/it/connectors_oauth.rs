@@ -2,7 +2,7 @@
 //! very server plays the AI provider (callback and paste modes), then refresh with rotation,
 //! proxied calls, and one refresh for twenty concurrent requests.
 
-use crate::common::{hidden_field, Backend, TestApp, PASSWORD};
+use crate::common::{csrf_from, hidden_field, Backend, TestApp, PASSWORD};
 use crate::oauth::{approve, register_client};
 use diesel::prelude::*;
 use panicless::db::schema::{connector_attempts, connectors, oauth_tokens};
@@ -540,16 +540,7 @@ async fn an_oauth_connection_never_takes_over_another_providers_connector() {
     assert_eq!(status, 201);
 
     // Starting under that label is refused at once, with the reason.
-    let page = s
-        .browser
-        .get(s.consumer.at("/connectors"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = hidden_field(&page, "csrf_token").unwrap();
+    let csrf = csrf_from(&s.browser, &s.consumer.at("/connectors")).await;
     let refused = s
         .browser
         .post(s.consumer.at("/connectors/oauth/start"))
