@@ -53,7 +53,11 @@ COPY providers.example.toml /usr/share/panicless/providers.example.toml
 LABEL org.opencontainers.image.title="Panicless Library" \
       org.opencontainers.image.description="Self-hosted personal library with its own OAuth 2.1 server and MCP endpoint"
 
-ENV SERVER_HOST=0.0.0.0 \
+# Listening on every interface, the server runs in production mode: it refuses to start without
+# real secrets and an https PUBLIC_URL (pass them with --env-file), so the development secrets
+# published in this repository never serve a reachable port.
+ENV APP_ENV=production \
+    SERVER_HOST=0.0.0.0 \
     SERVER_PORT=8080 \
     DATABASE_URL=sqlite:///data/panicless.db \
     RUST_LOG=info

@@ -117,6 +117,11 @@ pub enum UserCommand {
     },
     /// List every account.
     List,
+    /// Set an account's password (read like `create` reads it) and sign it out of every browser.
+    Password {
+        #[arg(long)]
+        email: String,
+    },
 }
 
 pub fn run(cli: Cli) -> ExitCode {
@@ -211,6 +216,20 @@ fn user_command(config: Config, command: UserCommand) -> Result<(), String> {
                 } else {
                     ""
                 }
+            );
+        }
+        UserCommand::Password { email } => {
+            let found = user::find_by_email(&mut conn, &email)
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("no account has the email {email}"))?;
+            let password = read_password()?;
+            crate::auth::password::validate(&password)?;
+            let hash = bcrypt::hash(password, cost).map_err(|e| e.to_string())?;
+            user::set_password(&mut conn, found.id, &hash, db::models::now())
+                .map_err(|e| e.to_string())?;
+            println!(
+                "password set for {}; every browser session of the account is signed out",
+                found.email
             );
         }
         UserCommand::List => {

@@ -75,6 +75,8 @@ pub struct Config {
     pub mcp_allowed_origins: Vec<String>,
     /// Requests a minute per client address: sign-in, token endpoint, client registration.
     pub rate_limit_login: u32,
+    /// Accounts created a minute per client address (the page and the JSON API together).
+    pub rate_limit_signup: u32,
     pub rate_limit_token: u32,
     pub rate_limit_register: u32,
     /// Proxied provider calls a minute per user.
@@ -233,6 +235,8 @@ impl Config {
         }
         let rate_limit_login =
             parse_number(&get, "RATE_LIMIT_LOGIN_PER_MINUTE", 10u32, &mut problems);
+        let rate_limit_signup =
+            parse_number(&get, "RATE_LIMIT_SIGNUP_PER_MINUTE", 10u32, &mut problems);
         let rate_limit_token =
             parse_number(&get, "RATE_LIMIT_TOKEN_PER_MINUTE", 600u32, &mut problems);
         let rate_limit_register =
@@ -251,6 +255,31 @@ impl Config {
         }
         let providers_file = get("PROVIDERS_FILE");
         let workers = parse_number(&get, "SERVER_WORKERS", 0usize, &mut problems);
+
+        // Each secret with its published development value.
+        let published = [
+            ("JWT_SECRET", &jwt_secret, DEV_JWT_SECRET),
+            ("SESSION_SECRET", &session_secret, DEV_SESSION_SECRET),
+            (
+                "OAUTH_CLIENT_SECRET",
+                &oauth_client_secret,
+                DEV_OAUTH_CLIENT_SECRET,
+            ),
+            ("ENCRYPTION_KEY", &encryption_key_b64, DEV_ENCRYPTION_KEY),
+        ];
+        // The development secrets are published in this repository: anyone who can reach the
+        // server could forge a session cookie or an access token with them. They are accepted
+        // only while nobody else can connect (production refuses them everywhere, below).
+        if environment == Environment::Development && !is_loopback_host(&host) {
+            for (name, value, dev) in published {
+                if defaults.contains(&name) || value.expose() == dev {
+                    problems.push(format!(
+                        "{name} is the published development default, which is not allowed while \
+                         listening on {host} (not a loopback address): set it, or set SERVER_HOST=127.0.0.1"
+                    ));
+                }
+            }
+        }
 
         if environment == Environment::Production {
             for name in &defaults {
@@ -271,16 +300,7 @@ impl Config {
             if oauth_client_id == DEV_OAUTH_CLIENT_ID {
                 problems.push("OAUTH_CLIENT_ID is the development default".into());
             }
-            for (name, value, dev) in [
-                ("JWT_SECRET", &jwt_secret, DEV_JWT_SECRET),
-                ("SESSION_SECRET", &session_secret, DEV_SESSION_SECRET),
-                (
-                    "OAUTH_CLIENT_SECRET",
-                    &oauth_client_secret,
-                    DEV_OAUTH_CLIENT_SECRET,
-                ),
-                ("ENCRYPTION_KEY", &encryption_key_b64, DEV_ENCRYPTION_KEY),
-            ] {
+            for (name, value, dev) in published {
                 if value.expose() == dev && !defaults.contains(&name) {
                     problems.push(format!("{name} is set to the development default"));
                 }
@@ -318,6 +338,7 @@ impl Config {
             allow_registration,
             mcp_allowed_origins,
             rate_limit_login,
+            rate_limit_signup,
             rate_limit_token,
             rate_limit_register,
             rate_limit_proxy,
@@ -350,6 +371,15 @@ impl Config {
     pub fn bind_address(&self) -> (String, u16) {
         (self.host.clone(), self.port)
     }
+}
+
+/// Whether `host` (SERVER_HOST) accepts connections from this machine only.
+fn is_loopback_host(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn parse_number<T: std::str::FromStr + Copy + fmt::Display>(
@@ -432,6 +462,46 @@ mod tests {
         assert_eq!(c.public_url, "https://books.example.com");
         assert!(c.secure_cookies());
         assert!(config(&[("PUBLIC_URL", "https://example.com/app")]).is_err());
+    }
+
+    #[test]
+    fn development_secrets_are_refused_on_a_public_address() {
+        for host in ["0.0.0.0", "::", "192.0.2.10", "books.example.com"] {
+            let problems = config(&[("SERVER_HOST", host)]).unwrap_err();
+            for name in [
+                "JWT_SECRET",
+                "SESSION_SECRET",
+                "OAUTH_CLIENT_SECRET",
+                "ENCRYPTION_KEY",
+            ] {
+                assert!(
+                    problems.iter().any(|p| p.starts_with(name)),
+                    "{host}: {name} not named in {problems:?}"
+                );
+            }
+        }
+        let real = [
+            ("SERVER_HOST", "0.0.0.0"),
+            ("JWT_SECRET", "another-jwt-secret-of-32-bytes-or-more"),
+            ("SESSION_SECRET", "another-session-secret-of-32-bytes"),
+            ("OAUTH_CLIENT_SECRET", "another-client-secret-of-32-bytes"),
+            (
+                "ENCRYPTION_KEY",
+                "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+            ),
+        ];
+        // Set explicitly to the published value is the same as not set.
+        let mut published = real;
+        published[1] = ("JWT_SECRET", DEV_JWT_SECRET);
+        let problems = config(&published).unwrap_err();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].starts_with("JWT_SECRET"), "{problems:?}");
+        // Loopback keeps the zero-configuration start; real secrets may listen anywhere.
+        for host in ["127.0.0.1", "127.0.0.2", "localhost", "::1", "[::1]"] {
+            assert!(config(&[("SERVER_HOST", host)]).is_ok(), "{host}");
+        }
+        let c = config(&real).unwrap();
+        assert_eq!(c.host, "0.0.0.0");
     }
 
     #[test]

@@ -55,9 +55,11 @@ pub fn app(
         .cookie_http_only(true)
         .cookie_same_site(SameSite::Lax)
         .cookie_content_security(CookieContentSecurity::Private)
-        .session_lifecycle(
-            PersistentSession::default().session_ttl(actix_web::cookie::time::Duration::days(7)),
-        )
+        // The browser may keep the cookie as long as the longest session ("keep me signed in");
+        // how long a session really lasts is checked on the server (auth::session).
+        .session_lifecycle(PersistentSession::default().session_ttl(
+            actix_web::cookie::time::Duration::seconds(auth::session::REMEMBERED_IDLE_SECS),
+        ))
         .build();
     App::new()
         .app_data(aw::Data::new(state))

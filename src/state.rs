@@ -19,6 +19,8 @@ pub struct AppState {
     pub memo: Arc<crate::library::memo::Memo>,
     /// Outbound HTTP (providers, metadata documents): one pooled client.
     pub http: reqwest::Client,
+    /// Per-host fetches and recent failures of client metadata documents.
+    pub metadata_fetches: Arc<crate::oauth::client_metadata::FetchLimits>,
     /// One refresh in flight per connector in this process (the database lease covers several).
     pub refresh_locks:
         Arc<std::sync::Mutex<std::collections::HashMap<i64, Arc<tokio::sync::Mutex<()>>>>>,
@@ -64,6 +66,7 @@ impl AppState {
             providers: Arc::new(providers),
             http,
             refresh_locks: Arc::default(),
+            metadata_fetches: Arc::default(),
             memo: Arc::default(),
             keyring: Arc::new(keyring),
             rate_limits: Arc::default(),

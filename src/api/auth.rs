@@ -1,5 +1,10 @@
-//! First-party JSON authentication: `POST /api/auth/register` and `POST /api/auth/login`.
+//! First-party JSON authentication: `POST /api/auth/register`, `POST /api/auth/login` and
+//! `POST /api/auth/logout`.
+//!
+//! First-party tokens are for this REST API only: their audience is the server itself, so `/mcp`
+//! (which accepts only tokens issued for the MCP resource) refuses them.
 
+use crate::auth::guard;
 use crate::auth::jwt::{unix, Claims};
 use crate::auth::secret::{hash_token, random_token};
 use crate::auth::ScopeSet;
@@ -14,6 +19,7 @@ use utoipa::ToSchema;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(super::resource("/api/auth/register", "POST").route(web::post().to(register)))
         .service(super::resource("/api/auth/login", "POST").route(web::post().to(login)))
+        .service(super::resource("/api/auth/logout", "POST").route(web::post().to(logout)))
         .service(super::resource("/api/auth/me", "GET").route(web::get().to(me)));
 }
 
@@ -50,14 +56,17 @@ impl From<user::User> for UserResponse {
 #[utoipa::path(post, path = "/api/auth/register", tag = "auth", request_body = RegisterRequest,
     responses((status = 201, body = UserResponse),
               (status = 409, body = Problem, description = "The email is taken"),
-              (status = 422, body = Problem, description = "Invalid email or password")))]
+              (status = 422, body = Problem, description = "Invalid email or password"),
+              (status = 429, body = Problem, description = "Too many accounts from this address")))]
 pub async fn register(
+    req: actix_web::HttpRequest,
     state: web::Data<AppState>,
     body: web::Json<RegisterRequest>,
 ) -> AppResult<HttpResponse> {
     if !state.config.allow_registration {
         return Err(AppError::Forbidden);
     }
+    crate::oauth::rate_limit::check_app(&state, &req, crate::oauth::rate_limit::Bucket::SignUp)?;
     let body = body.into_inner();
     let user = create_account(&state, &body.email, body.password, body.display_name).await?;
     Ok(HttpResponse::Created().json(UserResponse::from(user)))
@@ -147,6 +156,28 @@ pub async fn issue_first_party_token(
         expires_in: ttl,
         scope,
     })
+}
+
+/// Revokes the Bearer token the request carries: it is refused from the next request on. Any
+/// scope will do; a token that is already invalid gets the usual 401.
+#[utoipa::path(post, path = "/api/auth/logout", tag = "auth",
+    security(("bearer" = []), ("oauth2" = [])),
+    responses((status = 204, description = "The token is revoked"),
+              (status = 401, body = Problem)))]
+pub async fn logout(
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let audiences = [state.api_audience().to_string()];
+    let caller = guard::authenticate(&state, guard::bearer_token(&req), &audiences).await?;
+    let (jti, user_id) = (caller.claims.jti, caller.user_id);
+    db::run(&state.pool, move |conn| {
+        token::revoke_access(conn, &jti, user_id, db::models::now())
+    })
+    .await?;
+    Ok(HttpResponse::NoContent()
+        .insert_header(("Cache-Control", "no-store"))
+        .finish())
 }
 
 #[derive(Serialize, ToSchema)]

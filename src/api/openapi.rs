@@ -21,7 +21,7 @@ use utoipa::OpenApi;
     ),
     paths(
         health::health,
-        auth::register, auth::login, auth::me,
+        auth::register, auth::login, auth::logout, auth::me,
         books::list, books::get, books::create, books::update, books::delete, books::recommendations,
         readings::list, readings::get, readings::create, readings::update, readings::delete, readings::statistics,
         transfer::import_goodreads, transfer::import_storygraph, transfer::export_library,

@@ -83,6 +83,9 @@ pub fn start(
     let state = random_token(32);
     let verifier = random_token(48);
     write_transaction(conn, |conn| {
+        // Said now, before the user goes to the provider, and checked again when the tokens
+        // arrive (save_tokens).
+        same_label(conn, user_id, label, &provider.name)?;
         let id: i64 = diesel::insert_into(connector_attempts::table)
             .values((
                 connector_attempts::user_id.eq(user_id),
@@ -295,8 +298,35 @@ pub async fn token_request(
     }
 }
 
-/// Stores (or, for a reconnect with the same label, replaces) the OAuth connector's tokens,
-/// sealed.
+/// The id of the user's connector labelled `label`, if any. Labels are unique per user, and a
+/// reconnect finds its connector by label: one that belongs to another provider is refused,
+/// or its credential would be replaced by this provider's token and then sent to the other.
+fn same_label(
+    conn: &mut DbConn,
+    user_id: i64,
+    label: &str,
+    provider: &str,
+) -> AppResult<Option<i64>> {
+    let existing: Option<(i64, String)> = connectors::table
+        .filter(connectors::user_id.eq(user_id))
+        .filter(connectors::label.eq(label))
+        .select((connectors::id, connectors::provider))
+        .first(conn)
+        .optional()?;
+    match existing {
+        Some((_, other)) if other != provider => Err(AppError::Conflict {
+            message: format!(
+                "you already have a connector named {label} for {other}: choose another name \
+                 for this {provider} connection, or delete that connector first"
+            ),
+            existing_id: None,
+        }),
+        found => Ok(found.map(|(id, _)| id)),
+    }
+}
+
+/// Stores (or, for a reconnect with the same label and provider, replaces) the OAuth
+/// connector's tokens, sealed.
 pub fn save_tokens(
     conn: &mut DbConn,
     keyring: &Keyring,
@@ -305,12 +335,7 @@ pub fn save_tokens(
     now: NaiveDateTime,
 ) -> AppResult<i64> {
     write_transaction(conn, |conn| {
-        let existing: Option<i64> = connectors::table
-            .filter(connectors::user_id.eq(claimed.user_id))
-            .filter(connectors::label.eq(&claimed.label))
-            .select(connectors::id)
-            .first(conn)
-            .optional()?;
+        let existing = same_label(conn, claimed.user_id, &claimed.label, &claimed.provider)?;
         let id = match existing {
             Some(id) => id,
             None => diesel::insert_into(connectors::table)

@@ -1,6 +1,9 @@
 //! `/api/connectors/{id}/proxy/{path}`: forwards a request to the provider's API with the
-//! connector's credential injected the provider's way. The caller's own `Authorization` and
-//! cookies never leave this server; the answer streams back as it arrives (SSE included).
+//! connector's credential injected the provider's way. Only `{path}` under the provider's API
+//! base URL can be reached; only the request headers an API call needs go out (never the
+//! caller's own credentials, cookies or addresses), and only the response headers a client of
+//! the API needs come back (never the provider's cookies, CORS or framing policy, which would
+//! apply to this origin). The answer streams back as it arrives (SSE included).
 
 use super::providers::AuthStyle;
 use super::refresh;
@@ -14,18 +17,75 @@ use futures_util::StreamExt;
 /// Request bodies larger than this are refused.
 pub const BODY_LIMIT: usize = 10 * 1024 * 1024;
 
-/// Headers never forwarded: credentials, cookies, hop-by-hop.
-const DROPPED: [&str; 9] = [
-    "authorization",
-    "cookie",
-    "host",
-    "connection",
-    "content-length",
-    "transfer-encoding",
-    "x-api-key",
-    "forwarded",
-    "x-forwarded-for",
+/// Request headers forwarded to the provider; every other is dropped.
+const REQUEST_HEADERS: [&str; 6] = [
+    "accept",
+    "accept-language",
+    "content-type",
+    "cache-control",
+    "idempotency-key",
+    "last-event-id",
 ];
+/// Request header families forwarded too: the providers' API versions and options
+/// (`anthropic-version`, `anthropic-beta`, `openai-organization`, ...).
+const REQUEST_PREFIXES: [&str; 2] = ["anthropic-", "openai-"];
+
+/// Response headers passed back to the caller; every other is dropped.
+const RESPONSE_HEADERS: [&str; 6] = [
+    "content-type",
+    "content-encoding",
+    "retry-after",
+    "request-id",
+    "x-request-id",
+    "openai-processing-ms",
+];
+/// Response header families passed back: rate-limit state and the providers' own details.
+const RESPONSE_PREFIXES: [&str; 4] = ["x-ratelimit-", "anthropic-", "openai-", "ratelimit-"];
+
+fn allowed(name: &str, exact: &[&str], prefixes: &[&str]) -> bool {
+    exact.contains(&name) || prefixes.iter().any(|p| name.starts_with(p))
+}
+
+/// Whether a path segment is `.` or `..` once decoded, however often and in whichever case its
+/// dots are percent-encoded: URL parsing treats `%2e` as a dot and resolves such segments.
+fn is_dot_segment(segment: &str) -> bool {
+    let mut decoded = segment.to_ascii_lowercase();
+    loop {
+        let next = decoded.replace("%25", "%").replace("%2e", ".");
+        if next == decoded {
+            break;
+        }
+        decoded = next;
+    }
+    decoded == "." || decoded == ".."
+}
+
+/// The provider URL for `rest` under `base`, or `None` when it would leave `base`: a dot
+/// segment anywhere (HTTP URLs take a backslash for a slash), or a joined URL that does not
+/// start with the base's origin and path.
+pub fn target_url(base: &str, rest: &str, query: Option<&str>) -> Option<url::Url> {
+    if rest.split(['/', '\\']).any(is_dot_segment) {
+        return None;
+    }
+    let base = url::Url::parse(base.trim_end_matches('/')).ok()?;
+    let mut joined = format!(
+        "{}/{}",
+        base.as_str().trim_end_matches('/'),
+        rest.trim_start_matches('/')
+    );
+    if let Some(query) = query {
+        joined.push('?');
+        joined.push_str(query);
+    }
+    let target = url::Url::parse(&joined).ok()?;
+    let base_path = base.path().trim_end_matches('/');
+    let under = target.path() == base_path
+        || target
+            .path()
+            .strip_prefix(base_path)
+            .is_some_and(|after| after.starts_with('/'));
+    (target.origin() == base.origin() && under).then_some(target)
+}
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -51,20 +111,16 @@ async fn proxy(
             "this connector's provider is not configured (PROVIDERS_FILE)",
         )
     })?;
-    let mut target = format!(
-        "{}/{}",
-        provider.api_base_url.trim_end_matches('/'),
-        rest.trim_start_matches('/')
-    );
-    if let Some(query) = req.uri().query() {
-        target.push('?');
-        target.push_str(query);
-    }
+    let target = target_url(&provider.api_base_url, &rest, req.uri().query()).ok_or_else(|| {
+        AppError::BadRequest(
+            "the path must stay under the provider's API: no `.` or `..` segments".into(),
+        )
+    })?;
     let method = reqwest::Method::from_bytes(req.method().as_str().as_bytes())
         .map_err(|_| AppError::BadRequest("unsupported method".into()))?;
-    let mut outbound = state.http.request(method, &target);
+    let mut outbound = state.http.request(method, target);
     for (name, value) in req.headers() {
-        if !DROPPED.contains(&name.as_str()) {
+        if allowed(name.as_str(), &REQUEST_HEADERS, &REQUEST_PREFIXES) {
             outbound = outbound.header(name.as_str(), value.as_bytes());
         }
     }
@@ -94,16 +150,8 @@ async fn proxy(
             .unwrap_or(actix_web::http::StatusCode::BAD_GATEWAY),
     );
     for (name, value) in upstream.headers() {
-        let name = name.as_str();
-        if ![
-            "connection",
-            "transfer-encoding",
-            "content-length",
-            "set-cookie",
-        ]
-        .contains(&name)
-        {
-            response.insert_header((name, value.as_bytes()));
+        if allowed(name.as_str(), &RESPONSE_HEADERS, &RESPONSE_PREFIXES) {
+            response.append_header((name.as_str(), value.as_bytes()));
         }
     }
     response.insert_header((header::CACHE_CONTROL, "no-store"));
@@ -125,3 +173,56 @@ async fn proxy(
               (status = 429, body = crate::error::Problem), (status = 503, body = crate::error::Problem)))]
 /// The OpenAPI description of `proxy` (utoipa cannot describe its raw, forwarded body).
 pub fn proxy_doc() {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_stay_under_the_base() {
+        let base = "https://api.example/tenant-b/";
+        let ok = target_url(base, "v1/models", Some("limit=2")).unwrap();
+        assert_eq!(
+            ok.as_str(),
+            "https://api.example/tenant-b/v1/models?limit=2"
+        );
+        assert_eq!(
+            target_url(base, "", None).unwrap().as_str(),
+            "https://api.example/tenant-b/"
+        );
+        for escape in [
+            "../tenant-a/x",
+            "v1/../../tenant-a/x",
+            "%2e%2e/tenant-a/x",
+            "%2E%2e/tenant-a/x",
+            ".%2E/tenant-a/x",
+            "%252e%252e/tenant-a/x",
+            "..\\tenant-a/x",
+            "./x",
+            "v1/.",
+        ] {
+            assert_eq!(target_url(base, escape, None), None, "{escape}");
+        }
+        // Dots inside a name are not dot segments.
+        assert!(target_url(base, "v1/file..txt/.well", None).is_some());
+        // Whatever the path, the origin cannot change.
+        assert_eq!(
+            target_url(base, "/@evil.example/x", None)
+                .unwrap()
+                .host_str(),
+            Some("api.example")
+        );
+        assert_eq!(
+            target_url("https://api.example/tenant-b", "x", None)
+                .unwrap()
+                .as_str(),
+            "https://api.example/tenant-b/x"
+        );
+        assert_eq!(
+            target_url("https://api.example", "v1/x", None)
+                .unwrap()
+                .as_str(),
+            "https://api.example/v1/x"
+        );
+    }
+}

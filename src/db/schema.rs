@@ -10,6 +10,9 @@ diesel::table! {
         is_admin -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        // Moved on by signing out: browser sessions that began under an older one are refused
+        // (migration 001000, auth::session).
+        session_generation -> BigInt,
     }
 }
 

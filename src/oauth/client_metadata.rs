@@ -1,7 +1,10 @@
 //! Client ID Metadata Documents (MCP authorization, 2025-11-25): a `client_id` that is an https
 //! URL names a JSON document, published by the client, that describes it. The document is
-//! fetched with a timeout and a size limit, never from a private address and without following
-//! redirects, and cached for a day as a public client row.
+//! fetched with a timeout and a size limit, never from a private or special-purpose address,
+//! never through a proxy and without following redirects, and cached for a day as a public
+//! client row. Fetches are limited per host, and a failure is remembered for a minute, so that
+//! authorization requests cannot make this server fetch without end. Clients nobody uses are
+//! purged (`oauth::purge`).
 
 use super::clients::{self, validate_redirect_uri, Client};
 use super::{OAuthError, OAuthResult};
@@ -14,12 +17,77 @@ use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use futures_util::StreamExt;
 use serde::Deserialize;
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Mutex;
+use std::time::{Duration as Elapsed, Instant};
 
 /// Documents larger than this are refused.
 pub const MAX_BYTES: usize = 64 * 1024;
 /// How long a fetched document is trusted before it is fetched again.
 pub const CACHE_HOURS: i64 = 24;
+/// Documents fetched a minute from one host, at most.
+pub const HOST_FETCHES_PER_MINUTE: u32 = 10;
+/// How long a failed fetch is answered from memory, without fetching again.
+pub const FAILURE_CACHE: Elapsed = Elapsed::from_secs(60);
+const WINDOW: Elapsed = Elapsed::from_secs(60);
+
+/// Fetches counted per host, and recent failures per document URL, in this process (each
+/// instance keeps its own, like the rate limits).
+#[derive(Default)]
+pub struct FetchLimits {
+    inner: Mutex<Limits>,
+}
+
+#[derive(Default)]
+struct Limits {
+    hosts: HashMap<String, (Instant, u32)>,
+    failures: HashMap<String, (Instant, String)>,
+}
+
+impl FetchLimits {
+    /// The refusal of a recent failed fetch of `url`, if there is one.
+    fn failure(&self, url: &str, now: Instant) -> Option<String> {
+        let limits = self.inner.lock().ok()?;
+        let (at, message) = limits.failures.get(url)?;
+        (now.duration_since(*at) < FAILURE_CACHE).then(|| message.clone())
+    }
+
+    fn remember_failure(&self, url: &str, message: String, now: Instant) {
+        if let Ok(mut limits) = self.inner.lock() {
+            if limits.failures.len() > 10_000 {
+                limits
+                    .failures
+                    .retain(|_, (at, _)| now.duration_since(*at) < FAILURE_CACHE);
+            }
+            limits.failures.insert(url.to_string(), (now, message));
+        }
+    }
+
+    /// Counts one fetch from `host`; `Err(seconds)` when its window is full.
+    fn allow(&self, host: &str, now: Instant) -> Result<(), u64> {
+        let Ok(mut limits) = self.inner.lock() else {
+            return Ok(());
+        };
+        if limits.hosts.len() > 10_000 {
+            limits
+                .hosts
+                .retain(|_, (start, _)| now.duration_since(*start) < WINDOW);
+        }
+        let entry = limits.hosts.entry(host.to_string()).or_insert((now, 0));
+        if now.duration_since(entry.0) >= WINDOW {
+            *entry = (now, 0);
+        }
+        if entry.1 >= HOST_FETCHES_PER_MINUTE {
+            return Err(WINDOW
+                .saturating_sub(now.duration_since(entry.0))
+                .as_secs()
+                .max(1));
+        }
+        entry.1 += 1;
+        Ok(())
+    }
+}
 
 pub fn is_metadata_client_id(client_id: &str) -> bool {
     client_id.starts_with("https://") || client_id.starts_with("http://")
@@ -36,22 +104,32 @@ struct Document {
     logo_uri: Option<String>,
 }
 
-/// An address no fetch may reach: loopback, private, link-local, unspecified, multicast.
+/// An address no fetch may reach: loopback, private, link-local, unspecified, multicast, and
+/// the special-purpose ranges that are not the public Internet or that lead to an IPv4 address
+/// by translation (NAT64, 6to4, Teredo), which could be this server's own network.
 pub fn is_private(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
             v4.is_loopback()
                 || v4.is_private()
                 || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
                 || v4.is_multicast()
-                || v4.octets()[0] == 100 && (64..128).contains(&v4.octets()[1]) // carrier-grade NAT
+                || a == 0 // "this network", 0.0.0.0/8
+                || a == 100 && (64..128).contains(&b) // carrier-grade NAT, 100.64.0.0/10
+                || a == 192 && b == 0 && c == 0 // IETF protocol assignments, 192.0.0.0/24
+                || a == 198 && (b == 18 || b == 19) // benchmarking, 198.18.0.0/15
+                || a >= 240 // reserved and broadcast, 240.0.0.0/4
         }
         IpAddr::V6(v6) => {
+            let s = v6.segments();
             v6.is_loopback() || v6.is_unspecified() || v6.is_multicast()
-                || (v6.segments()[0] & 0xfe00) == 0xfc00 // unique local
-                || (v6.segments()[0] & 0xffc0) == 0xfe80 // link local
+                || (s[0] & 0xfe00) == 0xfc00 // unique local
+                || (s[0] & 0xffc0) == 0xfe80 // link local
+                || s[0] == 0x2002 // 6to4, 2002::/16
+                || s[0] == 0x2001 && s[1] == 0 // Teredo, 2001::/32
+                || s[0] == 0x64 && s[1] == 0xff9b // NAT64, 64:ff9b::/96 and 64:ff9b:1::/48
+                || s[..6] == [0; 6] // IPv4-compatible ::a.b.c.d (deprecated)
                 || v6.to_ipv4_mapped().is_some_and(|v4| is_private(IpAddr::V4(v4)))
         }
     }
@@ -65,7 +143,29 @@ pub async fn resolve(state: &AppState, client_id: &str) -> OAuthResult<()> {
     if cached.is_some_and(|at| now - at < Duration::hours(CACHE_HOURS)) {
         return Ok(());
     }
-    let document = fetch(client_id, state.config.cimd_allow_loopback).await?;
+    let limits = &state.metadata_fetches;
+    let clock = Instant::now();
+    if let Some(message) = limits.failure(client_id, clock) {
+        return Err(OAuthError::InvalidClientMetadata(message));
+    }
+    let host = url::Url::parse(client_id)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+        .unwrap_or_default();
+    if let Err(seconds) = limits.allow(&host, clock) {
+        return Err(OAuthError::InvalidClientMetadata(format!(
+            "the client metadata document at {client_id} cannot be fetched now: its host was \
+             asked too often, try again in {seconds} seconds"
+        )));
+    }
+    let document = match fetch(client_id, state.config.cimd_allow_loopback).await {
+        Ok(document) => document,
+        Err(error @ (OAuthError::InvalidClientMetadata(_) | OAuthError::InvalidRedirectUri(_))) => {
+            limits.remember_failure(client_id, error.to_string(), clock);
+            return Err(error);
+        }
+        Err(error) => return Err(error),
+    };
     let id = client_id.to_string();
     db::run(&state.pool, move |conn| store(conn, &id, document, now)).await?;
     Ok(())
@@ -120,7 +220,10 @@ async fn fetch(client_id: &str, allow_loopback: bool) -> OAuthResult<Document> {
     if !loopback_test && addresses.iter().any(|a| is_private(a.ip())) {
         return Err(refuse("resolves to a private address"));
     }
+    // No proxy (HTTPS_PROXY and the like are ignored): a proxy would resolve the host itself
+    // and undo the pinning to the address checked above.
     let http = reqwest::Client::builder()
+        .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(std::time::Duration::from_secs(5))
         .resolve(&host, address)
@@ -239,10 +342,31 @@ mod tests {
             "fe80::1",
             "::ffff:10.0.0.1",
             "0.0.0.0",
+            "0.1.2.3",
+            "198.18.0.1",
+            "198.19.255.254",
+            "240.0.0.1",
+            "255.255.255.255",
+            "192.0.0.8",
+            "64:ff9b::a00:1",
+            "64:ff9b::808:808",
+            "64:ff9b:1::1",
+            "2002:a00:1::1",
+            "2001:0:4136:e378::1",
+            "::10.0.0.1",
+            "::127.0.0.1",
         ] {
             assert!(is_private(ip.parse().unwrap()), "{ip}");
         }
-        for ip in ["93.184.216.34", "2606:4700::1111", "8.8.8.8"] {
+        for ip in [
+            "93.184.216.34",
+            "2606:4700::1111",
+            "8.8.8.8",
+            "198.20.0.1",
+            "192.0.1.1",
+            "2001:db9::1",
+            "2a00:1450::1",
+        ] {
             assert!(!is_private(ip.parse().unwrap()), "{ip}");
         }
     }

@@ -1,5 +1,6 @@
-//! Removes what has expired: codes, tokens, idle MCP sessions, and dynamically registered
-//! clients never used within a day (Claude.ai registers again on every connect).
+//! Removes what has expired: codes, tokens, idle MCP sessions, dynamically registered clients
+//! never used within a day (Claude.ai registers again on every connect), and clients known by a
+//! metadata document that nobody uses (anyone can make this server fetch and keep one).
 
 use crate::db::schema::{oauth_clients, oauth_codes, oauth_tokens};
 use crate::db::{self, DbConn};
@@ -13,8 +14,12 @@ pub struct Purged {
     pub codes: usize,
     pub tokens: usize,
     pub clients: usize,
+    pub metadata_clients: usize,
     pub sessions: usize,
 }
+
+/// A metadata-document client with no token is kept this long after its last use.
+pub const METADATA_CLIENT_IDLE_DAYS: i64 = 30;
 
 /// Purges in one transaction under an advisory lock, so that of several instances sharing a
 /// PostgreSQL database only one purges at a time; `None` when another one is at it.
@@ -45,13 +50,51 @@ fn purge_unlocked(conn: &mut DbConn, now: NaiveDateTime) -> AppResult<Purged> {
             .filter(oauth_clients::created_at.lt(now - Duration::days(1))),
     )
     .execute(conn)?;
+    let metadata_clients = purge_metadata_clients(conn, now)?;
     let sessions = crate::mcp::session::purge(conn, now)?;
     Ok(Purged {
         codes,
         tokens,
         clients,
+        metadata_clients,
         sessions,
     })
+}
+
+/// Metadata-document clients never used within a day of their fetch, or unused for
+/// `METADATA_CLIENT_IDLE_DAYS`, unless a token of theirs is still kept (a live grant). Runs
+/// after the token purge, so a grant that ended no longer holds its client.
+fn purge_metadata_clients(conn: &mut DbConn, now: NaiveDateTime) -> AppResult<usize> {
+    let idle = oauth_clients::table
+        .filter(oauth_clients::origin.eq("metadata"))
+        .filter(
+            oauth_clients::last_used_at
+                .is_null()
+                .and(oauth_clients::created_at.lt(now - Duration::days(1)))
+                .or(oauth_clients::last_used_at
+                    .lt(now - Duration::days(METADATA_CLIENT_IDLE_DAYS))
+                    .assume_not_null()),
+        )
+        .select(oauth_clients::id)
+        // A bounded batch (the ids become query parameters); the next run takes the rest.
+        .limit(1000);
+    let idle: Vec<i64> = idle.load(conn)?;
+    if idle.is_empty() {
+        return Ok(0);
+    }
+    let holding: Vec<Option<i64>> = oauth_tokens::table
+        .filter(oauth_tokens::client_id.eq_any(&idle))
+        .select(oauth_tokens::client_id)
+        .distinct()
+        .load(conn)?;
+    let unused: Vec<i64> = idle
+        .into_iter()
+        .filter(|id| !holding.contains(&Some(*id)))
+        .collect();
+    Ok(
+        diesel::delete(oauth_clients::table.filter(oauth_clients::id.eq_any(&unused)))
+            .execute(conn)?,
+    )
 }
 
 /// Runs the purge every ten minutes in the background.

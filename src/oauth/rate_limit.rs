@@ -1,10 +1,11 @@
-//! Per-IP rate limits on the endpoints that invite guessing or flooding: sign-in, token (with
-//! revocation and introspection, which check client secrets too: one budget) and registration.
-//! Fixed one-minute windows, counted in this process: with several instances each enforces its
-//! own limit, so the effective limit is the per-instance one times the number of instances
-//! (said in the README). The client address is the TCP peer; behind a reverse
-//! proxy set `TRUST_PROXY_HEADERS=true` to use the last `X-Forwarded-For` address instead: the one
-//! that proxy appended. Earlier entries come from the client and can be anything.
+//! Per-IP rate limits on the endpoints that invite guessing or flooding: sign-in, account
+//! creation, token (with revocation and introspection, which check client secrets too: one
+//! budget) and client registration. Fixed one-minute windows, counted in this process: with
+//! several instances each enforces its own limit, so the effective limit is the per-instance one
+//! times the number of instances (said in the README). The client address is the TCP peer;
+//! behind a reverse proxy set `TRUST_PROXY_HEADERS=true` to use the last `X-Forwarded-For`
+//! address instead: the one that proxy appended. Earlier entries come from the client and can
+//! be anything.
 
 use super::OAuthError;
 use crate::error::AppError;
@@ -18,8 +19,11 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Bucket {
     Login,
+    /// Account creation, by the page and the JSON API alike.
+    SignUp,
     /// `/oauth/token`, `/oauth/revoke` and `/oauth/introspect` together.
     Token,
+    /// OAuth client registration.
     Register,
     /// Proxied provider calls, counted per user (the "address" is the user id).
     Proxy,
@@ -80,6 +84,7 @@ fn limit_for(state: &AppState, bucket: Bucket) -> u32 {
     let c = &state.config;
     match bucket {
         Bucket::Login => c.rate_limit_login,
+        Bucket::SignUp => c.rate_limit_signup,
         Bucket::Token => c.rate_limit_token,
         Bucket::Register => c.rate_limit_register,
         Bucket::Proxy => c.rate_limit_proxy,

@@ -671,8 +671,8 @@ fn audiences(config: &Config) -> [String; 2] {
 }
 
 /// RFC 7009: revoking a refresh token ends its grant (and so its access tokens); revoking an
-/// access token ends that token. Unknown tokens, or another client's, are answered 200 all the
-/// same, so the endpoint tells nothing.
+/// access token ends that token, first-party ones included. Unknown tokens are answered 200, so
+/// the endpoint tells nothing; another client's token is refused.
 pub fn revoke(
     conn: &mut DbConn,
     jwt: &JwtKeys,
@@ -686,8 +686,18 @@ pub fn revoke(
     let Some(row) = find_presented(conn, jwt, &auds, token)? else {
         return Ok(());
     };
-    if row.client_id != Some(client.id) {
-        return Ok(());
+    match row.client_id {
+        // A first-party token (POST /api/auth/login) belongs to no client: whoever holds it
+        // may use it, so may end it.
+        None => {}
+        Some(id) if id == client.id => {}
+        // RFC 7009 §2.1: a token issued to another client is refused, never reported revoked
+        // while it keeps working.
+        Some(_) => {
+            return Err(OAuthError::UnauthorizedClient(
+                "this token was issued to another client".into(),
+            ))
+        }
     }
     if row.kind == "refresh" {
         revoke_grant(conn, &row.grant_id, now)?;

@@ -119,6 +119,8 @@ pub struct LoginForm {
     email: String,
     password: String,
     return_to: Option<String>,
+    /// "Keep me signed in": present when ticked.
+    remember: Option<String>,
 }
 
 async fn login(
@@ -132,7 +134,8 @@ async fn login(
     crate::oauth::rate_limit::check_app(&state, &req, crate::oauth::rate_limit::Bucket::Login)?;
     match authenticate(&state, &form.email, form.password).await {
         Ok(user) => {
-            session::sign_in(&session, user.id)?;
+            let remember = form.remember.is_some();
+            session::sign_in(&session, user.id, user.session_generation, remember)?;
             let target =
                 session::safe_return_to(form.return_to.as_deref()).unwrap_or_else(|| "/".into());
             Ok(redirect(&target))
@@ -242,12 +245,14 @@ pub struct RegisterForm {
 }
 
 async fn register(
+    req: actix_web::HttpRequest,
     state: web::Data<AppState>,
     session: Session,
     form: web::Form<RegisterForm>,
 ) -> PageResult {
     let form = form.into_inner();
     csrf::verify(&session, &form.csrf_token)?;
+    crate::oauth::rate_limit::check_app(&state, &req, crate::oauth::rate_limit::Bucket::SignUp)?;
     let return_to = session::safe_return_to(form.return_to.as_deref()).unwrap_or_default();
     let failure = |message: String| -> PageResult {
         render(
@@ -273,7 +278,7 @@ async fn register(
     let display_name = Some(form.display_name.clone());
     match create_account(&state, &form.email, form.password.clone(), display_name).await {
         Ok(user) => {
-            session::sign_in(&session, user.id)?;
+            session::sign_in(&session, user.id, user.session_generation, false)?;
             Ok(redirect(if return_to.is_empty() {
                 "/"
             } else {
@@ -317,8 +322,17 @@ pub struct CsrfOnly {
     csrf_token: String,
 }
 
-async fn logout(session: Session, form: web::Form<CsrfOnly>) -> PageResult {
+/// Ends this session and every other of the user (the cookie alone would outlive a purge: a
+/// copy saved earlier would still sign in).
+async fn logout(
+    state: web::Data<AppState>,
+    session: Session,
+    form: web::Form<CsrfOnly>,
+) -> PageResult {
     csrf::verify(&session, &form.csrf_token)?;
+    if let Some(user) = current_user(&state, &session).await? {
+        db::run(&state.pool, move |conn| user::end_sessions(conn, user.id)).await?;
+    }
     session::sign_out(&session);
     Ok(redirect("/login"))
 }

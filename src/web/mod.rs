@@ -164,19 +164,26 @@ impl FromRequest for SignedIn {
     }
 }
 
-/// The session's user, if any. A session whose account was deleted is ended.
+/// The session's user, if any. A session that has expired, that began before its user last
+/// signed out (an older session generation), or whose account was deleted is ended.
 pub async fn current_user(
     state: &AppState,
     session: &Session,
 ) -> Result<Option<user::User>, AppError> {
-    let Some(id) = session::user_id(session) else {
+    let Some((id, generation)) = session::signed_in(session)? else {
+        if session::user_id(session).is_some() {
+            session::sign_out(session);
+        }
         return Ok(None);
     };
     let user = db::run(&state.pool, move |conn| user::find(conn, id)).await?;
-    if user.is_none() {
-        session::sign_out(session);
+    match user {
+        Some(user) if user.session_generation == generation => Ok(Some(user)),
+        _ => {
+            session::sign_out(session);
+            Ok(None)
+        }
     }
-    Ok(user)
 }
 
 async fn stylesheet() -> HttpResponse {

@@ -175,6 +175,11 @@ async fn registration_rejects_duplicates_and_bad_passwords() {
             response.headers()["content-type"],
             "application/problem+json"
         );
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert!(
+            body.get("existing_id").is_none(),
+            "{backend:?}: a duplicate names no account: {body}"
+        );
 
         for (password, needle) in [("short", "at least 8"), (&*"x".repeat(73), "72 bytes")] {
             let response = app
@@ -499,30 +504,33 @@ fn production_config_marks_cookies_secure() {
     assert!(config.secure_cookies());
 }
 
+/// Runs the binary's command line on database `db`, with `stdin` as its input.
+fn run_cli(db: &str, args: &[&str], stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_panicless"))
+        .args(args)
+        .env("DATABASE_URL", db)
+        .env("BCRYPT_COST", "4")
+        .env("RUST_LOG", "error")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
 #[test]
 fn cli_creates_and_lists_users_with_the_password_from_stdin() {
-    use std::io::Write;
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("cli.db").display());
-    let run = |args: &[&str], stdin: &str| {
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_panicless"))
-            .args(args)
-            .env("DATABASE_URL", &db)
-            .env("BCRYPT_COST", "4")
-            .env("RUST_LOG", "error")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
-    };
+    let run = |args: &[&str], stdin: &str| run_cli(&db, args, stdin);
     let created = run(
         &["user", "create", "--email", "Admin@Example.org", "--admin"],
         "a long password\n",
@@ -559,4 +567,368 @@ async fn first_party_tokens_are_recorded_for_revocation() {
         assert_eq!(stored_hash, panicless::auth::secret::hash_token(&jti));
         app.stop().await;
     }
+}
+
+/// Registers through the page in a browser of its own; returns the status.
+async fn register_by_page(app: &TestApp, email: &str) -> StatusCode {
+    let browser = app.new_browser();
+    let csrf = csrf_from(&browser, &app.at("/register")).await;
+    browser
+        .post(app.at("/register"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("email", email),
+            ("password", PASSWORD),
+            ("password_confirm", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+async fn register_by_api(app: &TestApp, email: &str) -> reqwest::Response {
+    app.client
+        .post(app.at("/api/auth/register"))
+        .json(&serde_json::json!({"email": email, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn account_creation_is_rate_limited_on_the_page_and_the_api_together() {
+    let app = TestApp::spawn_with(Backend::Sqlite, &[("RATE_LIMIT_SIGNUP_PER_MINUTE", "2")]).await;
+    assert_eq!(register_by_api(&app, "one@example.org").await.status(), 201);
+    assert_eq!(
+        register_by_page(&app, "two@example.org").await,
+        StatusCode::SEE_OTHER
+    );
+    // Both routes count against one window per address, and both refuse once it is full.
+    assert_eq!(
+        register_by_page(&app, "three@example.org").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    let refused = register_by_api(&app, "four@example.org").await;
+    assert_eq!(refused.status(), 429);
+    assert!(
+        refused.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            >= 1
+    );
+    // Sign-in has a window of its own.
+    app.login_token("one@example.org").await;
+    app.stop().await;
+}
+
+async fn me_status(app: &TestApp, token: &str) -> u16 {
+    app.api(reqwest::Method::GET, "/api/auth/me", token, None)
+        .await
+        .0
+}
+
+#[actix_web::test]
+async fn api_logout_revokes_the_token_it_is_called_with() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let token = app.user_token("logout@example.org").await;
+        let other = app.login_token("logout@example.org").await;
+        assert_eq!(me_status(&app, &token).await, 200);
+        let response = app
+            .client
+            .post(app.at("/api/auth/logout"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 204, "{backend:?}");
+        assert_eq!(me_status(&app, &token).await, 401, "{backend:?}");
+        // Only that token: another sign-in of the same account goes on working.
+        assert_eq!(me_status(&app, &other).await, 200, "{backend:?}");
+        let again = app
+            .client
+            .post(app.at("/api/auth/logout"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status(), 401);
+        app.stop().await;
+    }
+}
+
+/// Registers a public OAuth client; returns its client_id and row id.
+async fn public_client(app: &TestApp) -> (String, i64) {
+    use diesel::prelude::*;
+    use panicless::db::schema::oauth_clients;
+    let client_id = crate::oauth::public_client(app).await;
+    let row: i64 = oauth_clients::table
+        .filter(oauth_clients::client_id.eq(&client_id))
+        .select(oauth_clients::id)
+        .first(&mut *app.state.pool.get().unwrap())
+        .unwrap();
+    (client_id, row)
+}
+
+/// An access token for the API issued to the client whose row is `client_row`: recorded like
+/// one from the token endpoint, whose row names the client.
+fn client_token(app: &TestApp, user_id: i64, client_row: i64) -> String {
+    use diesel::prelude::*;
+    use panicless::db::schema::oauth_tokens;
+    let token = app.scoped_token(user_id, "read");
+    let jti = jwt_claims(&token)["jti"].as_str().unwrap().to_string();
+    diesel::update(oauth_tokens::table.filter(oauth_tokens::jti.eq(&jti)))
+        .set(oauth_tokens::client_id.eq(client_row))
+        .execute(&mut *app.state.pool.get().unwrap())
+        .unwrap();
+    token
+}
+
+#[actix_web::test]
+async fn oauth_revoke_ends_a_first_party_token_and_refuses_another_clients() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let user = app.register_user("revoke@example.org").await;
+        let first_party = app.login_token("revoke@example.org").await;
+        let (a, _) = public_client(&app).await;
+        let (b, b_row) = public_client(&app).await;
+        let of_b = client_token(&app, user, b_row);
+        let revoke = |token: &str, client_id: &str| {
+            app.client
+                .post(app.at("/oauth/revoke"))
+                .form(&[("token", token), ("client_id", client_id)])
+                .send()
+        };
+
+        let response = revoke(&first_party, &a).await.unwrap();
+        assert_eq!(response.status(), 200, "{backend:?}");
+        assert_eq!(
+            me_status(&app, &first_party).await,
+            401,
+            "{backend:?}: a 200 from /oauth/revoke means the token no longer works"
+        );
+
+        // Client A cannot revoke B's token, and is told so rather than answered 200.
+        assert_eq!(me_status(&app, &of_b).await, 200);
+        let response = revoke(&of_b, &a).await.unwrap();
+        assert_eq!(response.status(), 400, "{backend:?}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "unauthorized_client", "{body}");
+        assert_eq!(me_status(&app, &of_b).await, 200, "{backend:?}");
+        let response = revoke(&of_b, &b).await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(me_status(&app, &of_b).await, 401, "{backend:?}");
+        app.stop().await;
+    }
+}
+
+/// A browser whose cookie jar the test can read.
+fn browser_with_jar() -> (reqwest::Client, std::sync::Arc<reqwest::cookie::Jar>) {
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    let client = reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    (client, jar)
+}
+
+/// `/connectors` with exactly this `Cookie` header: 200 when it signs in, 303 when it does not.
+async fn status_with_cookie(app: &TestApp, cookie: &str) -> u16 {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(app.at("/connectors"))
+        .header("Cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[actix_web::test]
+async fn signing_out_ends_the_session_everywhere_even_for_a_saved_cookie() {
+    use reqwest::cookie::CookieStore;
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        app.register_user("saved@example.org").await;
+        let (browser, jar) = browser_with_jar();
+        let signed_in = app.sign_in(&browser, "saved@example.org", PASSWORD).await;
+        assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+        let url: reqwest::Url = app.url.parse().unwrap();
+        let saved = jar.cookies(&url).unwrap().to_str().unwrap().to_string();
+        assert_eq!(status_with_cookie(&app, &saved).await, 200);
+        let other = app.new_browser();
+        app.sign_in(&other, "saved@example.org", PASSWORD).await;
+
+        let csrf = csrf_from(&browser, &app.at("/logout")).await;
+        let out = browser
+            .post(app.at("/logout"))
+            .form(&[("csrf_token", csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(location(&out), "/login");
+
+        assert_eq!(
+            status_with_cookie(&app, &saved).await,
+            303,
+            "{backend:?}: a cookie saved before signing out no longer signs in"
+        );
+        let elsewhere = other.get(app.at("/connectors")).send().await.unwrap();
+        assert_eq!(
+            elsewhere.status(),
+            303,
+            "{backend:?}: nor another browser's"
+        );
+        // Signing in again works, with a session of the new generation.
+        app.sign_in(&other, "saved@example.org", PASSWORD).await;
+        let back = other.get(app.at("/connectors")).send().await.unwrap();
+        assert_eq!(back.status(), 200, "{backend:?}");
+        app.stop().await;
+    }
+}
+
+/// A session cookie as this server would have issued it, with these entries (each value JSON).
+fn session_cookie(app: &TestApp, entries: &[(&str, String)]) -> String {
+    use actix_web::cookie::{Cookie, CookieJar, Key};
+    let key = Key::derive_from(app.state.config.session_secret.expose().as_bytes());
+    let state: std::collections::HashMap<&str, &String> =
+        entries.iter().map(|(k, v)| (*k, v)).collect();
+    let mut jar = CookieJar::new();
+    jar.private_mut(&key).add(Cookie::new(
+        "panicless_session",
+        serde_json::to_string(&state).unwrap(),
+    ));
+    format!(
+        "panicless_session={}",
+        jar.get("panicless_session").unwrap().value()
+    )
+}
+
+/// The entries of a session cookie the server set.
+fn session_entries(app: &TestApp, cookie: &str) -> serde_json::Value {
+    use actix_web::cookie::{Cookie, CookieJar, Key};
+    let key = Key::derive_from(app.state.config.session_secret.expose().as_bytes());
+    let sent = cookie
+        .split("; ")
+        .find(|c| c.starts_with("panicless_session="))
+        .unwrap();
+    let mut jar = CookieJar::new();
+    // The server percent-encodes the value it sets.
+    jar.add_original(Cookie::parse_encoded(sent.to_string()).unwrap());
+    let opened = jar.private(&key).get("panicless_session").unwrap();
+    serde_json::from_str(opened.value()).unwrap()
+}
+
+#[actix_web::test]
+async fn a_session_unused_for_a_day_is_over_unless_kept_signed_in() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let id = app.register_user("idle@example.org").await;
+    let now = chrono::Utc::now().timestamp();
+    let cookie = |seen: i64, remember: bool| {
+        session_cookie(
+            &app,
+            &[
+                ("uid", id.to_string()),
+                ("gen", "0".into()),
+                ("seen", seen.to_string()),
+                ("remember", remember.to_string()),
+            ],
+        )
+    };
+    assert_eq!(
+        status_with_cookie(&app, &cookie(now - 60, false)).await,
+        200
+    );
+    let two_days = now - 2 * 24 * 3600;
+    assert_eq!(
+        status_with_cookie(&app, &cookie(two_days, false)).await,
+        303
+    );
+    assert_eq!(status_with_cookie(&app, &cookie(two_days, true)).await, 200);
+    let long_ago = now - 31 * 24 * 3600;
+    assert_eq!(status_with_cookie(&app, &cookie(long_ago, true)).await, 303);
+    // A cookie that names only a user (as every cookie did before sessions had a generation and
+    // a last use) signs nobody in.
+    let bare = session_cookie(&app, &[("uid", id.to_string())]);
+    assert_eq!(status_with_cookie(&app, &bare).await, 303);
+
+    // The sign-in form offers "keep me signed in", and the session remembers the choice.
+    use reqwest::cookie::CookieStore;
+    let url: reqwest::Url = app.url.parse().unwrap();
+    for (ticked, expected) in [(false, false), (true, true)] {
+        let (browser, jar) = browser_with_jar();
+        let page = browser
+            .get(app.at("/login"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("name=\"remember\""), "{page}");
+        let csrf = hidden_field(&page, "csrf_token").unwrap();
+        let mut form = vec![
+            ("csrf_token", csrf.as_str()),
+            ("email", "idle@example.org"),
+            ("password", PASSWORD),
+        ];
+        if ticked {
+            form.push(("remember", "yes"));
+        }
+        let response = browser
+            .post(app.at("/login"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let cookie = jar.cookies(&url).unwrap().to_str().unwrap().to_string();
+        let entries = session_entries(&app, &cookie);
+        assert_eq!(entries["remember"], expected.to_string(), "{entries}");
+    }
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn a_new_password_signs_the_account_out_of_every_browser() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.register_user("changed@example.org").await;
+    let browser = app.new_browser();
+    app.sign_in(&browser, "changed@example.org", PASSWORD).await;
+    let before = browser.get(app.at("/connectors")).send().await.unwrap();
+    assert_eq!(before.status(), 200);
+
+    let done = run_cli(
+        &app.db.url,
+        &["user", "password", "--email", "changed@example.org"],
+        "a brand new password\n",
+    );
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+
+    let after = browser.get(app.at("/connectors")).send().await.unwrap();
+    assert_eq!(after.status(), 303, "the old session is over");
+    let old = app
+        .sign_in(&app.new_browser(), "changed@example.org", PASSWORD)
+        .await;
+    assert_eq!(old.status(), StatusCode::UNAUTHORIZED);
+    let new = app
+        .sign_in(
+            &app.new_browser(),
+            "changed@example.org",
+            "a brand new password",
+        )
+        .await;
+    assert_eq!(new.status(), StatusCode::SEE_OTHER);
+    app.stop().await;
 }

@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// One `panicless serve` process.
-struct Instance {
+pub struct Instance {
     url: String,
     client: reqwest::Client,
     child: Child,
@@ -35,7 +35,7 @@ impl Drop for Instance {
     }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -45,7 +45,7 @@ fn free_port() -> u16 {
 
 /// Starts the binary. Every instance gets the same public URL (the load balancer's, in
 /// production) and the same secrets; only the port differs.
-fn start(database_url: &str, public_url: &str, port: u16, extra: &[(&str, &str)]) -> Instance {
+pub fn start(database_url: &str, public_url: &str, port: u16, extra: &[(&str, &str)]) -> Instance {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("server.log");
     let log_file = std::fs::File::create(&log).unwrap();
@@ -77,7 +77,7 @@ fn start(database_url: &str, public_url: &str, port: u16, extra: &[(&str, &str)]
 }
 
 /// Waits until `/health` says ready.
-async fn ready(instance: &mut Instance) {
+pub async fn ready(instance: &mut Instance) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if let Ok(response) = instance.client.get(instance.at("/health")).send().await {

@@ -305,3 +305,198 @@ async fn a_wrong_key_is_refused_at_start_and_rotation_moves_secrets_to_the_new_k
     );
     app.stop().await;
 }
+
+/// A provider API on 127.0.0.1 that answers every request with what it received (the raw path
+/// and the request headers), and with response headers no answer on our origin may carry.
+async fn echo_provider() -> (String, actix_web::dev::ServerHandle) {
+    use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+    async fn echo(req: HttpRequest) -> HttpResponse {
+        let headers: serde_json::Map<String, serde_json::Value> = req
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.to_string(), json!(v.to_str().unwrap_or(""))))
+            .collect();
+        HttpResponse::Ok()
+            .insert_header(("Content-Security-Policy", "default-src *"))
+            .insert_header(("X-Frame-Options", "ALLOWALL"))
+            .insert_header(("Access-Control-Allow-Origin", "*"))
+            .insert_header(("Access-Control-Allow-Credentials", "true"))
+            .insert_header(("Set-Cookie", "provider=1; Path=/"))
+            .insert_header(("Strict-Transport-Security", "max-age=0"))
+            .insert_header(("x-ratelimit-remaining-requests", "41"))
+            .insert_header(("request-id", "req_123"))
+            .json(json!({"path": req.uri().path(), "headers": headers}))
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = HttpServer::new(|| App::new().default_service(web::to(echo)))
+        .workers(1)
+        .listen(listener)
+        .unwrap()
+        .run();
+    let handle = server.handle();
+    actix_web::rt::spawn(server);
+    (url, handle)
+}
+
+/// A server whose provider `tenant` has its API under `{upstream}/tenant-b`, and an API-key
+/// connector for it; returns (app, token, connector id, providers file).
+async fn tenant_setup(upstream: &str) -> (TestApp, String, i64, tempfile::NamedTempFile) {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        file.path(),
+        format!("[providers.tenant]\napi_base_url = \"{upstream}/tenant-b\"\n"),
+    )
+    .unwrap();
+    let app = TestApp::spawn_with(
+        Backend::Sqlite,
+        &[("PROVIDERS_FILE", file.path().to_str().unwrap())],
+    )
+    .await;
+    let (_, token) = app.user("proxy@example.org").await;
+    let (status, created) = app
+        .api(
+            Method::POST,
+            "/api/connectors",
+            &token,
+            Some(json!({"provider": "tenant", "api_key": "tk-tenant-b-secret"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    (app, token, created["id"].as_i64().unwrap(), file)
+}
+
+/// Sends `GET {path}` byte for byte (an HTTP client would resolve the dot segments first) and
+/// returns the status and body.
+async fn raw_get(app: &TestApp, path: &str, token: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = app.url.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer).to_string();
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[actix_web::test]
+async fn the_proxy_never_leaves_the_providers_base_path() {
+    let (upstream, provider) = echo_provider().await;
+    let (app, token, id, _file) = tenant_setup(&upstream).await;
+    let (status, body) = raw_get(
+        &app,
+        &format!("/api/connectors/{id}/proxy/v1/models"),
+        &token,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(r#""path":"/tenant-b/v1/models""#), "{body}");
+    for escape in [
+        "../tenant-a/x",
+        "v1/../../tenant-a/x",
+        "%2e%2e/tenant-a/x",
+        "%2E%2E/tenant-a/x",
+        ".%2e/tenant-a/x",
+        "%252e%252e/tenant-a/x",
+        "..%5ctenant-a/x",
+        "./v1/models",
+    ] {
+        let (status, body) = raw_get(
+            &app,
+            &format!("/api/connectors/{id}/proxy/{escape}"),
+            &token,
+        )
+        .await;
+        assert_eq!(status, 400, "{escape}: {body}");
+        assert!(
+            !body.contains("tenant-a"),
+            "{escape} reached the provider: {body}"
+        );
+    }
+    app.stop().await;
+    provider.stop(false).await;
+}
+
+#[actix_web::test]
+async fn the_proxy_forwards_and_returns_only_allowed_headers() {
+    let (upstream, provider) = echo_provider().await;
+    let (app, token, id, _file) = tenant_setup(&upstream).await;
+    let response = app
+        .client
+        .post(app.at(&format!("/api/connectors/{id}/proxy/v1/messages")))
+        .bearer_auth(&token)
+        .header("Content-Type", "application/json")
+        .header("Accept", "application/json")
+        .header("anthropic-version", "2023-06-01")
+        .header("Proxy-Authorization", "Basic cHJveHk6c2VjcmV0")
+        .header("X-Forwarded-Host", "evil.example")
+        .header("X-Forwarded-For", "203.0.113.9")
+        .header("X-Real-IP", "203.0.113.9")
+        .header("Forwarded", "for=203.0.113.9")
+        .header("Origin", "https://evil.example")
+        .header("Referer", "https://evil.example/page")
+        .header("Cookie", "panicless_session=mine")
+        .header("x-api-key", "caller-key")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let headers = response.headers().clone();
+    let seen: serde_json::Value = response.json().await.unwrap();
+    let sent = seen["headers"].as_object().unwrap();
+    assert_eq!(sent["anthropic-version"], "2023-06-01");
+    assert_eq!(sent["content-type"], "application/json");
+    assert_eq!(sent["authorization"], "Bearer tk-tenant-b-secret");
+    for dropped in [
+        "proxy-authorization",
+        "x-forwarded-host",
+        "x-forwarded-for",
+        "x-real-ip",
+        "forwarded",
+        "origin",
+        "referer",
+        "cookie",
+        "x-api-key",
+    ] {
+        assert!(
+            !sent.contains_key(dropped),
+            "{dropped} reached the provider: {sent:?}"
+        );
+    }
+    // The provider's framing, CORS, cookie and transport policies do not speak for our origin;
+    // ours stay in place.
+    for dropped in [
+        "access-control-allow-origin",
+        "access-control-allow-credentials",
+        "set-cookie",
+        "strict-transport-security",
+    ] {
+        assert!(
+            !headers.contains_key(dropped),
+            "{dropped} came back: {headers:?}"
+        );
+    }
+    assert_eq!(headers["x-frame-options"], "DENY");
+    assert_eq!(
+        headers["content-security-policy"],
+        "default-src 'self'; frame-ancestors 'none'"
+    );
+    assert_eq!(headers["x-ratelimit-remaining-requests"], "41");
+    assert_eq!(headers["request-id"], "req_123");
+    assert_eq!(headers["cache-control"], "no-store");
+    app.stop().await;
+    provider.stop(false).await;
+}

@@ -2,7 +2,7 @@
 //! very server plays the AI provider (callback and paste modes), then refresh with rotation,
 //! proxied calls, and one refresh for twenty concurrent requests.
 
-use crate::common::{hidden_field, Backend, TestApp, PASSWORD};
+use crate::common::{csrf_from, hidden_field, Backend, TestApp, PASSWORD};
 use crate::oauth::{approve, register_client};
 use diesel::prelude::*;
 use panicless::db::schema::{connector_attempts, connectors, oauth_tokens};
@@ -515,4 +515,83 @@ async fn proxied_calls_are_rate_limited_per_user() {
         .api(Method::GET, &path, &s.user_token, None)
         .await;
     assert_eq!(status, 429, "{problem}");
+}
+
+/// The consumer's connector labelled `label`, as the API shows it.
+async fn by_label(s: &Setup, label: &str) -> Value {
+    let (_, list) = s
+        .consumer
+        .api(Method::GET, "/api/connectors", &s.user_token, None)
+        .await;
+    list.as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["label"] == label)
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+#[actix_web::test]
+async fn an_oauth_connection_never_takes_over_another_providers_connector() {
+    let s = setup().await;
+    let key =
+        json!({"provider": "anthropic", "label": "Work", "api_key": "sk-ant-api03-work-key-abcd"});
+    let (status, _) = s
+        .consumer
+        .api(Method::POST, "/api/connectors", &s.user_token, Some(key))
+        .await;
+    assert_eq!(status, 201);
+
+    // Starting under that label is refused at once, with the reason.
+    let csrf = csrf_from(&s.browser, &s.consumer.at("/connectors")).await;
+    let refused = s
+        .browser
+        .post(s.consumer.at("/connectors/oauth/start"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("provider", "remote"),
+            ("label", "Work"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 409);
+    assert!(refused.text().await.unwrap().contains("for anthropic"));
+
+    // A label taken by another provider while the user was at this one: the tokens are not
+    // stored on that connector either.
+    let location = start(&s, "remote", "Clash").await;
+    let key = json!({"provider": "anthropic", "label": "Clash", "api_key": "sk-ant-api03-clash-key-wxyz"});
+    let (status, _) = s
+        .consumer
+        .api(Method::POST, "/api/connectors", &s.user_token, Some(key))
+        .await;
+    assert_eq!(status, 201);
+    let at_provider = s.provider.new_browser();
+    let back = approve(
+        &s.provider,
+        &at_provider,
+        &location,
+        "owner@provider.example",
+    )
+    .await;
+    let done = s.browser.get(&back).send().await.unwrap();
+    assert_eq!(done.status(), 409);
+    for label in ["Work", "Clash"] {
+        let connector = by_label(&s, label).await;
+        assert_eq!(connector["kind"], "api_key", "{connector}");
+        assert_eq!(connector["provider"], "anthropic", "{connector}");
+        assert!(
+            connector["hint"]
+                .as_str()
+                .unwrap()
+                .starts_with("anthropic …"),
+            "{connector}"
+        );
+    }
+
+    // Reconnecting under the same provider's own label still replaces its tokens.
+    let id = connect(&s).await;
+    connect(&s).await;
+    assert_eq!(by_label(&s, "Remote").await["id"], id);
 }

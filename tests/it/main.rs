@@ -6,6 +6,7 @@
 mod accounts;
 mod browser;
 mod claude;
+mod client_metadata;
 mod cluster;
 mod common;
 mod connectors;

@@ -74,6 +74,9 @@ const PUBLIC: &[(&str, &str)] = &[
     ("post", "/api/auth/login"),
 ];
 
+/// Routes that need a token, of any scope: signing out must work with whatever token one holds.
+const ANY_SCOPE: &[(&str, &str)] = &[("post", "/api/auth/logout")];
+
 /// A scope that does not include `needed`.
 fn other_scope(needed: &str) -> &'static str {
     match needed {
@@ -147,6 +150,31 @@ async fn every_route_declares_and_enforces_its_scope() {
             );
         }
     }
+    for &(method, path) in ANY_SCOPE {
+        let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+        let response = app
+            .client
+            .request(method.clone(), app.at(path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "{method} {path} without a token");
+        for scope in ["read", "write", "connectors"] {
+            let token = app.scoped_token(user, scope);
+            let response = app
+                .client
+                .request(method.clone(), app.at(path))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap();
+            assert!(
+                response.status().is_success(),
+                "{method} {path} with `{scope}`: {}",
+                response.status()
+            );
+        }
+    }
     // `read-only` is the seed's name for `read`.
     let token = app.scoped_token(user, "read-only");
     let (status, _) = app.api(Method::GET, "/api/books", &token, None).await;
@@ -185,7 +213,12 @@ async fn the_route_table_covers_every_documented_operation() {
         .iter()
         .map(|(m, p, _, _)| (m.to_string(), p.to_string()))
         .collect();
-    known.extend(PUBLIC.iter().map(|(m, p)| (m.to_string(), p.to_string())));
+    known.extend(
+        PUBLIC
+            .iter()
+            .chain(ANY_SCOPE)
+            .map(|(m, p)| (m.to_string(), p.to_string())),
+    );
     let missing: Vec<_> = documented.difference(&known).collect();
     assert!(
         missing.is_empty(),

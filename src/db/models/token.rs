@@ -33,3 +33,25 @@ pub fn insert(conn: &mut DbConn, token: &NewToken<'_>) -> AppResult<i64> {
         .get_result(c))?,
     )
 }
+
+/// Revokes the access token whose JWT has `jti`, if it belongs to `user_id`. Returns the rows
+/// changed (0 when it was already revoked).
+pub fn revoke_access(
+    conn: &mut DbConn,
+    jti: &str,
+    user_id: i64,
+    now: NaiveDateTime,
+) -> AppResult<usize> {
+    let hash = crate::auth::secret::hash_token(jti);
+    Ok(crate::db::write_transaction(conn, |c| {
+        diesel::update(
+            oauth_tokens::table
+                .filter(oauth_tokens::token_hash.eq(&hash))
+                .filter(oauth_tokens::kind.eq("access"))
+                .filter(oauth_tokens::user_id.eq(user_id))
+                .filter(oauth_tokens::revoked_at.is_null()),
+        )
+        .set(oauth_tokens::revoked_at.eq(now))
+        .execute(c)
+    })?)
+}

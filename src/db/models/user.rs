@@ -14,6 +14,8 @@ pub struct User {
     pub is_admin: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Browser sessions carry the generation they began under; only the current one signs in.
+    pub session_generation: i64,
 }
 
 // The password hash stays out of logs and panics.
@@ -97,8 +99,9 @@ pub enum AdminPolicy {
     Always,
 }
 
-/// Creates an account. The email must be free (case-insensitively): a taken one is a 409.
-/// The first account on a server is its administrator.
+/// Creates an account. The email must be free (case-insensitively): a taken one is a 409 that
+/// names no account (no id), so that it tells nothing about another user. The first account on
+/// a server is its administrator.
 pub fn create(
     conn: &mut DbConn,
     email: &str,
@@ -111,10 +114,10 @@ pub fn create(
     validate_email(&email).map_err(|message| AppError::validation("email", message))?;
     let display_name = display_name.map(str::trim).filter(|n| !n.is_empty());
     write_transaction(conn, |conn| {
-        if let Some(existing) = find_by_email(conn, &email)? {
+        if find_by_email(conn, &email)?.is_some() {
             return Err(AppError::Conflict {
                 message: "an account with this email already exists".into(),
-                existing_id: Some(existing.id),
+                existing_id: None,
             });
         }
         let first = users::table.count().get_result::<i64>(conn)? == 0;
@@ -131,4 +134,36 @@ pub fn create(
             .get_result(conn)?;
         find(conn, id)?.ok_or_else(|| AppError::internal("user vanished after insert"))
     })
+}
+
+/// Replaces the password hash and ends every browser session of the user, in one transaction: a
+/// session opened with the old password must not outlive it.
+pub fn set_password(
+    conn: &mut DbConn,
+    id: i64,
+    password_hash: &str,
+    now: NaiveDateTime,
+) -> AppResult<()> {
+    write_transaction(conn, |conn| {
+        diesel::update(users::table.find(id))
+            .set((
+                users::password_hash.eq(password_hash),
+                users::updated_at.eq(now),
+                users::session_generation.eq(users::session_generation + 1),
+            ))
+            .execute(conn)
+    })?;
+    Ok(())
+}
+
+/// Ends every browser session of the user, on every instance: sessions that began under the
+/// generation before this one are refused from their next request on. Called on sign-out
+/// (`set_password` does the same on a password change).
+pub fn end_sessions(conn: &mut DbConn, id: i64) -> AppResult<()> {
+    write_transaction(conn, |conn| {
+        diesel::update(users::table.find(id))
+            .set(users::session_generation.eq(users::session_generation + 1))
+            .execute(conn)
+    })?;
+    Ok(())
 }
