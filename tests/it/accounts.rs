@@ -675,16 +675,8 @@ async fn public_client(app: &TestApp) -> (String, i64) {
 
 /// An access token for the API issued to the client whose row is `client_row`: recorded like
 /// one from the token endpoint, whose row names the client.
-fn client_token(app: &TestApp, user_id: i64, client_row: i64) -> String {
-    use diesel::prelude::*;
-    use panicless::db::schema::oauth_tokens;
-    let token = app.scoped_token(user_id, "read");
-    let jti = jwt_claims(&token)["jti"].as_str().unwrap().to_string();
-    diesel::update(oauth_tokens::table.filter(oauth_tokens::jti.eq(&jti)))
-        .set(oauth_tokens::client_id.eq(client_row))
-        .execute(&mut *app.state.pool.get().unwrap())
-        .unwrap();
-    token
+fn client_token(app: &TestApp, user_id: i64, client: (i64, &str)) -> String {
+    app.token_for_client(user_id, "read", &app.url, Some(client))
 }
 
 #[actix_web::test]
@@ -695,7 +687,7 @@ async fn oauth_revoke_ends_a_first_party_token_and_refuses_another_clients() {
         let first_party = app.login_token("revoke@example.org").await;
         let (a, _) = public_client(&app).await;
         let (b, b_row) = public_client(&app).await;
-        let of_b = client_token(&app, user, b_row);
+        let of_b = client_token(&app, user, (b_row, &b));
         let revoke = |token: &str, client_id: &str| {
             app.client
                 .post(app.at("/oauth/revoke"))

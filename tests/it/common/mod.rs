@@ -308,6 +308,18 @@ impl TestApp {
     }
 
     pub fn token_for_audience(&self, user_id: i64, scope: &str, audience: &str) -> String {
+        self.token_for_client(user_id, scope, audience, None)
+    }
+
+    /// A token issued to an OAuth client (its row id and public `client_id`), claims and row
+    /// agreeing as the token endpoint writes them.
+    pub fn token_for_client(
+        &self,
+        user_id: i64,
+        scope: &str,
+        audience: &str,
+        client: Option<(i64, &str)>,
+    ) -> String {
         use panicless::auth::jwt::{unix, Claims};
         use panicless::auth::secret::{hash_token, random_token};
         use panicless::db::models::{now, token};
@@ -321,7 +333,7 @@ impl TestApp {
             jti: random_token(16),
             scope: scope.to_string(),
             email: None,
-            client_id: None,
+            client_id: client.map(|(_, public)| public.to_string()),
         };
         let mut conn = self.state.pool.get().unwrap();
         token::insert(
@@ -331,7 +343,7 @@ impl TestApp {
                 token_hash: &hash_token(&claims.jti),
                 jti: Some(&claims.jti),
                 user_id,
-                client_id: None,
+                client_id: client.map(|(row, _)| row),
                 scope,
                 audience: Some(audience),
                 grant_id: &random_token(8),
