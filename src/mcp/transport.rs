@@ -677,8 +677,15 @@ fn host_name(host: &str) -> String {
     host.split(':').next().unwrap_or_default().to_string()
 }
 
+/// `localhost` or a loopback address: a name a rebinding attacker cannot make the browser send
+/// (`127.0.0.1.evil.example` is not one: the address must parse).
 fn is_loopback_name(name: &str) -> bool {
-    matches!(name, "localhost" | "[::1]" | "::1") || name.starts_with("127.")
+    name == "localhost"
+        || name
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn accept_header(req: &HttpRequest) -> String {
@@ -730,7 +737,10 @@ mod tests {
         assert_eq!(host_name("[::1]:8080"), "[::1]");
         assert_eq!(host_name("Books.Example.com"), "books.example.com");
         assert!(is_loopback_name("localhost") && is_loopback_name("127.0.0.2"));
+        assert!(is_loopback_name("[::1]"));
         assert!(!is_loopback_name("evil.example.com"));
+        assert!(!is_loopback_name("127.0.0.1.evil.example"));
+        assert!(!is_loopback_name("127.evil.example"));
     }
 
     #[test]

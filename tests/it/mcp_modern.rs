@@ -721,6 +721,15 @@ async fn a_page_on_another_host_cannot_drive_the_endpoint() {
     assert!(response.status().is_client_error(), "{}", response.status());
     let response = discover("evil.example.com", "").send().await.unwrap();
     assert_eq!(response.status(), 421, "a rebound name in Host");
+    let response = discover("127.0.0.1.evil.example:80", "")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        421,
+        "a name that only starts like a loopback address"
+    );
     // Any loopback name and port is this server while it runs on loopback.
     let response = discover("127.0.0.1:18081", "http://127.0.0.1:18081")
         .send()
