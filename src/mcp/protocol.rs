@@ -414,7 +414,7 @@ pub fn answer(ctx: &mut Ctx<'_>, dialect: Dialect<'_>, method: Method, params: V
                 Err(outcome) => outcome,
             }
         }
-        Method::ResourcesList => resources::list(ctx),
+        Method::ResourcesList => Ok(resources::list(ctx)),
         Method::ResourceTemplatesList => Ok(resources::templates(ctx)),
         Method::ResourcesRead => resources::read(ctx, &params),
         Method::PromptsList => Ok(prompts::list(ctx)),

@@ -93,9 +93,9 @@ pub fn template(uri_template: &str) -> Option<&'static Template> {
 }
 
 /// `resources/list`: the direct resources and the shelves (nothing without the `read` scope).
-pub fn list(ctx: &mut Ctx<'_>) -> MethodResult {
+pub fn list(ctx: &Ctx<'_>) -> Value {
     if !ctx.allows(Scope::Read) {
-        return Ok(json!({"resources": []}));
+        return json!({"resources": []});
     }
     let mut resources: Vec<Value> = DIRECT
         .iter()
@@ -113,7 +113,7 @@ pub fn list(ctx: &mut Ctx<'_>) -> MethodResult {
             "mimeType": MIME,
         })
     }));
-    Ok(json!({ "resources": resources }))
+    json!({ "resources": resources })
 }
 
 /// `resources/templates/list` (nothing without the `read` scope).
