@@ -132,6 +132,11 @@ pub struct ReadingData {
     pub notes: Option<String>,
 }
 
+/// The latest date a reading may carry: tomorrow, for a reader ahead of UTC.
+pub fn latest_date(today: NaiveDate) -> NaiveDate {
+    today + chrono::Duration::days(1)
+}
+
 pub fn validate(mut data: ReadingData, today: NaiveDate) -> AppResult<ReadingData> {
     let mut errors = Vec::new();
     if let (Some(start), Some(end)) = (data.started_on, data.finished_on) {
@@ -143,7 +148,7 @@ pub fn validate(mut data: ReadingData, today: NaiveDate) -> AppResult<ReadingDat
         ("started_on", data.started_on),
         ("finished_on", data.finished_on),
     ] {
-        if date.is_some_and(|d| d > today + chrono::Duration::days(1)) {
+        if date.is_some_and(|d| d > latest_date(today)) {
             errors.push(FieldError::new(field, "is in the future"));
         }
     }

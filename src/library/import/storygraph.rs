@@ -9,7 +9,7 @@ use crate::library::{isbn, ReadingStatus, Shelf};
 use chrono::{NaiveDate, NaiveDateTime};
 
 /// `2023/05/23-2023/06/07` → (start, end); `2023/05/23` → (None, date).
-fn date_range(text: &str) -> (Option<NaiveDate>, Option<NaiveDate>) {
+pub fn date_range(text: &str) -> (Option<NaiveDate>, Option<NaiveDate>) {
     match text.split_once('-') {
         Some((start, end)) => (parse_date(start), parse_date(end)),
         None => (None, parse_date(text)),
