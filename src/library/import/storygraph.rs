@@ -35,7 +35,9 @@ pub fn parse(bytes: &[u8], _now: NaiveDateTime) -> AppResult<Vec<Numbered<Import
                 if title.is_empty() {
                     return Err("the row has no title".to_string());
                 }
-                let authors: Vec<String> = split_commas(col("Authors")).collect();
+                let authors: Vec<String> = split_commas(col("Authors"))
+                    .take(crate::library::books::MAX_AUTHORS)
+                    .collect();
                 let parsed_isbn = isbn::parse(col("ISBN/UID")).ok();
                 let key = format!(
                     "storygraph:{}",
