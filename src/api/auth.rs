@@ -23,10 +23,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(super::resource("/api/auth/me", "GET").route(web::get().to(me)));
 }
 
+/// The rules of `crate::db::models::user::validate_email` and `crate::auth::password::validate`.
+/// JSON Schema counts characters, the server counts the UTF-8 bytes of the email (at most 254) and
+/// the password (at most 72, all bcrypt reads): the descriptions say so.
 #[derive(Deserialize, ToSchema)]
 pub struct RegisterRequest {
+    /// One `@` with something on each side; no spaces or control characters; at most 254 bytes.
+    #[schema(
+        max_length = 254,
+        pattern = r"^[^@\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+@[^@\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$"
+    )]
     pub email: String,
-    /// 8 characters to 72 bytes.
+    /// At least 8 characters and at most 72 bytes in UTF-8.
+    #[schema(min_length = 8, max_length = 72)]
     pub password: String,
     pub display_name: Option<String>,
 }
@@ -61,13 +70,13 @@ impl From<user::User> for UserResponse {
 pub async fn register(
     req: actix_web::HttpRequest,
     state: web::Data<AppState>,
-    body: web::Json<RegisterRequest>,
+    body: super::JsonBody<RegisterRequest>,
 ) -> AppResult<HttpResponse> {
     if !state.config.allow_registration {
         return Err(AppError::Forbidden);
     }
     crate::oauth::rate_limit::check_app(&state, &req, crate::oauth::rate_limit::Bucket::SignUp)?;
-    let body = body.into_inner();
+    let body = body.into_inner()?;
     let user = create_account(&state, &body.email, body.password, body.display_name).await?;
     Ok(HttpResponse::Created().json(UserResponse::from(user)))
 }
@@ -96,10 +105,10 @@ pub struct TokenResponse {
 pub async fn login(
     req: actix_web::HttpRequest,
     state: web::Data<AppState>,
-    body: web::Json<LoginRequest>,
+    body: super::JsonBody<LoginRequest>,
 ) -> AppResult<HttpResponse> {
     crate::oauth::rate_limit::check_app(&state, &req, crate::oauth::rate_limit::Bucket::Login)?;
-    let body = body.into_inner();
+    let body = body.into_inner()?;
     let user = authenticate(&state, &body.email, body.password).await?;
     let issued = issue_first_party_token(&state, &user).await?;
     Ok(HttpResponse::Ok()

@@ -122,20 +122,31 @@ pub async fn delete(
 #[into_params(parameter_in = Query)]
 pub struct RecommendationQuery {
     /// How many, 1 to 50 (default 10).
+    #[param(minimum = 1, maximum = 50)]
     pub limit: Option<usize>,
 }
 
 /// The to-read books most like what the user finished and rated highly, with reasons.
 #[utoipa::path(get, path = "/api/books/recommendations", tag = "books", params(RecommendationQuery),
     security(("bearer" = ["read"]), ("oauth2" = ["read"])),
-    responses((status = 200, body = Vec<Recommendation>), (status = 401, body = Problem), (status = 403, body = Problem)))]
+    responses((status = 200, body = Vec<Recommendation>), (status = 401, body = Problem),
+              (status = 403, body = Problem), (status = 422, body = Problem)))]
 pub async fn recommendations(
     state: web::Data<AppState>,
     auth: Authorized<Read>,
     query: web::Query<RecommendationQuery>,
 ) -> AppResult<web::Json<Vec<Recommendation>>> {
     let user = auth.user_id;
-    let limit = query.limit.unwrap_or(10).clamp(1, 50);
+    // Refused, not clamped, like every other limit of the API: what the document states.
+    let limit = match query.limit.unwrap_or(10) {
+        limit @ 1..=50 => limit,
+        _ => {
+            return Err(crate::error::AppError::validation(
+                "limit",
+                "must be between 1 and 50",
+            ))
+        }
+    };
     Ok(web::Json(
         db::run_long(&state.pool, move |c| recommend::recommend(c, user, limit)).await?,
     ))

@@ -79,7 +79,9 @@ pub async fn create(
 #[utoipa::path(patch, path = "/api/connectors/{id}", tag = "connectors", params(("id" = i64, Path)),
     request_body = ConnectorPatch, security(("bearer" = ["connectors"]), ("oauth2" = ["connectors"])),
     responses((status = 200, body = Connector), (status = 401, body = Problem), (status = 403, body = Problem),
-              (status = 404, body = Problem), (status = 422, body = Problem)))]
+              (status = 404, body = Problem),
+              (status = 409, body = Problem, description = "Another connector of yours has that label"),
+              (status = 422, body = Problem)))]
 pub async fn rename(
     state: web::Data<AppState>,
     auth: Authorized<Connectors>,

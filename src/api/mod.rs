@@ -20,9 +20,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     transfer::configure(cfg);
 }
 
-/// A JSON body whose problems are reported only after authentication: actix runs a handler's
-/// extractors together and answers the first failure, so with a plain `web::Json` an
+/// A JSON object body whose problems are reported only after authentication: actix runs a
+/// handler's extractors together and answers the first failure, so with a plain `web::Json` an
 /// unauthenticated caller would learn about body validation before hearing "401".
+///
+/// Only an object is accepted, as the OpenAPI document says: serde would also read a struct
+/// from an array of its fields in order (`[null, null]`), which no client means.
 pub struct JsonBody<T>(Result<T, crate::error::AppError>);
 
 impl<T> JsonBody<T> {
@@ -40,15 +43,24 @@ impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for JsonBo
         payload: &mut actix_web::dev::Payload,
     ) -> Self::Future {
         use crate::error::AppError;
-        let json = web::Json::<T>::from_request(req, payload);
+        let json = web::Json::<Box<serde_json::value::RawValue>>::from_request(req, payload);
         Box::pin(async move {
-            Ok(JsonBody(json.await.map(web::Json::into_inner).map_err(
-                |error| match error.as_error::<AppError>() {
+            let raw = json.await.map(web::Json::into_inner).map_err(|error| {
+                match error.as_error::<AppError>() {
                     Some(AppError::PayloadTooLarge) => AppError::PayloadTooLarge,
                     Some(AppError::BadRequest(message)) => AppError::BadRequest(message.clone()),
                     _ => AppError::BadRequest(error.to_string()),
-                },
-            )))
+                }
+            });
+            Ok(JsonBody(raw.and_then(|raw| {
+                if !raw.get().starts_with('{') {
+                    return Err(AppError::BadRequest(
+                        "invalid JSON body: expected a JSON object".into(),
+                    ));
+                }
+                serde_json::from_str(raw.get())
+                    .map_err(|e| AppError::BadRequest(format!("invalid JSON body: {e}")))
+            })))
         })
     }
 }

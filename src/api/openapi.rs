@@ -5,6 +5,8 @@ use crate::auth::Scope;
 use crate::error::{FieldError, Problem};
 use crate::state::AppState;
 use actix_web::{web, HttpResponse};
+use chrono::{Datelike, NaiveDate};
+use serde_json::json;
 use utoipa::openapi::security::{
     AuthorizationCode, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Scopes, SecurityScheme,
 };
@@ -70,7 +72,7 @@ pub fn document(public_url: &str) -> utoipa::openapi::OpenApi {
 }
 
 /// Every error of the API is `application/problem+json`, and any operation may answer 400 (a
-/// malformed request) or 429: say so on every operation, once, here.
+/// malformed request) or 429, and one with a body 413: say so on every operation, once, here.
 fn describe_errors(doc: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
     let problem = || {
@@ -101,7 +103,14 @@ fn describe_errors(doc: &mut utoipa::openapi::OpenApi) {
                     }
                 }
             }
-            for (status, text) in [("400", "Malformed request"), ("429", "Too many requests")] {
+            let mut general = vec![("400", "Malformed request"), ("429", "Too many requests")];
+            if operation.request_body.is_some() {
+                general.push((
+                    "413",
+                    "The body is too large: 256 KiB of JSON (imports: 20 MiB)",
+                ));
+            }
+            for (status, text) in general {
                 operation
                     .responses
                     .responses
@@ -119,6 +128,122 @@ fn describe_errors(doc: &mut utoipa::openapi::OpenApi) {
     }
 }
 
+/// Characters Rust's `char::is_whitespace` (Unicode White_Space) matches, as a regex class body:
+/// what the server trims, or refuses in a token-like field.
+const WHITESPACE: &str =
+    r"\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
+
+/// The document as served, with the rules the derive attributes cannot state: those that
+/// depend on the day (dates not in the future, a plausible publication year), patterns kept
+/// beside the code that enforces them, limits on array items, and the connector rules of
+/// `crate::connectors::store`. Served fresh on each request, so "today" is today; a cached
+/// copy is at worst a day stricter than the server, never looser.
+pub fn served(public_url: &str, today: NaiveDate) -> serde_json::Value {
+    let mut doc = serde_json::to_value(document(public_url)).unwrap_or_default();
+    for item in doc["paths"]
+        .as_object_mut()
+        .into_iter()
+        .flat_map(|p| p.values_mut())
+    {
+        for operation in item
+            .as_object_mut()
+            .into_iter()
+            .flat_map(|o| o.values_mut())
+        {
+            let parameters = operation
+                .get_mut("parameters")
+                .and_then(|p| p.as_array_mut());
+            for parameter in parameters.into_iter().flatten() {
+                if parameter["name"] == "cursor" {
+                    parameter["schema"]["pattern"] = json!(crate::library::CURSOR_PATTERN);
+                }
+            }
+        }
+    }
+    let schemas = &mut doc["components"]["schemas"];
+    // Day-dependent bounds, from `books::validate` and `readings::validate`.
+    let latest_date = dates_until(crate::library::readings::latest_date(today));
+    for name in ["NewBook", "BookPatch"] {
+        let properties = &mut schemas[name]["properties"];
+        properties["published_year"]["maximum"] = json!(today.year() + 5);
+        properties["authors"]["items"]["maxLength"] = json!(300);
+        properties["tags"]["items"]["maxLength"] = json!(100);
+    }
+    for name in ["NewReading", "ReadingPatch"] {
+        for field in ["started_on", "finished_on"] {
+            schemas[name]["properties"][field]["pattern"] = json!(latest_date);
+        }
+    }
+    // `connectors::store::check_key_format` and the label rules of `create_api_key`/`rename`.
+    let connector = &mut schemas["NewApiKeyConnector"]["properties"];
+    connector["provider"]["pattern"] = json!(format!(
+        "^[{WHITESPACE}]*[A-Za-z0-9-]{{1,40}}[{WHITESPACE}]*$"
+    ));
+    // The server counts the key's bytes (8 to 512), a pattern counts characters: 2 to 512
+    // characters is exactly what can hold 8 to 512 bytes, and the description says the rest.
+    connector["api_key"]["pattern"] = json!(format!(
+        "^[{WHITESPACE}]*[^{WHITESPACE}]{{2,512}}[{WHITESPACE}]*$"
+    ));
+    connector["api_key"]["description"] = json!(
+        "8 to 512 bytes with no spaces. Anthropic keys start with `sk-ant-`, OpenAI keys with \
+         `sk-`, and a provider of the providers file with its `api_key_prefix`."
+    );
+    connector["label"]["maxLength"] = json!(100);
+    let label = &mut schemas["ConnectorPatch"]["properties"]["label"];
+    label["minLength"] = json!(1);
+    label["maxLength"] = json!(100);
+    label["pattern"] = json!(format!("[^{WHITESPACE}]"));
+    doc
+}
+
+/// A pattern for `YYYY-MM-DD` dates on or before `last` (the `date` format checks the calendar).
+fn dates_until(last: NaiveDate) -> String {
+    let (year, month, day) = (
+        format!("{:04}", last.year()),
+        format!("{:02}", last.month()),
+        format!("{:02}", last.day()),
+    );
+    let mut branches: Vec<String> = below(&year)
+        .into_iter()
+        .map(|y| format!("{y}-[0-9]{{2}}-[0-9]{{2}}"))
+        .collect();
+    branches.extend(
+        below(&month)
+            .into_iter()
+            .map(|m| format!("{year}-{m}-[0-9]{{2}}")),
+    );
+    branches.extend(
+        below(&day)
+            .into_iter()
+            .chain([day.clone()])
+            .map(|d| format!("{year}-{month}-{d}")),
+    );
+    format!("^(?:{})$", branches.join("|"))
+}
+
+/// Regex branches matching the fixed-width decimal strings below `digits`.
+fn below(digits: &str) -> Vec<String> {
+    let bytes = digits.as_bytes();
+    (0..bytes.len())
+        .filter(|&i| bytes[i] > b'0')
+        .map(|i| {
+            let lower = char::from(bytes[i] - 1);
+            let class = if lower == '0' {
+                "0".to_string()
+            } else {
+                format!("[0-{lower}]")
+            };
+            let rest = bytes.len() - i - 1;
+            let tail = if rest == 0 {
+                String::new()
+            } else {
+                format!("[0-9]{{{rest}}}")
+            };
+            format!("{}{class}{tail}", &digits[..i])
+        })
+        .collect()
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/openapi.json", web::get().to(openapi_json));
 }
@@ -126,5 +251,76 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 async fn openapi_json(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(("Cache-Control", "public, max-age=300"))
-        .json(document(&state.config.public_url))
+        .json(served(
+            &state.config.public_url,
+            crate::db::models::now().date(),
+        ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The rules added to the served document land on properties and parameters that exist: a
+    /// renamed field would otherwise get a new property holding only the rule.
+    #[test]
+    fn served_rules_patch_what_exists() {
+        let doc = served(
+            "http://example.org",
+            NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(),
+        );
+        let schemas = doc["components"]["schemas"].as_object().unwrap();
+        for (name, schema) in schemas {
+            for (field, property) in schema["properties"].as_object().into_iter().flatten() {
+                assert!(
+                    ["type", "$ref", "oneOf", "allOf"]
+                        .iter()
+                        .any(|k| property.get(k).is_some()),
+                    "{name}.{field} has no type: {property}"
+                );
+            }
+        }
+        assert_eq!(
+            schemas["NewBook"]["properties"]["published_year"]["maximum"],
+            2031
+        );
+        let text = doc.to_string();
+        assert!(!text.contains(":null"), "no null was inserted: {text}");
+        assert!(text.contains(
+            crate::library::CURSOR_PATTERN
+                .replace('\\', "\\\\")
+                .as_str()
+        ));
+    }
+
+    /// The date pattern accepts exactly the days up to its last one, for every day of a leap
+    /// year's span, across month, year and decade boundaries.
+    #[test]
+    fn date_patterns_end_on_their_day() {
+        let start = NaiveDate::from_ymd_opt(2019, 12, 1).unwrap();
+        for last in start.iter_days().take(800).step_by(7) {
+            let pattern = regex::Regex::new(&dates_until(last)).unwrap();
+            for day in NaiveDate::from_ymd_opt(1, 1, 1)
+                .unwrap()
+                .iter_days()
+                .step_by(97)
+                .take(9000)
+            {
+                let text = day.format("%Y-%m-%d").to_string();
+                assert_eq!(
+                    pattern.is_match(&text),
+                    day <= last,
+                    "{text} against {last}"
+                );
+            }
+            for near in (-3..=3).map(|d| last + chrono::Duration::days(d)) {
+                let text = near.format("%Y-%m-%d").to_string();
+                assert_eq!(
+                    pattern.is_match(&text),
+                    near <= last,
+                    "{text} against {last}"
+                );
+            }
+        }
+    }
 }

@@ -54,10 +54,28 @@ async fn run_import(
     ))
 }
 
+/// A Goodreads "Export Library" file. The server needs a header naming the columns `Book Id`,
+/// `Title`, `Author` and `Exclusive Shelf`, in any order among others; the pattern states the order
+/// Goodreads writes them in. Rows that cannot be read are reported, not refused. At most 20 MiB.
+#[derive(ToSchema)]
+#[schema(
+    pattern = r#"^\ufeff?(?:[^\r\n,"]*,)*?Book Id,(?:[^\r\n,"]*,)*?Title,(?:[^\r\n,"]*,)*?Author,(?:[^\r\n,"]*,)*?Exclusive Shelf(?:,[^\r\n,"]*)*(?:\r?\n|$)"#
+)]
+pub struct GoodreadsCsv(pub String);
+
+/// A StoryGraph library export. The server needs a header naming the columns `Title`, `Authors`
+/// and `Read Status`, in any order among others; the pattern states the order StoryGraph writes
+/// them in. Rows that cannot be read are reported, not refused. At most 20 MiB.
+#[derive(ToSchema)]
+#[schema(
+    pattern = r#"^\ufeff?(?:[^\r\n,"]*,)*?Title,(?:[^\r\n,"]*,)*?Authors,(?:[^\r\n,"]*,)*?Read Status(?:,[^\r\n,"]*)*(?:\r?\n|$)"#
+)]
+pub struct StoryGraphCsv(pub String);
+
 /// Imports a Goodreads "Export Library" CSV (the file as the body). Idempotent: importing the
 /// same file again changes nothing. Bad rows are reported, not fatal.
 #[utoipa::path(post, path = "/api/import/goodreads", tag = "import",
-    request_body(content = String, content_type = "text/csv", description = "The exported CSV file"),
+    request_body(content = GoodreadsCsv, content_type = "text/csv", description = "The exported CSV file"),
     security(("bearer" = ["write"]), ("oauth2" = ["write"])),
     responses((status = 200, body = ImportReport), (status = 400, body = Problem), (status = 401, body = Problem),
               (status = 403, body = Problem), (status = 413, body = Problem), (status = 422, body = Problem)))]
@@ -71,7 +89,7 @@ pub async fn import_goodreads(
 
 /// Imports a StoryGraph library export CSV (the file as the body). Idempotent.
 #[utoipa::path(post, path = "/api/import/storygraph", tag = "import",
-    request_body(content = String, content_type = "text/csv", description = "The exported CSV file"),
+    request_body(content = StoryGraphCsv, content_type = "text/csv", description = "The exported CSV file"),
     security(("bearer" = ["write"]), ("oauth2" = ["write"])),
     responses((status = 200, body = ImportReport), (status = 400, body = Problem), (status = 401, body = Problem),
               (status = 403, body = Problem), (status = 413, body = Problem), (status = 422, body = Problem)))]

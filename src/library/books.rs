@@ -1,7 +1,10 @@
 //! Books: create, read, update, delete, list with filters, duplicate detection, tags.
 
 use super::memo::Memo;
-use super::{fold, isbn, nullable, page_window, validate_rating, Db, Page, Shelf};
+use super::{
+    fold, isbn, nullable, nullable_integer, optional_integer, page_window, validate_rating, Db,
+    Page, Shelf,
+};
 use crate::db::schema::{book_tags, books};
 use crate::db::time::{serialize_utc, StoredTime};
 use crate::db::{write_transaction, Backend, DbConn};
@@ -123,78 +126,118 @@ pub(crate) fn join_list(items: &[String]) -> String {
 }
 
 /// A new book.
+///
+/// The schema states the server's rules. Where JSON Schema cannot say one exactly, it says a
+/// little less than the server accepts, never more, and the description gives the rule: an
+/// ISBN's checksum (format `isbn`), a cover URL (any http or https URL is accepted).
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewBook {
+    /// At most 500 characters, not blank (leading and trailing spaces are trimmed).
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub title: String,
+    /// At most 100 authors of at most 300 characters (blank names are dropped).
     #[serde(default)]
+    #[schema(max_items = 100)]
     pub authors: Vec<String>,
     /// One author, for clients that send a single name.
     #[serde(default)]
+    #[schema(max_length = 300)]
     pub author: Option<String>,
     /// ISBN-10 or ISBN-13, with or without dashes; checked and normalised.
     #[serde(default)]
+    #[schema(format = "isbn")]
     pub isbn: Option<String>,
     #[serde(default)]
+    #[schema(format = "isbn")]
     pub isbn10: Option<String>,
     #[serde(default)]
+    #[schema(format = "isbn")]
     pub isbn13: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_integer")]
+    #[schema(minimum = 1, maximum = 100_000)]
     pub pages: Option<i32>,
-    #[serde(default)]
+    /// From -3000 to five years from now (the maximum is this year's + 5).
+    #[serde(default, deserialize_with = "optional_integer")]
+    #[schema(minimum = -3000)]
     pub published_year: Option<i32>,
     #[serde(default)]
+    #[schema(max_length = 300)]
     pub publisher: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 50)]
     pub language: Option<String>,
+    /// At most 100 tags of at most 100 characters (lower-cased, duplicates merged).
     #[serde(default)]
+    #[schema(max_items = 100)]
     pub tags: Vec<String>,
     #[serde(default)]
+    #[schema(max_length = 20_000)]
     pub description: Option<String>,
+    /// An http or https URL of at most 2000 characters; blank is none.
     #[serde(default)]
+    #[schema(
+        max_length = 2000,
+        pattern = r"^[\t\n\x0b\x0c\r ]*(?:https?://(?:[a-z0-9]+\.)*[a-z][a-z0-9]*(?:/[A-Za-z0-9._~/-]*)?[\t\n\x0b\x0c\r ]*)?$"
+    )]
     pub cover_url: Option<String>,
     #[serde(default)]
     pub shelf: Option<Shelf>,
     #[serde(default)]
+    #[schema(max_length = 300)]
     pub series: Option<String>,
+    /// 0.25 to 5, in steps of 0.25.
     #[serde(default)]
+    #[schema(minimum = 0.25, maximum = 5, multiple_of = 0.25)]
     pub rating: Option<f64>,
 }
 
-/// Changes to a book: absent fields stay as they are; `null` clears a field.
+/// Changes to a book: absent fields stay as they are; `null` clears a field. The rules are those
+/// of [`NewBook`].
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BookPatch {
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub title: Option<String>,
+    #[schema(max_items = 100)]
     pub authors: Option<Vec<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, format = "isbn")]
     pub isbn: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<i32>)]
+    #[serde(default, deserialize_with = "nullable_integer")]
+    #[schema(value_type = Option<i32>, minimum = 1, maximum = 100_000)]
     pub pages: Option<Option<i32>>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<i32>)]
+    #[serde(default, deserialize_with = "nullable_integer")]
+    #[schema(value_type = Option<i32>, minimum = -3000)]
     pub published_year: Option<Option<i32>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 300)]
     pub publisher: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 50)]
     pub language: Option<Option<String>>,
+    #[schema(max_items = 100)]
     pub tags: Option<Vec<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 20_000)]
     pub description: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 2000, pattern = r"^[\t\n\x0b\x0c\r ]*(?:https?://(?:[a-z0-9]+\.)*[a-z][a-z0-9]*(?:/[A-Za-z0-9._~/-]*)?[\t\n\x0b\x0c\r ]*)?$")]
     pub cover_url: Option<Option<String>>,
     pub shelf: Option<Shelf>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 300)]
     pub series: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<f64>)]
+    #[schema(value_type = Option<f64>, minimum = 0.25, maximum = 5, multiple_of = 0.25)]
     pub rating: Option<Option<f64>>,
 }
 
@@ -322,7 +365,9 @@ fn validate_with(
         .map(|a| a.trim().to_string())
         .filter(|a| !a.is_empty())
         .collect();
-    if authors.len() > MAX_AUTHORS || authors.iter().any(|a| a.chars().count() > 300) {
+    // How many: counted on the request's `authors` as sent (`NewBook::into_data`,
+    // `BookPatch::apply`), which a single `author` may join; imports keep MAX_AUTHORS.
+    if authors.iter().any(|a| a.chars().count() > 300) {
         errors.push(FieldError::new(
             "authors",
             format!("at most {MAX_AUTHORS} authors of at most 300 characters"),
@@ -339,7 +384,7 @@ fn validate_with(
         }
     }
     let tags = normalise_tags(&data.tags);
-    if tags.len() > 100 || tags.iter().any(|t| t.chars().count() > 100) {
+    if data.tags.len() > 100 || tags.iter().any(|t| t.chars().count() > 100) {
         errors.push(FieldError::new(
             "tags",
             "at most 100 tags of at most 100 characters",
@@ -396,13 +441,27 @@ fn resolve_isbn(
     isbn13: Option<&str>,
 ) -> Result<(Option<String>, Option<String>), FieldError> {
     let candidates = [("isbn", any), ("isbn13", isbn13), ("isbn10", isbn10)];
+    let mut first = None;
+    // Every one given is checked, not only the one used: an invalid ISBN is never silently
+    // ignored because another field held a valid one.
     for (field, value) in candidates {
         if let Some(raw) = value.map(str::trim).filter(|v| !v.is_empty()) {
             let parsed = isbn::parse(raw).map_err(|m| FieldError::new(field, m))?;
-            return Ok((parsed.isbn10, Some(parsed.isbn13)));
+            first.get_or_insert(parsed);
         }
     }
-    Ok((None, None))
+    Ok(first.map_or((None, None), |p| (p.isbn10, Some(p.isbn13))))
+}
+
+/// More than MAX_AUTHORS in a request's `authors`, counted as sent (blanks included): the
+/// document's `maxItems`.
+fn too_many_authors(authors: &[String]) -> Option<FieldError> {
+    (authors.len() > MAX_AUTHORS).then(|| {
+        FieldError::new(
+            "authors",
+            format!("at most {MAX_AUTHORS} authors of at most 300 characters"),
+        )
+    })
 }
 
 impl NewBook {
@@ -416,6 +475,10 @@ impl NewBook {
             Ok((isbn10, isbn13)) => (isbn10, isbn13, Vec::new()),
             Err(error) => (None, None, vec![error]),
         };
+        let mut errors = errors;
+        if let Some(error) = too_many_authors(&self.authors) {
+            errors.push(error);
+        }
         let mut authors = self.authors;
         if let Some(author) = self.author {
             authors.insert(0, author);
@@ -446,6 +509,9 @@ impl BookPatch {
             data.title = title;
         }
         if let Some(authors) = self.authors {
+            if let Some(error) = too_many_authors(&authors) {
+                return Err(AppError::Validation(vec![error]));
+            }
             data.authors = authors;
         }
         if let Some(isbn) = self.isbn {

@@ -145,19 +145,22 @@ pub fn page_window(
             format!("must be between 1 and {MAX_LIMIT}"),
         ));
     }
+    // Checked even when a cursor overrides it: a request the document calls invalid is refused.
+    if offset.is_some_and(|o| o < 0) {
+        return Err(FieldError::new("offset", "must not be negative"));
+    }
     let offset = match cursor {
         Some(cursor) => decode_cursor(cursor)
             .ok_or_else(|| FieldError::new("cursor", "is not a cursor this server issued"))?,
         None => offset.unwrap_or(0),
     };
-    if offset < 0 {
-        return Err(FieldError::new("offset", "must not be negative"));
-    }
     Ok((limit, offset))
 }
 
 pub fn next_cursor(total: i64, limit: i64, offset: i64) -> Option<String> {
-    (offset + limit < total).then(|| encode_cursor(offset + limit))
+    // Checked: any offset up to i64::MAX is a valid request (a page past the end, empty).
+    let next = offset.checked_add(limit)?;
+    (next < total).then(|| encode_cursor(next))
 }
 
 fn encode_cursor(offset: i64) -> String {
@@ -165,16 +168,31 @@ fn encode_cursor(offset: i64) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("o:{offset}"))
 }
 
+/// The most digits a cursor's offset has: any 18 digits fit an `i64`, and no library nears it.
+const CURSOR_DIGITS: usize = 18;
+
+/// Exactly the cursors [`decode_cursor`] accepts, for the OpenAPI document: the unpadded
+/// base64url of `o:` and 1 to 18 decimal digits. `bzo` + one character encode `o:` and the first
+/// digit; each further 4 characters encode 3 digits, and 2 or 3 characters end it on 1 or 2
+/// (ASCII digits are 0x30-0x39, which pins every 6-bit group to the few characters listed).
+pub const CURSOR_PATTERN: &str = concat!(
+    "^bzo[w-z0-5]",
+    "(?:(?:[MN][DTjz]|O[DT])[AEIMQUYcgk][w-z0-5]){0,5}",
+    "(?:[MN][AQgw]|O[AQ]|(?:[MN][DTjz]|O[DT])[AEIMQUYcgk])?$"
+);
+
+/// The offset in a cursor this server issued: digits only (no sign, no spaces), so that the set
+/// of accepted cursors is exactly [`CURSOR_PATTERN`] and a client can check one before sending it.
 fn decode_cursor(cursor: &str) -> Option<i64> {
     use base64::Engine;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(cursor)
         .ok()?;
-    String::from_utf8(bytes)
-        .ok()?
-        .strip_prefix("o:")?
-        .parse()
-        .ok()
+    let digits = bytes.strip_prefix(b"o:")?;
+    if digits.is_empty() || digits.len() > CURSOR_DIGITS || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(digits).ok()?.parse().ok()
 }
 
 /// For PATCH bodies: distinguishes a field that is absent (`None`) from one set to null
@@ -185,6 +203,51 @@ where
     D: Deserializer<'de>,
 {
     Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// An integer field of a request body. JSON has one number type, and to JSON Schema (the OpenAPI
+/// document's `integer`) `3.0` is the integer 3: it is accepted as 3, while `3.5`, or a number
+/// out of the field's range, is still refused.
+pub fn integer<'de, T, D>(deserializer: D) -> Result<T, D::Error>
+where
+    T: TryFrom<i64>,
+    D: Deserializer<'de>,
+{
+    use serde::de::{Error, Unexpected};
+    let number = serde_json::Number::deserialize(deserializer)?;
+    let whole = match (number.as_i64(), number.as_f64()) {
+        (Some(n), _) => Some(n),
+        // Within ±2^63 an f64 with no fraction converts exactly.
+        (None, Some(f)) if f.fract() == 0.0 && f.abs() < 2f64.powi(63) => Some(f as i64),
+        _ => None,
+    };
+    let unexpected = match number.as_f64() {
+        Some(f) => Unexpected::Float(f),
+        None => Unexpected::Other("number"),
+    };
+    whole
+        .and_then(|n| T::try_from(n).ok())
+        .ok_or_else(|| D::Error::invalid_value(unexpected, &"an integer in the field's range"))
+}
+
+/// [`integer`] for an optional field (absent or `null` is `None`).
+pub fn optional_integer<'de, T, D>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    T: TryFrom<i64>,
+    D: Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    struct Whole<T: TryFrom<i64>>(#[serde(deserialize_with = "integer")] T);
+    Ok(Option::<Whole<T>>::deserialize(deserializer)?.map(|Whole(n)| n))
+}
+
+/// [`integer`] for a PATCH field: absent is `None`, `null` is `Some(None)`.
+pub fn nullable_integer<'de, T, D>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: TryFrom<i64>,
+    D: Deserializer<'de>,
+{
+    optional_integer(deserializer).map(Some)
 }
 
 /// Ratings run from 0.25 to 5 in quarter steps, so StoryGraph's quarter stars survive.
@@ -218,6 +281,108 @@ mod tests {
         assert!(next_cursor(20, 10, 10).is_none());
         assert!(page_window(Some(1000), None, None).is_err());
         assert!(page_window(None, None, Some("garbage")).is_err());
+        assert!(
+            page_window(None, Some(-1), Some(&cursor)).is_err(),
+            "a negative offset is refused even beside a cursor"
+        );
+    }
+
+    /// The pattern the OpenAPI document gives for `cursor` accepts exactly what the server does:
+    /// random texts over the base64url alphabet, many of them real cursors, agree both ways.
+    #[test]
+    fn cursor_pattern_is_exactly_the_accepted_cursors() {
+        use base64::Engine;
+        use rand::Rng;
+        let pattern = regex::Regex::new(CURSOR_PATTERN).unwrap();
+        let encode = |text: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text);
+        let mut rng = rand::thread_rng();
+        let alphabet: Vec<char> =
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=+/ "
+                .chars()
+                .collect();
+        let mut candidates: Vec<String> = vec![
+            encode("o:0"),
+            encode("o:-1"),
+            encode("o:+1"),
+            encode("o: 1"),
+            encode("o:1 "),
+            encode("o:"),
+            encode(&format!("o:{}", "9".repeat(18))),
+            encode(&format!("o:{}", "9".repeat(19))),
+            encode(&format!("o:{}", i64::MAX)),
+            format!("{}=", encode("o:12")),
+        ];
+        for _ in 0..20_000 {
+            let digits: String = (0..rng.gen_range(0..22))
+                .map(|_| char::from(b'0' + rng.gen_range(0..10u8)))
+                .collect();
+            let real = encode(&format!("o:{digits}"));
+            // A real cursor, one with a character changed, and random text.
+            let mut changed: Vec<char> = real.chars().collect();
+            let at = rng.gen_range(0..changed.len());
+            changed[at] = alphabet[rng.gen_range(0..alphabet.len())];
+            candidates.push(real);
+            candidates.push(changed.into_iter().collect());
+            candidates.push(
+                (0..rng.gen_range(0..12))
+                    .map(|_| alphabet[rng.gen_range(0..alphabet.len())])
+                    .collect(),
+            );
+        }
+        for cursor in candidates {
+            assert_eq!(
+                pattern.is_match(&cursor),
+                decode_cursor(&cursor).is_some_and(|o| o >= 0),
+                "{cursor:?} decodes to {:?}",
+                decode_cursor(&cursor)
+            );
+        }
+    }
+
+    #[test]
+    fn integers_may_be_written_with_a_zero_fraction() {
+        #[derive(Deserialize, Debug, PartialEq)]
+        struct Body {
+            #[serde(default, deserialize_with = "optional_integer")]
+            pages: Option<i32>,
+            #[serde(default, deserialize_with = "nullable_integer")]
+            year: Option<Option<i32>>,
+            #[serde(deserialize_with = "integer")]
+            id: i64,
+        }
+        let parse = |json: &str| serde_json::from_str::<Body>(json);
+        assert_eq!(
+            parse(r#"{"pages": 112259115.0, "year": -2147483648.0, "id": 1e3}"#).unwrap(),
+            Body {
+                pages: Some(112_259_115),
+                year: Some(Some(i32::MIN)),
+                id: 1000
+            }
+        );
+        assert_eq!(
+            parse(r#"{"pages": null, "year": null, "id": 7}"#).unwrap(),
+            Body {
+                pages: None,
+                year: Some(None),
+                id: 7
+            }
+        );
+        assert_eq!(parse(r#"{"id": 7}"#).unwrap().year, None);
+        for bad in [
+            r#"{"pages": 1.5, "id": 1}"#,
+            r#"{"pages": 2147483648, "id": 1}"#,
+            r#"{"pages": 2147483648.0, "id": 1}"#,
+            r#"{"pages": "3", "id": 1}"#,
+            r#"{"id": 1e300}"#,
+            r#"{"id": 18446744073709551615}"#,
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_page_far_past_the_end_has_no_next_cursor() {
+        assert_eq!(next_cursor(10, 100, i64::MAX - 5), None);
     }
 
     #[test]

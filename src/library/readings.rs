@@ -1,7 +1,10 @@
 //! Readings: a reading session or a read-through of a book. Finishing one moves the book to
 //! the `read` shelf.
 
-use super::{nullable, page_window, validate_rating, Db, Page, ReadingStatus, Shelf};
+use super::{
+    integer, nullable, nullable_integer, optional_integer, page_window, validate_rating, Db, Page,
+    ReadingStatus, Shelf,
+};
 use crate::db::schema::{books, readings};
 use crate::db::time::{serialize_utc, StoredTime};
 use crate::db::{write_transaction, DbConn};
@@ -69,9 +72,13 @@ pub(crate) fn view_of(row: ReadingRow, book_title: String) -> Reading {
     }
 }
 
+/// A new reading. Dates are at most one day after today (UTC), which the document's `pattern`
+/// for them states as of the day it is served; `finished_on` is not before `started_on`.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewReading {
+    /// One of your books.
+    #[serde(deserialize_with = "integer")]
     pub book_id: i64,
     /// Defaults to `finished` when `finished_on` is given, else `reading`.
     #[serde(default)]
@@ -80,18 +87,28 @@ pub struct NewReading {
     pub started_on: Option<NaiveDate>,
     #[serde(default)]
     pub finished_on: Option<NaiveDate>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_integer")]
+    #[schema(minimum = 0, maximum = 100_000)]
     pub pages_read: Option<i32>,
+    /// A percentage.
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 100)]
     pub progress: Option<f64>,
+    /// 0.25 to 5, in steps of 0.25.
     #[serde(default)]
+    #[schema(minimum = 0.25, maximum = 5, multiple_of = 0.25)]
     pub rating: Option<f64>,
     #[serde(default)]
+    #[schema(max_length = 50_000)]
     pub review: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 50_000)]
     pub notes: Option<String>,
 }
 
+/// Changes to a reading: absent fields stay as they are; `null` clears a field. The rules are
+/// those of [`NewReading`], `finished_on` compared with the reading's `started_on` after the
+/// change.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReadingPatch {
@@ -102,20 +119,20 @@ pub struct ReadingPatch {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<NaiveDate>)]
     pub finished_on: Option<Option<NaiveDate>>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<i32>)]
+    #[serde(default, deserialize_with = "nullable_integer")]
+    #[schema(value_type = Option<i32>, minimum = 0, maximum = 100_000)]
     pub pages_read: Option<Option<i32>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<f64>)]
+    #[schema(value_type = Option<f64>, minimum = 0, maximum = 100)]
     pub progress: Option<Option<f64>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<f64>)]
+    #[schema(value_type = Option<f64>, minimum = 0.25, maximum = 5, multiple_of = 0.25)]
     pub rating: Option<Option<f64>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 50_000)]
     pub review: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 50_000)]
     pub notes: Option<Option<String>>,
 }
 
@@ -132,6 +149,11 @@ pub struct ReadingData {
     pub notes: Option<String>,
 }
 
+/// The latest date a reading may carry: tomorrow, for a reader ahead of UTC.
+pub fn latest_date(today: NaiveDate) -> NaiveDate {
+    today + chrono::Duration::days(1)
+}
+
 pub fn validate(mut data: ReadingData, today: NaiveDate) -> AppResult<ReadingData> {
     let mut errors = Vec::new();
     if let (Some(start), Some(end)) = (data.started_on, data.finished_on) {
@@ -143,7 +165,7 @@ pub fn validate(mut data: ReadingData, today: NaiveDate) -> AppResult<ReadingDat
         ("started_on", data.started_on),
         ("finished_on", data.finished_on),
     ] {
-        if date.is_some_and(|d| d > today + chrono::Duration::days(1)) {
+        if date.is_some_and(|d| d > latest_date(today)) {
             errors.push(FieldError::new(field, "is in the future"));
         }
     }
@@ -420,6 +442,7 @@ pub struct ReadingQuery {
     #[param(minimum = 0)]
     #[schema(minimum = 0)]
     pub offset: Option<i64>,
+    /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 

@@ -11,6 +11,7 @@ mod cluster;
 mod common;
 mod connectors;
 mod connectors_oauth;
+mod contract;
 mod guard;
 mod import;
 mod library;

@@ -65,6 +65,23 @@ pub struct ImportReport {
     pub errors: Vec<RowError>,
 }
 
+/// Reads one file into its rows, each a book or why its line could not be read. No database:
+/// this is the part that sees untrusted bytes (and what `fuzz/` exercises).
+pub fn parse(
+    source: Source,
+    bytes: &[u8],
+    now: NaiveDateTime,
+) -> AppResult<Vec<Numbered<ImportedBook>>> {
+    if bytes.len() > MAX_BYTES {
+        return Err(AppError::PayloadTooLarge);
+    }
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    match source {
+        Source::Goodreads => goodreads::parse(bytes, now),
+        Source::StoryGraph => storygraph::parse(bytes, now),
+    }
+}
+
 /// Parses and imports one file for `user_id`.
 pub fn import(
     conn: &mut DbConn,
@@ -73,14 +90,7 @@ pub fn import(
     bytes: &[u8],
     now: NaiveDateTime,
 ) -> AppResult<ImportReport> {
-    if bytes.len() > MAX_BYTES {
-        return Err(AppError::PayloadTooLarge);
-    }
-    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
-    let parsed = match source {
-        Source::Goodreads => goodreads::parse(bytes, now)?,
-        Source::StoryGraph => storygraph::parse(bytes, now)?,
-    };
+    let parsed = parse(source, bytes, now)?;
     let mut report = ImportReport {
         rows: parsed.len(),
         ..Default::default()
@@ -88,27 +98,29 @@ pub fn import(
     write_transaction(conn, |conn| {
         for (line, row) in parsed {
             match row {
-                Ok(book) => match write_book(conn, user_id, book, now) {
-                    Ok((Outcome::Created, n)) => {
-                        report.created += 1;
-                        report.readings_created += n;
+                Ok(book) => {
+                    match check(book, now).and_then(|b| write_book(conn, user_id, b, now)) {
+                        Ok((Outcome::Created, n)) => {
+                            report.created += 1;
+                            report.readings_created += n;
+                        }
+                        Ok((Outcome::Updated, n)) => {
+                            report.updated += 1;
+                            report.readings_created += n;
+                        }
+                        Ok((Outcome::Unchanged, _)) => report.skipped += 1,
+                        // Validation runs before anything of the row is written.
+                        Err(AppError::Validation(problems)) => report.errors.push(RowError {
+                            line,
+                            message: problems
+                                .iter()
+                                .map(|p| format!("{} {}", p.field, p.message))
+                                .collect::<Vec<_>>()
+                                .join("; "),
+                        }),
+                        Err(other) => return Err(other),
                     }
-                    Ok((Outcome::Updated, n)) => {
-                        report.updated += 1;
-                        report.readings_created += n;
-                    }
-                    Ok((Outcome::Unchanged, _)) => report.skipped += 1,
-                    // Validation runs before anything of the row is written.
-                    Err(AppError::Validation(problems)) => report.errors.push(RowError {
-                        line,
-                        message: problems
-                            .iter()
-                            .map(|p| format!("{} {}", p.field, p.message))
-                            .collect::<Vec<_>>()
-                            .join("; "),
-                    }),
-                    Err(other) => return Err(other),
-                },
+                }
                 Err(message) => report.errors.push(RowError { line, message }),
             }
         }
@@ -123,12 +135,9 @@ enum Outcome {
     Unchanged,
 }
 
-fn write_book(
-    conn: &mut DbConn,
-    user_id: i64,
-    book: ImportedBook,
-    now: NaiveDateTime,
-) -> AppResult<(Outcome, usize)> {
+/// Checks a row as the API checks a book and its readings, before anything of it is written:
+/// an odd field is dropped, a row that stays invalid is an error for its line.
+pub fn check(book: ImportedBook, now: NaiveDateTime) -> AppResult<ImportedBook> {
     let data = match books::validate(book.data.clone(), now) {
         Ok(data) => data,
         // An odd field (a year in the future, an enormous page count) is dropped, not the book.
@@ -143,6 +152,57 @@ fn write_book(
             now,
         )?,
     };
+    let today = now.date();
+    let readings = book
+        .readings
+        .into_iter()
+        .map(|reading| {
+            let data = match readings::validate(reading.data.clone(), today) {
+                Ok(data) => data,
+                // As for the book, an odd field is dropped; what is still wrong (a review longer
+                // than the API takes) fails the row. Written unchecked, it broke the rules every
+                // other reading keeps (found by fuzz/, import_goodreads).
+                Err(_) => readings::validate(without_odd_fields(reading.data, today), today)?,
+            };
+            Ok(ImportedReading {
+                key: reading.key,
+                data,
+            })
+        })
+        .collect::<AppResult<Vec<_>>>()?;
+    Ok(ImportedBook {
+        key: book.key,
+        data,
+        readings,
+    })
+}
+
+/// A reading without what an export can hold but the library cannot: a rating, pages or progress
+/// out of range, a date after [`readings::latest_date`], a start after the finish.
+fn without_odd_fields(data: ReadingData, today: chrono::NaiveDate) -> ReadingData {
+    let possible =
+        |date: Option<chrono::NaiveDate>| date.filter(|d| *d <= readings::latest_date(today));
+    let finished_on = possible(data.finished_on);
+    let started_on =
+        possible(data.started_on).filter(|start| finished_on.is_none_or(|end| *start <= end));
+    ReadingData {
+        rating: None,
+        pages_read: None,
+        progress: None,
+        started_on,
+        finished_on,
+        ..data
+    }
+}
+
+/// Writes a row that passed [`check`].
+fn write_book(
+    conn: &mut DbConn,
+    user_id: i64,
+    book: ImportedBook,
+    now: NaiveDateTime,
+) -> AppResult<(Outcome, usize)> {
+    let data = book.data;
     let existing: Option<i64> = books_t::table
         .filter(books_t::user_id.eq(user_id))
         .filter(books_t::import_key.eq(&book.key))
@@ -178,16 +238,14 @@ fn write_book(
             .count()
             .get_result(conn)?;
         if exists == 0 {
-            let data = match readings::validate(reading.data.clone(), now.date()) {
-                Ok(data) => data,
-                Err(_) => ReadingData {
-                    rating: None,
-                    pages_read: None,
-                    progress: None,
-                    ..reading.data.clone()
-                },
-            };
-            readings::insert(conn, user_id, book_id, &data, Some(&reading.key), now)?;
+            readings::insert(
+                conn,
+                user_id,
+                book_id,
+                &reading.data,
+                Some(&reading.key),
+                now,
+            )?;
             created += 1;
         }
     }
@@ -365,6 +423,77 @@ pub fn records(bytes: &[u8]) -> AppResult<(Columns, Vec<Numbered<csv::StringReco
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn at(date: &str) -> NaiveDateTime {
+        chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d")
+            .unwrap()
+            .and_hms_opt(12, 0, 0)
+            .unwrap()
+    }
+
+    /// Found by `fuzz/` (import_goodreads): a reading the import writes must pass the API's own
+    /// validation. A read date in the future, or a finish before the start, was written as it
+    /// was, since only rating, pages and progress were dropped when a reading did not validate.
+    #[test]
+    fn every_reading_written_passes_validation() {
+        let now = at("2026-06-15");
+        let goodreads = "Book Id,Title,Author,Exclusive Shelf,Date Read,My Rating\n\
+                         1,Later,Someone,read,2026/06/23,4\n\
+                         2,Abandoned Later,Someone,did-not-finish,2031/01/01,9\n";
+        let storygraph = "Title,Authors,Read Status,Dates Read,Review\n\
+                          Backwards,Someone,read,2024/05/10-2024/05/01,fine\n\
+                          Tomorrow,Someone,read,2026/06/16,\n";
+        let mut checked = Vec::new();
+        for (source, file) in [
+            (Source::Goodreads, goodreads),
+            (Source::StoryGraph, storygraph),
+        ] {
+            for (line, row) in parse(source, file.as_bytes(), now).unwrap() {
+                checked.push(check(row.unwrap(), now).unwrap_or_else(|e| panic!("{line}: {e:?}")));
+            }
+        }
+        for book in &checked {
+            for reading in &book.readings {
+                assert!(
+                    readings::validate(reading.data.clone(), now.date()).is_ok(),
+                    "{}: {:?}",
+                    book.data.title,
+                    reading.data
+                );
+            }
+        }
+        let dates = |title: &str| {
+            let book = checked.iter().find(|b| b.data.title == title).unwrap();
+            let data = &book.readings[0].data;
+            (data.started_on, data.finished_on)
+        };
+        // What cannot be true is dropped; the rest of the reading is kept.
+        assert_eq!(dates("Later"), (None, None));
+        assert_eq!(dates("Backwards"), (None, Some(at("2024-05-01").date())));
+        assert_eq!(dates("Tomorrow"), (None, Some(at("2026-06-16").date())));
+        let review = |title: &str| {
+            let book = checked.iter().find(|b| b.data.title == title).unwrap();
+            book.readings[0].data.review.clone()
+        };
+        assert_eq!(review("Backwards").as_deref(), Some("fine"));
+    }
+
+    /// A reading that stays invalid once its odd fields are dropped (a review longer than any
+    /// the API accepts) makes its row an error, before anything of the row is written.
+    #[test]
+    fn a_reading_that_cannot_be_made_valid_is_a_row_error() {
+        let now = at("2026-06-15");
+        let file = format!(
+            "Title,Authors,Read Status,Review\nLong,Someone,read,{}\n",
+            "x".repeat(50_001)
+        );
+        let rows = parse(Source::StoryGraph, file.as_bytes(), now).unwrap();
+        let (_, row) = rows.into_iter().next().unwrap();
+        assert!(matches!(
+            check(row.unwrap(), now),
+            Err(AppError::Validation(_))
+        ));
+    }
 
     #[test]
     fn series_is_split_from_titles() {

@@ -9,7 +9,7 @@ use crate::library::{isbn, ReadingStatus, Shelf};
 use chrono::{NaiveDate, NaiveDateTime};
 
 /// `2023/05/23-2023/06/07` → (start, end); `2023/05/23` → (None, date).
-fn date_range(text: &str) -> (Option<NaiveDate>, Option<NaiveDate>) {
+pub fn date_range(text: &str) -> (Option<NaiveDate>, Option<NaiveDate>) {
     match text.split_once('-') {
         Some((start, end)) => (parse_date(start), parse_date(end)),
         None => (None, parse_date(text)),
@@ -35,7 +35,9 @@ pub fn parse(bytes: &[u8], _now: NaiveDateTime) -> AppResult<Vec<Numbered<Import
                 if title.is_empty() {
                     return Err("the row has no title".to_string());
                 }
-                let authors: Vec<String> = split_commas(col("Authors")).collect();
+                let authors: Vec<String> = split_commas(col("Authors"))
+                    .take(crate::library::books::MAX_AUTHORS)
+                    .collect();
                 let parsed_isbn = isbn::parse(col("ISBN/UID")).ok();
                 let key = format!(
                     "storygraph:{}",

@@ -1,0 +1,239 @@
+//! The API keeps the contract /openapi.json states (issue 18): requests the document calls
+//! valid are accepted, requests it calls invalid are refused, and the document states the rules.
+//! tests/schemathesis/run.sh checks the same at random; these are the cases it found.
+
+use crate::common::{backends, Backend, TestApp};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+async fn raw(app: &TestApp, method: Method, path: &str, token: &str, body: &str) -> (u16, Value) {
+    let response = app
+        .client
+        .request(method, app.at(path))
+        .bearer_auth(token)
+        .header("Content-Type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[actix_web::test]
+async fn a_page_far_past_the_end_is_empty_not_an_error() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let (_, token) = app.user("offset@example.org").await;
+        for path in ["/api/books", "/api/readings"] {
+            let (status, page) = app
+                .api(
+                    Method::GET,
+                    &format!("{path}?offset=9223372036854775800"),
+                    &token,
+                    None,
+                )
+                .await;
+            assert_eq!(status, 200, "{backend:?} {path}: {page}");
+            assert_eq!(page["items"], json!([]), "{page}");
+            assert!(page.get("next_cursor").is_none(), "{page}");
+        }
+    }
+}
+
+#[actix_web::test]
+async fn out_of_range_and_ill_formed_paging_is_refused() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (_, token) = app.user("paging@example.org").await;
+    // "o:+1" and "o: 1" decoded to an offset before; the document's pattern refuses them.
+    for (query, field) in [
+        ("/api/books/recommendations?limit=0", "limit"),
+        ("/api/books/recommendations?limit=51", "limit"),
+        ("/api/books?cursor=bzorMQ", "cursor"),
+        ("/api/books?cursor=bzogMQ", "cursor"),
+        ("/api/readings?offset=-1&cursor=bzow", "offset"),
+        ("/api/books?offset=-1&cursor=bzow", "offset"),
+    ] {
+        let (status, problem) = app.api(Method::GET, query, &token, None).await;
+        assert_eq!(status, 422, "{query}: {problem}");
+        assert_eq!(problem["errors"][0]["field"], field, "{query}: {problem}");
+    }
+    let (status, _) = app
+        .api(
+            Method::GET,
+            "/api/books/recommendations?limit=50",
+            &token,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+}
+
+#[actix_web::test]
+async fn a_body_must_be_an_object() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (_, token) = app.user("arrays@example.org").await;
+    let (status, book) = raw(
+        &app,
+        Method::POST,
+        "/api/books",
+        &token,
+        r#" {"title": "Kept"}"#,
+    )
+    .await;
+    assert_eq!(
+        status, 201,
+        "leading space before an object is fine: {book}"
+    );
+    let reading = app
+        .api(
+            Method::POST,
+            "/api/readings",
+            &token,
+            Some(json!({"book_id": book["id"]})),
+        )
+        .await
+        .1;
+    // serde reads a struct from an array of its fields: [null, null] was a valid PATCH.
+    for (method, path) in [
+        (Method::PATCH, format!("/api/readings/{}", reading["id"])),
+        (Method::PATCH, format!("/api/books/{}", book["id"])),
+        (Method::POST, "/api/books".to_string()),
+        (Method::POST, "/api/auth/register".to_string()),
+        (Method::POST, "/api/auth/login".to_string()),
+    ] {
+        let body = if path.starts_with("/api/auth") {
+            r#"["someone@example.org", "a long password"]"#
+        } else {
+            r#"[null, null]"#
+        };
+        let (status, problem) = raw(&app, method.clone(), &path, &token, body).await;
+        assert_eq!(status, 400, "{method} {path}: {problem}");
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap()
+                .contains("expected a JSON object"),
+            "{problem}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn integers_may_carry_a_zero_fraction_and_every_isbn_given_is_checked() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (_, token) = app.user("numbers@example.org").await;
+    // JSON Schema's `integer` includes 300.0; serde refused it as "expected i32".
+    let (status, book) = raw(
+        &app,
+        Method::POST,
+        "/api/books",
+        &token,
+        r#"{"title": "Whole", "pages": 300.0, "published_year": 1969.0}"#,
+    )
+    .await;
+    assert_eq!(status, 201, "{book}");
+    assert_eq!(
+        (book["pages"].clone(), book["published_year"].clone()),
+        (json!(300), json!(1969))
+    );
+    let (status, reading) = raw(
+        &app,
+        Method::POST,
+        "/api/readings",
+        &token,
+        &format!(r#"{{"book_id": {}.0, "pages_read": 12.0}}"#, book["id"]),
+    )
+    .await;
+    assert_eq!(status, 201, "{reading}");
+    assert_eq!(reading["pages_read"], 12);
+    let (status, _) = raw(
+        &app,
+        Method::POST,
+        "/api/books",
+        &token,
+        r#"{"title": "Half", "pages": 300.5}"#,
+    )
+    .await;
+    assert_eq!(status, 400);
+
+    // 101 tags that merge into one, or 101 blank authors, were accepted against the stated 100
+    // items; a valid `isbn` hid an invalid `isbn10` beside it.
+    for (body, field) in [
+        (
+            json!({"title": "Tagged", "tags": vec!["same"; 101]}),
+            "tags",
+        ),
+        (
+            json!({"title": "Blanks", "authors": vec![" "; 101]}),
+            "authors",
+        ),
+        (
+            json!({"title": "Two ISBNs", "isbn": "9780441013593", "isbn10": "not an isbn"}),
+            "isbn10",
+        ),
+    ] {
+        let (status, problem) = app
+            .api(Method::POST, "/api/books", &token, Some(body))
+            .await;
+        assert_eq!(status, 422, "{problem}");
+        assert_eq!(problem["errors"][0]["field"], field, "{problem}");
+    }
+    // `author` may join a full `authors`.
+    let hundred: Vec<String> = (0..100).map(|n| format!("Author {n}")).collect();
+    let (status, book) = app
+        .api(
+            Method::POST,
+            "/api/books",
+            &token,
+            Some(json!({"title": "Anthology", "author": "Editor", "authors": hundred})),
+        )
+        .await;
+    assert_eq!(status, 201, "{book}");
+}
+
+#[actix_web::test]
+async fn the_document_states_the_rules() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (_, token) = app.user("document@example.org").await;
+    let (status, doc) = app.api(Method::GET, "/openapi.json", &token, None).await;
+    assert_eq!(status, 200);
+    let schemas = &doc["components"]["schemas"];
+    let password = &schemas["RegisterRequest"]["properties"]["password"];
+    assert_eq!(
+        (password["minLength"].clone(), password["maxLength"].clone()),
+        (json!(8), json!(72))
+    );
+    assert!(schemas["RegisterRequest"]["properties"]["email"]["pattern"].is_string());
+    let reading = &schemas["NewReading"]["properties"];
+    assert!(reading["finished_on"]["pattern"]
+        .as_str()
+        .unwrap()
+        .starts_with("^(?:"));
+    assert_eq!(reading["rating"]["multipleOf"], 0.25);
+    let import = &doc["paths"]["/api/import/goodreads"]["post"]["requestBody"]["content"]
+        ["text/csv"]["schema"];
+    let import = if let Some(name) = import["$ref"].as_str() {
+        &schemas[name.trim_start_matches("#/components/schemas/")]
+    } else {
+        import
+    };
+    assert!(
+        import["pattern"]
+            .as_str()
+            .unwrap()
+            .contains("Exclusive Shelf"),
+        "{import}"
+    );
+    let cursor = doc["paths"]["/api/books"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "cursor")
+        .unwrap();
+    assert!(cursor["schema"]["pattern"]
+        .as_str()
+        .unwrap()
+        .starts_with("^bzo"));
+    assert!(doc["paths"]["/api/books"]["post"]["responses"]["413"].is_object());
+}
