@@ -163,8 +163,15 @@ pub fn served(public_url: &str, today: NaiveDate) -> serde_json::Value {
     let schemas = &mut doc["components"]["schemas"];
     // Day-dependent bounds, from `books::validate` and `readings::validate`.
     let latest_date = dates_until(crate::library::readings::latest_date(today));
+    // Blank is none; spaces around are trimmed.
+    let cover_url = format!(
+        "^[{WHITESPACE}]*(?:{}[{WHITESPACE}]*)?$",
+        &crate::library::books::COVER_URL_PATTERN
+            [1..crate::library::books::COVER_URL_PATTERN.len() - 1]
+    );
     for name in ["NewBook", "BookPatch"] {
         let properties = &mut schemas[name]["properties"];
+        properties["cover_url"]["pattern"] = json!(cover_url);
         properties["published_year"]["maximum"] = json!(today.year() + 5);
         properties["authors"]["items"]["maxLength"] = json!(300);
         properties["tags"]["items"]["maxLength"] = json!(100);
