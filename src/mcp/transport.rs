@@ -54,8 +54,9 @@ async fn not_allowed() -> HttpResponse {
 
 /// Where a request stands once it is authenticated and parsed.
 struct Request<'a> {
-    /// The request's id, when the body is a single request that has one.
-    id: Value,
+    /// The body as sent, for the id of a refusal (read only when refusing: the common path
+    /// parses the body once).
+    body: &'a [u8],
     http: &'a HttpRequest,
     state: &'a AppState,
     caller: Caller,
@@ -67,19 +68,20 @@ struct Request<'a> {
 async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
     // Every error answer carries the request's id when it had one, refusals before any other
     // check included.
-    let id = request_id(&body);
-    if let Some(refusal) = refuse_host_or_origin(&req, &state, &id) {
+    if let Some(refusal) = refuse_host_or_origin(&req, &state, &body) {
         return refusal;
     }
     // Signature, expiry and audience now; the token's row (revocation) is read with the work.
     let caller =
         match guard::verify_signed(&state, guard::bearer_token(&req), &mcp_audience(&state)) {
             Ok(caller) => caller,
-            Err(AppError::Unauthenticated { .. }) => return unauthorized(&req, &state, &id),
+            Err(AppError::Unauthenticated { .. }) => {
+                return unauthorized(&req, &state, &request_id(&body))
+            }
             Err(other) => return internal(&other),
         };
     let request = Request {
-        id,
+        body: &body,
         http: &req,
         state: &state,
         caller,
@@ -175,7 +177,7 @@ impl Request<'_> {
             .await;
         match answered {
             Ok(Answered::Outcome(outcome)) => self.render(&id, Era::Modern, outcome),
-            Ok(_) => unauthorized(self.http, self.state, &self.id),
+            Ok(_) => unauthorized(self.http, self.state, &request_id(self.body)),
             Err(error) => internal(&error),
         }
     }
@@ -244,7 +246,7 @@ impl Request<'_> {
             .await;
         match answered {
             Ok(Answered::NotLive | Answered::Session(_)) => {
-                unauthorized(self.http, self.state, &self.id)
+                unauthorized(self.http, self.state, &request_id(self.body))
             }
             Ok(Answered::UnknownSession) => reply(
                 StatusCode::NOT_FOUND,
@@ -327,7 +329,7 @@ impl Request<'_> {
             .await;
         let session_id = match created {
             Ok(Answered::Session(session_id)) => session_id,
-            Ok(_) => return unauthorized(self.http, self.state, &self.id),
+            Ok(_) => return unauthorized(self.http, self.state, &request_id(self.body)),
             Err(error) => return internal(&error),
         };
         let body = protocol::success(&id, protocol::initialize_result(version));
@@ -417,7 +419,7 @@ impl Request<'_> {
         let caller = self.caller.clone();
         match db::run(&self.state.pool, move |conn| caller.is_live(conn)).await {
             Ok(true) => None,
-            Ok(false) => Some(unauthorized(self.http, self.state, &self.id)),
+            Ok(false) => Some(unauthorized(self.http, self.state, &request_id(self.body))),
             Err(error) => Some(internal(&error)),
         }
     }
@@ -497,7 +499,7 @@ fn event(message: &Value) -> String {
 }
 
 async fn delete(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    if let Some(refusal) = refuse_host_or_origin(&req, &state, &Value::Null) {
+    if let Some(refusal) = refuse_host_or_origin(&req, &state, &[]) {
         return refusal;
     }
     let Some(session_id) = routing_headers(&req).session else {
@@ -626,10 +628,10 @@ fn header_value(req: &HttpRequest, name: &str) -> Option<String> {
 /// port), and an `Origin`, when sent, must be this server's, one of `MCP_ALLOWED_ORIGINS`, or,
 /// while the server itself is on loopback, a loopback origin. Requests without `Origin`
 /// (servers, SDKs) pass.
-fn refuse_host_or_origin(req: &HttpRequest, state: &AppState, id: &Value) -> Option<HttpResponse> {
+fn refuse_host_or_origin(req: &HttpRequest, state: &AppState, body: &[u8]) -> Option<HttpResponse> {
     let refuse = |status: StatusCode, message: &str| {
         HttpResponse::build(status)
-            .json(RpcError::new(protocol::INVALID_REQUEST, message).response(id))
+            .json(RpcError::new(protocol::INVALID_REQUEST, message).response(&request_id(body)))
     };
     let public = url::Url::parse(&state.config.public_url).ok();
     let public_host = public
