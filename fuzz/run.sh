@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes what parses untrusted input (the Goodreads and StoryGraph importers, the ISBN parser,
-# the importers' date parsers) with libFuzzer through cargo-fuzz, SECONDS per target (default 60).
+# the importers' date parsers, and what /mcp reads before anything runs) with libFuzzer through
+# cargo-fuzz, SECONDS per target (default 60).
 #
 #   fuzz/run.sh [SECONDS] [TARGET...]
 #
