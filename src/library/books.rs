@@ -308,10 +308,12 @@ fn clean_text(
     max: usize,
     errors: &mut Vec<FieldError>,
 ) -> Option<String> {
-    let value = value
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())?;
-    if value.chars().count() > max {
+    let raw = value?;
+    // The limit counts what was sent, spaces included: the OpenAPI document's maxLength says
+    // so, and a client that checks against it must never be refused less than it allows.
+    let sent = raw.chars().count();
+    let value = Some(raw.trim().to_string()).filter(|v| !v.is_empty())?;
+    if sent > max {
         errors.push(FieldError::new(
             field,
             format!("must be at most {max} characters"),
@@ -416,8 +418,15 @@ fn validate_with(
         },
         None => None,
     };
+    // The pattern is asked of the URL as sent (blank means none): spaces around it are not a
+    // cover URL the document describes.
+    let sent_cover_url = data.cover_url.clone();
     let cover_url = clean_text(data.cover_url, "cover_url", 2000, &mut errors);
-    if cover_url.as_deref().is_some_and(|url| !is_cover_url(url)) {
+    if cover_url.is_some()
+        && sent_cover_url
+            .as_deref()
+            .is_some_and(|url| !is_cover_url(url))
+    {
         errors.push(FieldError::new(
             "cover_url",
             "must be an http or https URL with a host name (no port or address)",

@@ -243,3 +243,35 @@ async fn the_document_states_the_rules() {
         .starts_with("^bzo"));
     assert!(doc["paths"]["/api/books"]["post"]["responses"]["413"].is_object());
 }
+
+#[actix_web::test]
+async fn lengths_and_patterns_count_what_was_sent_not_what_was_trimmed() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (_, token) = app.user("sent@example.org").await;
+    // Found by schemathesis: a description at the limit plus spaces, and a cover URL with
+    // spaces around it, were trimmed and accepted, though the document calls them invalid.
+    let long = format!("{} ", "x".repeat(20_000));
+    let spaced = "\n https://covers.example.org/a.jpg\r";
+    for (body, field) in [
+        (json!({"title": "Long", "description": long}), "description"),
+        (json!({"title": "Spaced", "cover_url": spaced}), "cover_url"),
+    ] {
+        let (status, problem) = app
+            .api(Method::POST, "/api/books", &token, Some(body))
+            .await;
+        assert_eq!(status, 422, "{field}: {problem}");
+        assert!(problem.to_string().contains(field), "{problem}");
+    }
+    // Blank is still none, and the limit itself is accepted.
+    let (status, book) = app
+        .api(
+            Method::POST,
+            "/api/books",
+            &token,
+            Some(json!({"title": "Fine", "cover_url": "   ", "description": "y".repeat(20_000)})),
+        )
+        .await;
+    assert_eq!(status, 201, "{book}");
+    assert_eq!(book["cover_url"], Value::Null);
+    app.stop().await;
+}
