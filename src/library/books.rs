@@ -418,15 +418,8 @@ fn validate_with(
         },
         None => None,
     };
-    // The pattern is asked of the URL as sent (blank means none): spaces around it are not a
-    // cover URL the document describes.
-    let sent_cover_url = data.cover_url.clone();
     let cover_url = clean_text(data.cover_url, "cover_url", 2000, &mut errors);
-    if cover_url.is_some()
-        && sent_cover_url
-            .as_deref()
-            .is_some_and(|url| !is_cover_url(url))
-    {
+    if cover_url.as_deref().is_some_and(|url| !is_cover_url(url)) {
         errors.push(FieldError::new(
             "cover_url",
             "must be an http or https URL with a host name (no port or address)",

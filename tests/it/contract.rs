@@ -248,14 +248,11 @@ async fn the_document_states_the_rules() {
 async fn lengths_and_patterns_count_what_was_sent_not_what_was_trimmed() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let (_, token) = app.user("sent@example.org").await;
-    // Found by schemathesis: a description at the limit plus spaces, and a cover URL with
-    // spaces around it, were trimmed and accepted, though the document calls them invalid.
+    // Found by schemathesis: a description at the limit plus spaces was trimmed and accepted,
+    // though the document's maxLength counts the spaces. (A cover URL may have spaces around
+    // it: the document's pattern says so, and they are trimmed.)
     let long = format!("{} ", "x".repeat(20_000));
-    let spaced = "\n https://covers.example.org/a.jpg\r";
-    for (body, field) in [
-        (json!({"title": "Long", "description": long}), "description"),
-        (json!({"title": "Spaced", "cover_url": spaced}), "cover_url"),
-    ] {
+    for (body, field) in [(json!({"title": "Long", "description": long}), "description")] {
         let (status, problem) = app
             .api(Method::POST, "/api/books", &token, Some(body))
             .await;
@@ -268,10 +265,10 @@ async fn lengths_and_patterns_count_what_was_sent_not_what_was_trimmed() {
             Method::POST,
             "/api/books",
             &token,
-            Some(json!({"title": "Fine", "cover_url": "   ", "description": "y".repeat(20_000)})),
+            Some(json!({"title": "Fine", "cover_url": " https://covers.example.org/a.jpg\n", "description": "y".repeat(20_000)})),
         )
         .await;
     assert_eq!(status, 201, "{book}");
-    assert_eq!(book["cover_url"], Value::Null);
+    assert_eq!(book["cover_url"], "https://covers.example.org/a.jpg");
     app.stop().await;
 }
