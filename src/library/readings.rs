@@ -185,13 +185,17 @@ pub fn validate(mut data: ReadingData, today: NaiveDate) -> AppResult<ReadingDat
         }
     }
     for (field, text) in [("review", &mut data.review), ("notes", &mut data.notes)] {
+        // Counted as sent, before trimming (see `books::sent_length`).
+        if text
+            .as_deref()
+            .is_some_and(|t| crate::library::books::sent_length(t) > 50_000)
+        {
+            errors.push(FieldError::new(field, "must be at most 50000 characters"));
+        }
         *text = text
             .take()
             .map(|t| t.trim().to_string())
             .filter(|t| !t.is_empty());
-        if text.as_ref().is_some_and(|t| t.chars().count() > 50_000) {
-            errors.push(FieldError::new(field, "must be at most 50000 characters"));
-        }
     }
     if data.status == ReadingStatus::Finished && data.progress.is_none() {
         data.progress = Some(100.0);
