@@ -82,8 +82,15 @@ async fn read_multipart(req: &HttpRequest, payload: web::Payload) -> AppResult<U
             AppError::BadRequest(format!("could not read the multipart/form-data body: {e}"))
         })?;
         let name = part.name().unwrap_or_default().to_string();
+        let file_name = part
+            .content_disposition()
+            .and_then(|d| d.get_filename())
+            .map(String::from);
         let value = read_limited(part).await?;
         if name == "file" {
+            if let Some(file_name) = file_name {
+                fields.insert("file_name".into(), file_name);
+            }
             file = Some(value);
         } else if value.len() <= 4096 {
             fields.insert(name, String::from_utf8_lossy(&value).into_owned());

@@ -325,7 +325,9 @@ pub fn insert(
 /// finish date, else start date; a dated reading is later than an undated one; the last
 /// written breaks ties), or none. Called wherever a reading's rating or dates change.
 pub fn refresh_rating(conn: &mut DbConn, user_id: i64, book_id: i64) -> AppResult<()> {
-    let rated: Vec<(i64, Option<NaiveDate>, Option<NaiveDate>, Option<f64>)> = readings::table
+    /// Id, finished, started and rating of a rated reading.
+    type Rated = (i64, Option<NaiveDate>, Option<NaiveDate>, Option<f64>);
+    let rated: Vec<Rated> = readings::table
         .filter(readings::user_id.eq(user_id))
         .filter(readings::book_id.eq(book_id))
         .filter(readings::rating.is_not_null())
