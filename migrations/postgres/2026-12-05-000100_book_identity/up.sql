@@ -22,7 +22,11 @@ UPDATE books SET
                  COALESCE(r.finished_on, r.started_on) DESC, r.id DESC
         LIMIT 1
     );
+-- The server always writes both; a row inserted without them (by hand, by a script) still gets
+-- an identity of its own and is added now.
 ALTER TABLE books ALTER COLUMN uid SET NOT NULL;
+ALTER TABLE books ALTER COLUMN uid SET DEFAULT gen_random_uuid()::text;
 ALTER TABLE books ALTER COLUMN added_at SET NOT NULL;
+ALTER TABLE books ALTER COLUMN added_at SET DEFAULT (now() AT TIME ZONE 'UTC');
 CREATE UNIQUE INDEX books_user_uid ON books (user_id, uid);
 CREATE INDEX books_user_goodreads_id ON books (user_id, goodreads_id);

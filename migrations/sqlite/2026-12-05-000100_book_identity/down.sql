@@ -1,3 +1,4 @@
+DROP TRIGGER books_identity_defaults;
 DROP INDEX books_user_goodreads_id;
 DROP INDEX books_user_uid;
 ALTER TABLE books DROP COLUMN reading_rating;

@@ -26,4 +26,15 @@ UPDATE books SET
         LIMIT 1
     );
 CREATE UNIQUE INDEX books_user_uid ON books (user_id, uid);
+-- The server always writes both; a row inserted without them (by hand, by a script) still gets
+-- an identity of its own and is added when it was created. (SQLite's ADD COLUMN takes no
+-- default that is not a constant, hence a trigger.)
+CREATE TRIGGER books_identity_defaults AFTER INSERT ON books WHEN NEW.uid = '' BEGIN
+    UPDATE books SET
+        uid = lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2)
+              || '-' || substr('89ab', 1 + (abs(random()) % 4), 1) || substr(hex(randomblob(2)), 2)
+              || '-' || hex(randomblob(6))),
+        added_at = CASE WHEN NEW.added_at = '1970-01-01 00:00:00' THEN NEW.created_at ELSE NEW.added_at END
+    WHERE id = NEW.id;
+END;
 CREATE INDEX books_user_goodreads_id ON books (user_id, goodreads_id);

@@ -453,47 +453,21 @@ pub fn check(
     now: NaiveDateTime,
 ) -> Result<(ImportedBook, Vec<FieldProblem>), String> {
     let mut dropped = Vec::new();
-    let mut data = book.data;
-    let data = loop {
-        match books::validate(data.clone(), now) {
-            Ok(valid) => break valid,
-            Err(AppError::Validation(errors)) => {
-                for error in &errors {
-                    match take_book_field(&mut data, &error.field) {
-                        Some(value) => dropped.push(FieldProblem::new(
-                            &error.field,
-                            &value,
-                            error.message.clone(),
-                        )),
-                        None => return Err(row_refusal(&errors)),
-                    }
-                }
-            }
-            Err(other) => return Err(other.to_string()),
-        }
-    };
+    let data = valid_without_odd_fields(
+        book.data,
+        |d| books::validate(d, now),
+        take_book_field,
+        &mut dropped,
+    )?;
     let today = now.date();
     let mut checked_readings = Vec::with_capacity(book.readings.len());
     for reading in book.readings {
-        let mut reading_data = reading.data;
-        let valid = loop {
-            match readings::validate(reading_data.clone(), today) {
-                Ok(valid) => break valid,
-                Err(AppError::Validation(errors)) => {
-                    for error in &errors {
-                        match take_reading_field(&mut reading_data, &error.field) {
-                            Some(value) => dropped.push(FieldProblem::new(
-                                &error.field,
-                                &value,
-                                error.message.clone(),
-                            )),
-                            None => return Err(row_refusal(&errors)),
-                        }
-                    }
-                }
-                Err(other) => return Err(other.to_string()),
-            }
-        };
+        let valid = valid_without_odd_fields(
+            reading.data,
+            |d| readings::validate(d, today),
+            take_reading_field,
+            &mut dropped,
+        )?;
         checked_readings.push(ImportedReading {
             key: reading.key,
             data: valid,
@@ -507,6 +481,35 @@ pub fn check(
         },
         dropped,
     ))
+}
+
+/// `data` validated; each field `validate` refuses is taken out with `take` and noted in
+/// `dropped`, until it passes. A field that cannot be taken out refuses the row.
+fn valid_without_odd_fields<T: Clone>(
+    mut data: T,
+    validate: impl Fn(T) -> AppResult<T>,
+    take: fn(&mut T, &str) -> Option<String>,
+    dropped: &mut Vec<FieldProblem>,
+) -> Result<T, String> {
+    // Each round takes out at least one field, and a type has few: a bound, not a budget.
+    for _ in 0..20 {
+        match validate(data.clone()) {
+            Ok(valid) => return Ok(valid),
+            Err(AppError::Validation(errors)) => {
+                for error in &errors {
+                    let value =
+                        take(&mut data, &error.field).ok_or_else(|| row_refusal(&errors))?;
+                    dropped.push(FieldProblem::new(
+                        &error.field,
+                        &value,
+                        error.message.clone(),
+                    ));
+                }
+            }
+            Err(other) => return Err(other.to_string()),
+        }
+    }
+    Err("the row could not be made valid".into())
 }
 
 fn row_refusal(errors: &[FieldError]) -> String {
