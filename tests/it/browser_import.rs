@@ -127,6 +127,23 @@ async fn the_import_pages_over_http() {
         app.register_user("page@example.org").await;
         let browser = crate::common::browser();
         app.sign_in(&browser, "page@example.org", PASSWORD).await;
+        let form = browser
+            .get(app.at("/import"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(!form.contains("<script"), "no JavaScript");
+        for field in ["file", "format"] {
+            assert!(
+                form.contains(&format!("<label for=\"{field}\">"))
+                    && form.contains(&format!("id=\"{field}\"")),
+                "{field} has a label: {form}"
+            );
+        }
+        assert!(form.contains("enctype=\"multipart/form-data\""));
         let csrf = csrf_from(&browser, &app.at("/import")).await;
         let upload = |csrf: &str, format: &str, file: Vec<u8>| {
             let boundary = "----panicless-test-boundary";
