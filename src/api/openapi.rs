@@ -26,7 +26,7 @@ use utoipa::OpenApi;
         auth::register, auth::login, auth::logout, auth::me,
         books::list, books::get, books::create, books::update, books::delete, books::recommendations,
         readings::list, readings::get, readings::create, readings::update, readings::delete, readings::statistics,
-        transfer::import_goodreads, transfer::import_storygraph, transfer::export_library,
+        transfer::import_goodreads, transfer::import_storygraph, transfer::import_panicless, transfer::export_library,
         connectors::list, connectors::get, connectors::create, connectors::rename, connectors::delete,
         crate::connectors::proxy::proxy_doc,
     ),

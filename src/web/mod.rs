@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod connectors;
+pub mod transfer;
 
 use crate::auth::{csrf, session};
 use crate::db::{self, models::user};
@@ -17,6 +18,7 @@ use futures_util::future::LocalBoxFuture;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     account::configure(cfg);
     connectors::configure(cfg);
+    transfer::configure(cfg);
     cfg.route("/assets/style.css", web::get().to(stylesheet));
 }
 

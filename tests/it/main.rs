@@ -5,6 +5,7 @@
 
 mod accounts;
 mod browser;
+mod browser_import;
 mod claude;
 mod client_metadata;
 mod cluster;
