@@ -67,6 +67,10 @@ pub fn app(
         .app_data(form_config())
         .app_data(query_config())
         .app_data(path_config())
+        // Inside the session middleware: it reads the session of the request it answers.
+        .wrap(actix_web::middleware::from_fn(
+            web::error_pages_know_the_user,
+        ))
         .wrap(sessions)
         .wrap(
             DefaultHeaders::new()

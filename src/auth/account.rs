@@ -135,7 +135,7 @@ pub async fn delete_account(state: &AppState, user_id: i64, password: String) ->
 }
 
 /// Whether `user_id` may delete their account: not when they are the last administrator.
-fn may_delete(conn: &mut DbConn, user_id: i64) -> AppResult<()> {
+pub fn may_delete(conn: &mut DbConn, user_id: i64) -> AppResult<()> {
     let found = user::find(conn, user_id)?.ok_or(AppError::NotFound)?;
     if !found.is_admin {
         return Ok(());
