@@ -133,9 +133,15 @@ fn problem_of(message: &str) -> String {
 }
 
 fn field_error(field: String, problem: String, accepts: Option<String>) -> FieldError {
+    // A message that lists the values already (`Shelf`'s) does not list them twice.
+    let listed = |accepts: &str| {
+        accepts
+            .strip_prefix("one of: ")
+            .is_some_and(|values| problem.contains(values))
+    };
     let message = match &accepts {
-        Some(accepts) => format!("{problem}; expected {accepts}"),
-        None => problem,
+        Some(accepts) if !listed(accepts) => format!("{problem}; expected {accepts}"),
+        _ => problem,
     };
     FieldError::new(field, message).accepting(accepts)
 }
