@@ -1,12 +1,12 @@
 //! `/api/account`: the account's password, and deleting the account. Thin handlers over
 //! `crate::auth::account`, which the pages and the command line call too.
 //!
-//! Both need a first-party token (from `POST /api/auth/login`): a connected app's token never
-//! changes the password or deletes the account, whatever its scope.
+//! Both need a first-party token (from `POST /api/auth/login`, scope `all`): a connected app's
+//! token never changes the password or deletes the account, whatever its scope.
 
 use crate::api::{resource, JsonBody};
 use crate::auth::account::{self, PasswordChange};
-use crate::auth::guard::{Authorized, Write};
+use crate::auth::guard::{All, Authorized};
 use crate::error::{AppError, AppResult, Problem};
 use crate::oauth::rate_limit::{check_app, Bucket};
 use crate::state::AppState;
@@ -36,7 +36,7 @@ pub struct AccountDeletion {
 }
 
 /// A first-party caller: a token from `POST /api/auth/login`, not a connected app's.
-fn first_party(auth: &Authorized<Write>) -> AppResult<()> {
+fn first_party(auth: &Authorized<All>) -> AppResult<()> {
     if auth.claims.client_id.is_some() {
         return Err(AppError::Forbidden);
     }
@@ -56,7 +56,7 @@ fn first_party(auth: &Authorized<Write>) -> AppResult<()> {
 pub async fn change_password(
     req: HttpRequest,
     state: web::Data<AppState>,
-    auth: Authorized<Write>,
+    auth: Authorized<All>,
     body: JsonBody<PasswordChangeRequest>,
 ) -> AppResult<HttpResponse> {
     first_party(&auth)?;
@@ -85,7 +85,7 @@ pub async fn change_password(
 pub async fn delete(
     req: HttpRequest,
     state: web::Data<AppState>,
-    auth: Authorized<Write>,
+    auth: Authorized<All>,
     body: JsonBody<AccountDeletion>,
 ) -> AppResult<HttpResponse> {
     first_party(&auth)?;
