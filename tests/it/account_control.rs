@@ -132,48 +132,25 @@ fn rows_left(app: &TestApp, user_id: i64) -> i64 {
     use diesel::prelude::*;
     use panicless::db::schema::*;
     let conn = &mut *app.state.pool.get().unwrap();
-    let mut total = 0;
-    total += books::table
-        .filter(books::user_id.eq(user_id))
-        .count()
-        .get_result::<i64>(conn)
-        .unwrap();
-    total += readings::table
-        .filter(readings::user_id.eq(user_id))
-        .count()
-        .get_result::<i64>(conn)
-        .unwrap();
-    total += book_tags::table
-        .filter(book_tags::user_id.eq(user_id))
-        .count()
-        .get_result::<i64>(conn)
-        .unwrap();
-    total += oauth_tokens::table
-        .filter(oauth_tokens::user_id.eq(user_id))
-        .count()
-        .get_result::<i64>(conn)
-        .unwrap();
-    total += connectors::table
-        .filter(connectors::user_id.eq(user_id))
-        .count()
-        .get_result::<i64>(conn)
-        .unwrap();
-    total += reading_months::table
-        .filter(reading_months::user_id.eq(user_id))
-        .count()
-        .get_result::<i64>(conn)
-        .unwrap();
-    total += library_versions::table
-        .filter(library_versions::user_id.eq(user_id))
-        .count()
-        .get_result::<i64>(conn)
-        .unwrap();
-    total += users::table
-        .filter(users::id.eq(user_id))
-        .count()
-        .get_result::<i64>(conn)
-        .unwrap();
-    total
+    macro_rules! count {
+        ($table:ident, $column:ident) => {
+            $table::table
+                .filter($table::$column.eq(user_id))
+                .count()
+                .get_result::<i64>(conn)
+                .unwrap()
+        };
+    }
+    count!(books, user_id)
+        + count!(readings, user_id)
+        + count!(book_tags, user_id)
+        + count!(oauth_tokens, user_id)
+        + count!(oauth_consents, user_id)
+        + count!(connectors, user_id)
+        + count!(reading_months, user_id)
+        + count!(reading_authors, user_id)
+        + count!(library_versions, user_id)
+        + count!(users, id)
 }
 
 #[actix_web::test]
