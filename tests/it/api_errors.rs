@@ -256,6 +256,20 @@ async fn goodreads_shelf_names_are_aliases_of_ours() {
             assert_eq!(status, 200, "{page}");
             assert_eq!(page["items"][0]["title"], format!("On {sent}"), "{page}");
         }
+        // MCP reads shelves the same way (`Shelf::parse` behind serde).
+        let token = crate::mcp::mcp_token(&app, "aliases-mcp@example.org").await;
+        let mut mcp = crate::mcp::Mcp::new(&app, &token);
+        mcp.initialize("2025-11-25").await;
+        let added = mcp.call("add_book", json!({"title": "Via MCP"})).await;
+        let id = added["structuredContent"]["book"]["id"].clone();
+        let moved = mcp
+            .call("set_shelf", json!({"id": id, "shelf": "currently-reading"}))
+            .await;
+        assert_ne!(moved["isError"], true, "{moved}");
+        assert_eq!(
+            moved["structuredContent"]["book"]["shelf"], "reading",
+            "{moved}"
+        );
         app.stop().await;
     }
 }
