@@ -144,7 +144,8 @@ pub enum UserCommand {
     },
     /// List every account.
     List,
-    /// Set an account's password (read like `create` reads it) and sign it out of every browser.
+    /// Set an account's password (read like `create` reads it): signs it out of every browser
+    /// and revokes its first-party tokens, as a change through the API or the page does.
     Password {
         #[arg(long)]
         email: String,
@@ -258,10 +259,13 @@ fn user_command(config: Config, command: UserCommand) -> Result<(), String> {
             let password = read_password()?;
             crate::auth::password::validate(&password)?;
             let hash = bcrypt::hash(password, cost).map_err(|e| e.to_string())?;
-            user::set_password(&mut conn, found.id, &hash, db::models::now())
+            // The rule the API and the page follow: sessions end, first-party tokens are
+            // revoked (none is kept: the command is not signed in with one).
+            crate::auth::account::set_password(&mut conn, found.id, &hash, None, db::models::now())
                 .map_err(|e| e.to_string())?;
             println!(
-                "password set for {}; every browser session of the account is signed out",
+                "password set for {}; every browser session and first-party token of the account \
+                 is ended",
                 found.email
             );
         }

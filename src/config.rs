@@ -447,6 +447,23 @@ mod tests {
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
+    /// A newcomer copies `.env.example` to `.env` and runs the server: it must stay a local
+    /// development server on http://127.0.0.1:8080, not turn into books.example.com.
+    #[test]
+    fn the_example_env_file_copied_as_it_is_changes_nothing() {
+        let file = include_str!("../.env.example");
+        let vars: HashMap<String, String> = dotenvy::from_read_iter(file.as_bytes())
+            .map(|item| item.unwrap())
+            .collect();
+        assert!(vars.is_empty(), "every line is commented: {vars:?}");
+        let config = Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
+        assert_eq!(config.public_url, "http://127.0.0.1:8080");
+        assert!(
+            file.contains("# PUBLIC_URL="),
+            "the example still documents PUBLIC_URL"
+        );
+    }
+
     #[test]
     fn development_defaults_work_and_are_reported() {
         let c = config(&[]).unwrap();

@@ -16,8 +16,16 @@ pub type AppResult<T> = Result<T, AppError>;
 /// A problem with one field of a request, for validation failures.
 #[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
 pub struct FieldError {
+    /// The field: a body field's dotted path (`authors[2]`, `shelf`), or a query or path
+    /// parameter's name. Empty for the body as a whole.
     pub field: String,
+    /// What is wrong, and what the field accepts.
     pub message: String,
+    /// What the field accepts, as the OpenAPI document states it (for example
+    /// `one of: to-read, reading, read, abandoned` or `a date, YYYY-MM-DD`), when the request
+    /// could not be read at all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accepts: Option<String>,
 }
 
 impl FieldError {
@@ -25,15 +33,34 @@ impl FieldError {
         Self {
             field: field.into(),
             message: message.into(),
+            accepts: None,
         }
     }
+
+    pub fn accepting(mut self, accepts: Option<String>) -> Self {
+        self.accepts = accepts;
+        self
+    }
+}
+
+/// Where in a body that is not JSON the parser stopped.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema, PartialEq, Eq)]
+pub struct Position {
+    pub line: usize,
+    pub column: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
-    /// The request is malformed (bad JSON, bad query parameter).
+    /// The request is malformed (a body that is not what the Content-Type says).
     #[error("{0}")]
     BadRequest(String),
+    /// The body is not JSON at all; `position` is where the parser stopped.
+    #[error("{message}")]
+    MalformedJson {
+        message: String,
+        position: Option<Position>,
+    },
     /// The request is well-formed but some fields are invalid.
     #[error("the request has invalid fields")]
     Validation(Vec<FieldError>),
@@ -88,6 +115,7 @@ impl AppError {
     pub fn code(&self) -> &'static str {
         match self {
             AppError::BadRequest(_) => "bad_request",
+            AppError::MalformedJson { .. } => "malformed_json",
             AppError::Validation(_) => "validation_failed",
             AppError::Unauthenticated { .. } => "invalid_token",
             AppError::InsufficientScope { .. } => "insufficient_scope",
@@ -135,12 +163,15 @@ pub struct Problem {
     /// For conflicts: the id of the existing resource.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub existing_id: Option<i64>,
+    /// For a body that is not JSON: where the parser stopped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position: Option<Position>,
 }
 
 impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
-            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::BadRequest(_) | AppError::MalformedJson { .. } => StatusCode::BAD_REQUEST,
             AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Unauthenticated { .. } | AppError::InvalidCredentials => {
                 StatusCode::UNAUTHORIZED
@@ -172,6 +203,10 @@ impl ResponseError for AppError {
             },
             existing_id: match self {
                 AppError::Conflict { existing_id, .. } => *existing_id,
+                _ => None,
+            },
+            position: match self {
+                AppError::MalformedJson { position, .. } => *position,
                 _ => None,
             },
         };

@@ -67,6 +67,10 @@ pub fn app(
         .app_data(form_config())
         .app_data(query_config())
         .app_data(path_config())
+        // Inside the session middleware: it reads the session of the request it answers.
+        .wrap(actix_web::middleware::from_fn(
+            web::error_pages_know_the_user,
+        ))
         .wrap(sessions)
         .wrap(
             DefaultHeaders::new()
@@ -110,6 +114,9 @@ fn json_config() -> aw::JsonConfig {
                 actix_web::error::JsonPayloadError::ContentType => AppError::BadRequest(
                     "the body must be JSON (Content-Type: application/json)".into(),
                 ),
+                actix_web::error::JsonPayloadError::Deserialize(cause) => {
+                    api::request_errors::malformed(cause)
+                }
                 other => AppError::BadRequest(format!("invalid JSON body: {other}")),
             };
             app_error.into()
@@ -128,14 +135,35 @@ fn form_config() -> aw::FormConfig {
         })
 }
 
+/// A query string the handler cannot read: `422` naming each parameter on the API, the error
+/// page elsewhere.
 fn query_config() -> aw::QueryConfig {
-    aw::QueryConfig::default().error_handler(|error, _req| {
-        AppError::BadRequest(format!("invalid query string: {error}")).into()
+    aw::QueryConfig::default().error_handler(|error, req| {
+        if is_api(req) {
+            api::request_errors::query_error(req, &error.to_string()).into()
+        } else {
+            web::PageError::App(AppError::BadRequest(format!(
+                "the address's query string cannot be read: {error}"
+            )))
+            .into()
+        }
     })
 }
 
+/// A path parameter of the wrong form: `422` naming it on the API (`/api/books/abc`), not found
+/// elsewhere.
 fn path_config() -> aw::PathConfig {
-    aw::PathConfig::default().error_handler(|_error, _req| AppError::NotFound.into())
+    aw::PathConfig::default().error_handler(|_error, req| {
+        if is_api(req) {
+            api::request_errors::path_error(req).into()
+        } else {
+            web::PageError::App(AppError::NotFound).into()
+        }
+    })
+}
+
+fn is_api(req: &HttpRequest) -> bool {
+    req.path().starts_with("/api/")
 }
 
 /// Starts the HTTP server on an already bound listener (tests bind port 0).

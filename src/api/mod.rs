@@ -1,11 +1,13 @@
 //! The JSON API. Handlers are thin: they parse, call a plain function, and answer.
 
+pub mod account;
 pub mod auth;
 pub mod books;
 pub mod connectors;
 pub mod health;
 pub mod openapi;
 pub mod readings;
+pub mod request_errors;
 pub mod transfer;
 
 use actix_web::{web, HttpResponse};
@@ -14,6 +16,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
     openapi::configure(cfg);
     auth::configure(cfg);
+    account::configure(cfg);
     books::configure(cfg);
     connectors::configure(cfg);
     readings::configure(cfg);
@@ -44,22 +47,23 @@ impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for JsonBo
     ) -> Self::Future {
         use crate::error::AppError;
         let json = web::Json::<Box<serde_json::value::RawValue>>::from_request(req, payload);
+        let req = req.clone();
         Box::pin(async move {
             let raw = json.await.map(web::Json::into_inner).map_err(|error| {
                 match error.as_error::<AppError>() {
                     Some(AppError::PayloadTooLarge) => AppError::PayloadTooLarge,
                     Some(AppError::BadRequest(message)) => AppError::BadRequest(message.clone()),
+                    Some(AppError::MalformedJson { message, position }) => {
+                        AppError::MalformedJson {
+                            message: message.clone(),
+                            position: *position,
+                        }
+                    }
                     _ => AppError::BadRequest(error.to_string()),
                 }
             });
             Ok(JsonBody(raw.and_then(|raw| {
-                if !raw.get().starts_with('{') {
-                    return Err(AppError::BadRequest(
-                        "invalid JSON body: expected a JSON object".into(),
-                    ));
-                }
-                serde_json::from_str(raw.get())
-                    .map_err(|e| AppError::BadRequest(format!("invalid JSON body: {e}")))
+                request_errors::read_json(&req, raw.get().as_bytes())
             })))
         })
     }

@@ -58,6 +58,8 @@ pub trait RequiredScope {
 pub struct Read;
 pub struct Write;
 pub struct Connectors;
+/// Scope `all` itself: what a first-party token from `POST /api/auth/login` holds.
+pub struct All;
 
 impl RequiredScope for Read {
     const SCOPE: Scope = Scope::Read;
@@ -67,6 +69,9 @@ impl RequiredScope for Write {
 }
 impl RequiredScope for Connectors {
     const SCOPE: Scope = Scope::Connectors;
+}
+impl RequiredScope for All {
+    const SCOPE: Scope = Scope::All;
 }
 
 /// A caller whose token holds scope `S`.

@@ -1,5 +1,6 @@
 //! Who is calling: passwords, browser sessions with CSRF tokens, signed JWTs and scopes.
 
+pub mod account;
 pub mod csrf;
 pub mod guard;
 pub mod jwt;

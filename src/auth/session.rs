@@ -47,6 +47,15 @@ pub fn sign_out(session: &Session) {
     session.purge();
 }
 
+/// Whether the session was begun with "keep me signed in".
+pub fn remembered(session: &Session) -> bool {
+    session
+        .get::<bool>(REMEMBER)
+        .ok()
+        .flatten()
+        .unwrap_or(false)
+}
+
 /// The user id the session names, fresh or not (to know whose sessions to end).
 pub fn user_id(session: &Session) -> Option<i64> {
     session.get::<i64>(USER_ID).ok().flatten()

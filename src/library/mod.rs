@@ -22,7 +22,10 @@ use utoipa::ToSchema;
 pub type Db = <DbConn as diesel::Connection>::Backend;
 
 /// Where a book sits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]
+///
+/// Read with [`Shelf::parse`] everywhere a shelf name comes in (the API, MCP, the pages and the
+/// importers), so Goodreads' and StoryGraph's names for our shelves are accepted everywhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum Shelf {
     #[default]
@@ -35,6 +38,23 @@ pub enum Shelf {
 impl Shelf {
     pub const ALL: [Shelf; 4] = [Shelf::ToRead, Shelf::Reading, Shelf::Read, Shelf::Abandoned];
 
+    /// Our names, then the other services' names we read as ours (`ALIASES`).
+    pub const ACCEPTED: [&'static str; 6] = [
+        "to-read",
+        "reading",
+        "read",
+        "abandoned",
+        "currently-reading",
+        "did-not-finish",
+    ];
+
+    /// Goodreads' and StoryGraph's names where ours differ (both export `currently-reading`;
+    /// StoryGraph, and our own CSV export, `did-not-finish`).
+    pub const ALIASES: [(&'static str, Shelf); 2] = [
+        ("currently-reading", Shelf::Reading),
+        ("did-not-finish", Shelf::Abandoned),
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Shelf::ToRead => "to-read",
@@ -44,10 +64,55 @@ impl Shelf {
         }
     }
 
+    /// A shelf by our name or an alias, ignoring case and surrounding spaces.
     pub fn parse(text: &str) -> Option<Shelf> {
-        Shelf::ALL.into_iter().find(|s| s.as_str() == text)
+        let text = text.trim();
+        Shelf::ALL
+            .into_iter()
+            .find(|s| s.as_str().eq_ignore_ascii_case(text))
+            .or_else(|| {
+                Shelf::ALIASES
+                    .into_iter()
+                    .find(|(alias, _)| alias.eq_ignore_ascii_case(text))
+                    .map(|(_, shelf)| shelf)
+            })
+    }
+
+    /// What a shelf may be called, for messages.
+    pub fn accepted_names() -> String {
+        Shelf::ACCEPTED.join(", ")
     }
 }
+
+impl<'de> Deserialize<'de> for Shelf {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
+        Shelf::parse(&text).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown shelf {text:?}: use one of {}",
+                Shelf::accepted_names()
+            ))
+        })
+    }
+}
+
+/// The schema lists every name accepted ([`Shelf::ACCEPTED`]); answers use the first four.
+impl utoipa::PartialSchema for Shelf {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(Shelf::ACCEPTED))
+            .description(Some(
+                "A shelf: to-read, reading, read or abandoned. Goodreads' and StoryGraph's \
+                 currently-reading and did-not-finish are accepted as reading and abandoned; \
+                 answers always use the first four.",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for Shelf {}
 
 /// The state of one reading (a session or a read-through).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -1,6 +1,8 @@
-//! `/register`, `/login`, `/logout` and the home page.
+//! `/register`, `/login`, `/logout`, the home page, and `/account` (changing the password,
+//! deleting the account: the rules are `crate::auth::account`'s).
 
-use super::{current_user, redirect, render, Nav, PageError};
+use super::{capitalise, current_user, redirect, render, Nav, PageError, SignedIn};
+use crate::auth::account::{self as rules, PasswordChange};
 use crate::auth::{csrf, password, session};
 use crate::db::{self, models::user};
 use crate::error::AppError;
@@ -18,7 +20,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/register", web::get().to(register_form))
         .route("/register", web::post().to(register))
         .route("/logout", web::get().to(logout_form))
-        .route("/logout", web::post().to(logout));
+        .route("/logout", web::post().to(logout))
+        .route("/account", web::get().to(account_page))
+        .route("/account/password", web::post().to(change_password))
+        .route("/account/delete", web::post().to(delete_account));
 }
 
 type PageResult = Result<HttpResponse, PageError>;
@@ -335,4 +340,174 @@ async fn logout(
     }
     session::sign_out(&session);
     Ok(redirect("/login"))
+}
+
+/// Errors of the password form, each shown under its field.
+#[derive(Default)]
+struct PasswordErrors {
+    current_password: Option<String>,
+    new_password: Option<String>,
+    new_password_confirm: Option<String>,
+}
+
+/// Errors of the deletion form; `confirmed` keeps the box ticked.
+#[derive(Default)]
+struct DeletionErrors {
+    password: Option<String>,
+    confirm: Option<String>,
+    confirmed: bool,
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage {
+    nav: Nav,
+    email: String,
+    notice: Option<String>,
+    password: PasswordErrors,
+    deletion: DeletionErrors,
+    /// Why this account cannot be deleted, when it is the server's last administrator.
+    only_admin: Option<String>,
+}
+
+impl AccountPage {
+    async fn new(state: &AppState, signed: &SignedIn) -> Result<Self, AppError> {
+        let user_id = signed.user.id;
+        let only_admin = match db::run(&state.pool, move |c| rules::may_delete(c, user_id)).await {
+            Err(AppError::Conflict { message, .. }) => Some(capitalise(&message)),
+            Err(other) => return Err(other),
+            Ok(()) => None,
+        };
+        Ok(AccountPage {
+            nav: signed.nav()?,
+            email: signed.user.email.clone(),
+            notice: None,
+            password: PasswordErrors::default(),
+            deletion: DeletionErrors::default(),
+            only_admin,
+        })
+    }
+}
+
+async fn account_page(state: web::Data<AppState>, signed: SignedIn) -> PageResult {
+    render(StatusCode::OK, &AccountPage::new(&state, &signed).await?)
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    csrf_token: String,
+    current_password: String,
+    new_password: String,
+    new_password_confirm: String,
+}
+
+/// Changes the password: this browser stays signed in (under the new session generation);
+/// every other session and every first-party token ends.
+async fn change_password(
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+    signed: SignedIn,
+    form: web::Form<PasswordForm>,
+) -> PageResult {
+    let form = form.into_inner();
+    csrf::verify(&signed.session, &form.csrf_token)?;
+    crate::oauth::rate_limit::check_app(&state, &req, crate::oauth::rate_limit::Bucket::Login)?;
+    let mut errors = PasswordErrors::default();
+    if form.new_password != form.new_password_confirm {
+        errors.new_password_confirm = Some("The two new passwords do not match.".into());
+    } else {
+        let change = PasswordChange {
+            current_password: form.current_password,
+            new_password: form.new_password,
+        };
+        match rules::change_password(&state, signed.user.id, change, None).await {
+            Ok(user) => {
+                let remember = session::remembered(&signed.session);
+                session::sign_in(&signed.session, user.id, user.session_generation, remember)?;
+                let mut page = AccountPage::new(&state, &SignedIn { user, ..signed }).await?;
+                page.notice = Some(
+                    "Your password is changed. Every other session and sign-in token of your \
+                     account is ended."
+                        .into(),
+                );
+                return render(StatusCode::OK, &page);
+            }
+            Err(AppError::Validation(problems)) => {
+                for problem in problems {
+                    match problem.field.as_str() {
+                        "current_password" => {
+                            errors.current_password =
+                                Some("This is not your current password.".into())
+                        }
+                        _ => errors.new_password = Some(capitalise(&problem.message)),
+                    }
+                }
+            }
+            Err(other) => return Err(other.into()),
+        }
+    }
+    let mut page = AccountPage::new(&state, &signed).await?;
+    page.password = errors;
+    render(StatusCode::UNPROCESSABLE_ENTITY, &page)
+}
+
+#[derive(Deserialize)]
+pub struct DeletionForm {
+    csrf_token: String,
+    password: String,
+    /// The "I understand" box: present when ticked.
+    confirm: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "account_deleted.html")]
+struct DeletedPage {
+    nav: Nav,
+}
+
+/// Deletes the account and everything in it, then signs this browser out.
+async fn delete_account(
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+    signed: SignedIn,
+    form: web::Form<DeletionForm>,
+) -> PageResult {
+    let form = form.into_inner();
+    csrf::verify(&signed.session, &form.csrf_token)?;
+    crate::oauth::rate_limit::check_app(&state, &req, crate::oauth::rate_limit::Bucket::Login)?;
+    let mut errors = DeletionErrors {
+        confirmed: form.confirm.is_some(),
+        ..DeletionErrors::default()
+    };
+    if form.confirm.is_none() {
+        errors.confirm = Some("Tick the box to confirm that the account is to be deleted.".into());
+    } else {
+        match rules::delete_account(&state, signed.user.id, form.password).await {
+            Ok(()) => {
+                session::sign_out(&signed.session);
+                return render(
+                    StatusCode::OK,
+                    &DeletedPage {
+                        nav: Nav::anonymous(&signed.session)?,
+                    },
+                );
+            }
+            Err(AppError::Validation(problems)) => {
+                if !problems.is_empty() {
+                    errors.password = Some("This is not your password.".into());
+                }
+            }
+            // The last administrator: the page says so above the form.
+            Err(AppError::Conflict { .. }) => {}
+            Err(other) => return Err(other.into()),
+        }
+    }
+    let mut page = AccountPage::new(&state, &signed).await?;
+    page.deletion = errors;
+    let status = if page.only_admin.is_some() {
+        StatusCode::CONFLICT
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    render(status, &page)
 }

@@ -108,14 +108,64 @@ impl ResponseError for PageError {
                     title: status.canonical_reason().unwrap_or("Error"),
                     message: capitalise(&error.public_message()),
                 };
-                match page.render() {
+                let mut response = match page.render() {
                     Ok(body) => HttpResponse::build(status)
                         .content_type("text/html; charset=utf-8")
                         .body(body),
                     Err(_) => HttpResponse::build(status).body(error.public_message()),
-                }
+                };
+                // Rendered again with the signed-in header by `error_pages_know_the_user`,
+                // which has the request this function lacks.
+                response.extensions_mut().insert(ErrorPageContent {
+                    title: page.title,
+                    message: page.message,
+                });
+                response
             }
         }
+    }
+}
+
+/// What an error page says, kept on its response for [`error_pages_know_the_user`].
+#[derive(Clone)]
+struct ErrorPageContent {
+    title: &'static str,
+    message: String,
+}
+
+/// Middleware: an error page (404, 403, ...) shown to a signed-in user carries the signed-in
+/// header, like every other page. `PageError` renders without the request; this renders the
+/// page again with the session's user, only when there is one.
+pub async fn error_pages_know_the_user(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    let session = req.get_session();
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let response = next.call(req).await?.map_into_boxed_body();
+    let content = response
+        .response()
+        .extensions()
+        .get::<ErrorPageContent>()
+        .cloned();
+    let (Some(content), Some(state)) = (content, state) else {
+        return Ok(response);
+    };
+    let user = match current_user(&state, &session).await {
+        Ok(Some(user)) => user,
+        _ => return Ok(response),
+    };
+    let Ok(nav) = Nav::for_user(&user, &session) else {
+        return Ok(response);
+    };
+    let page = ErrorPage {
+        nav,
+        title: content.title,
+        message: content.message,
+    };
+    match page.render() {
+        Ok(body) => Ok(response.map_body(|_, _| actix_web::body::BoxBody::new(body))),
+        Err(_) => Ok(response),
     }
 }
 

@@ -41,13 +41,13 @@ impl Browser {
             executable("PANICLESS_CHROMEDRIVER", "/usr/bin/chromedriver"),
             executable("PANICLESS_CHROMIUM", "/usr/bin/chromium"),
         ) else {
-            let reason = "browser tests skipped: no /usr/bin/chromedriver or /usr/bin/chromium \
+            let reason = "no /usr/bin/chromedriver or /usr/bin/chromium \
                           (apt-get install chromium chromium-driver, or set PANICLESS_CHROMEDRIVER \
                           and PANICLESS_CHROMIUM)";
             if std::env::var("PANICLESS_REQUIRE_BROWSER").as_deref() == Ok("1") {
                 panic!("PANICLESS_REQUIRE_BROWSER=1 but {reason}");
             }
-            let _ = writeln!(std::io::stderr(), "note: {reason}");
+            crate::common::skips::skipped("Browser tests (Chromium)", reason);
             return None;
         };
         let port = std::net::TcpListener::bind("127.0.0.1:0")

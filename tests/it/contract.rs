@@ -155,7 +155,10 @@ async fn integers_may_carry_a_zero_fraction_and_every_isbn_given_is_checked() {
         r#"{"title": "Half", "pages": 300.5}"#,
     )
     .await;
-    assert_eq!(status, 400);
+    assert_eq!(
+        status, 422,
+        "a fraction is a wrong value, named by its field"
+    );
 
     // 101 tags that merge into one, or 101 blank authors, were accepted against the stated 100
     // items; a cover URL the document's pattern refuses was accepted; a valid `isbn` hid an

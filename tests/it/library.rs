@@ -70,7 +70,7 @@ async fn books_crud_with_validation_and_duplicates() {
                 Some(json!({"title": "x", "bogus": 1})),
             )
             .await;
-        assert_eq!(status, 400, "unknown fields are refused");
+        assert_eq!(status, 422, "unknown fields are refused");
 
         // PATCH changes what is sent; null clears.
         let (status, patched) = app
@@ -169,8 +169,9 @@ async fn listing_filters_sorts_and_pages() {
         assert!(last.get("next_cursor").is_none());
         let (status, problem) = get("/api/books?limit=1000".into()).await;
         assert_eq!(status, 422, "{problem}");
-        let (status, _) = get("/api/books?shelf=nowhere".into()).await;
-        assert_eq!(status, 400);
+        let (status, problem) = get("/api/books?shelf=nowhere".into()).await;
+        assert_eq!(status, 422, "{problem}");
+        assert_eq!(problem["errors"][0]["field"], "shelf", "{problem}");
         app.stop().await;
     }
 }

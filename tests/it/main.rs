@@ -3,7 +3,9 @@
 //! `PANICLESS_TEST_POSTGRES_URL` is set.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod account_control;
 mod accounts;
+mod api_errors;
 mod browser;
 mod browser_import;
 mod claude;

@@ -8,7 +8,6 @@
 //! otherwise it says why it is skipped, and fails under `PANICLESS_REQUIRE_MCP_SDK=1`.
 
 use crate::common::{Backend, TestApp, PASSWORD};
-use std::io::Write;
 
 #[actix_web::test]
 async fn the_official_python_sdk_connects_through_oauth_and_uses_the_tools() {
@@ -19,9 +18,10 @@ async fn the_official_python_sdk_connects_through_oauth_and_uses_the_tools() {
         if std::env::var("PANICLESS_REQUIRE_MCP_SDK").as_deref() == Ok("1") {
             panic!("PANICLESS_REQUIRE_MCP_SDK=1 but PANICLESS_MCP_PYTHON is not set");
         }
-        let _ = writeln!(
-            std::io::stderr(),
-            "note: MCP SDK end-to-end test skipped: set PANICLESS_MCP_PYTHON to a Python with `pip install mcp` (.ci/run does)"
+        crate::common::skips::skipped(
+            "MCP SDK end-to-end test",
+            "PANICLESS_MCP_PYTHON is not set: set it to a Python with `pip install mcp` \
+             (.ci/run does)",
         );
         return;
     };

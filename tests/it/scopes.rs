@@ -9,6 +9,13 @@ use std::collections::BTreeSet;
 /// (method, path as in the OpenAPI document, a concrete path, required scope).
 const ROUTES: &[(&str, &str, &str, &str)] = &[
     ("get", "/api/auth/me", "/api/auth/me", "read"),
+    (
+        "post",
+        "/api/account/password",
+        "/api/account/password",
+        "all",
+    ),
+    ("delete", "/api/account", "/api/account", "all"),
     ("get", "/api/books", "/api/books", "read"),
     ("post", "/api/books", "/api/books", "write"),
     ("get", "/api/books/{id}", "/api/books/1", "read"),

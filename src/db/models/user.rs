@@ -136,29 +136,9 @@ pub fn create(
     })
 }
 
-/// Replaces the password hash and ends every browser session of the user, in one transaction: a
-/// session opened with the old password must not outlive it.
-pub fn set_password(
-    conn: &mut DbConn,
-    id: i64,
-    password_hash: &str,
-    now: NaiveDateTime,
-) -> AppResult<()> {
-    write_transaction(conn, |conn| {
-        diesel::update(users::table.find(id))
-            .set((
-                users::password_hash.eq(password_hash),
-                users::updated_at.eq(now),
-                users::session_generation.eq(users::session_generation + 1),
-            ))
-            .execute(conn)
-    })?;
-    Ok(())
-}
-
 /// Ends every browser session of the user, on every instance: sessions that began under the
 /// generation before this one are refused from their next request on. Called on sign-out
-/// (`set_password` does the same on a password change).
+/// (`crate::auth::account::set_password` does the same on a password change).
 pub fn end_sessions(conn: &mut DbConn, id: i64) -> AppResult<()> {
     write_transaction(conn, |conn| {
         diesel::update(users::table.find(id))

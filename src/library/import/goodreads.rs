@@ -102,13 +102,12 @@ pub fn parse(bytes: &[u8], _now: NaiveDateTime) -> AppResult<Parsed> {
             }
         }
         let exclusive = col("Exclusive Shelf").to_string();
-        let shelf = match exclusive.as_str() {
-            "read" => Shelf::Read,
-            "currently-reading" => Shelf::Reading,
-            "to-read" | "" => Shelf::ToRead,
-            other if means_abandoned(other) => Shelf::Abandoned,
-            _ => Shelf::ToRead,
-        };
+        // Our names and Goodreads' (`Shelf::parse`), then the user's own shelves.
+        let shelf = Shelf::parse(&exclusive).unwrap_or(if means_abandoned(&exclusive) {
+            Shelf::Abandoned
+        } else {
+            Shelf::ToRead
+        });
         let mut tags: Vec<String> = col("Bookshelves")
             .split(',')
             .map(str::trim)

@@ -70,12 +70,7 @@ pub fn parse(bytes: &[u8], _now: NaiveDateTime) -> AppResult<Parsed> {
             }
         );
         let status = col("Read Status");
-        let shelf = match status {
-            "read" => Shelf::Read,
-            "currently-reading" => Shelf::Reading,
-            "did-not-finish" => Shelf::Abandoned,
-            _ => Shelf::ToRead,
-        };
+        let shelf = Shelf::parse(status).unwrap_or_default();
         let mut tags: Vec<String> = split_commas(col("Tags")).collect();
         tags.extend(split_commas(col("Moods")).map(|m| format!("mood: {m}")));
         if !col("Pace").is_empty() {

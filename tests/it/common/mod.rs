@@ -4,9 +4,10 @@
 use panicless::config::Config;
 use panicless::state::AppState;
 use std::collections::HashMap;
-use std::io::Write;
 use std::net::TcpListener;
 use std::sync::Once;
+
+pub mod skips;
 
 pub const PASSWORD: &str = "correct horse battery";
 
@@ -19,6 +20,7 @@ pub enum Backend {
 /// The backends to run storage tests on. PostgreSQL joins when `PANICLESS_TEST_POSTGRES_URL` is
 /// set; when `PANICLESS_REQUIRE_POSTGRES=1` (CI) its absence fails the run instead of skipping.
 pub fn backends() -> Vec<Backend> {
+    skips::run_started();
     if postgres_url().is_some() {
         vec![Backend::Sqlite, Backend::Postgres]
     } else {
@@ -27,12 +29,11 @@ pub fn backends() -> Vec<Backend> {
         }
         static REASON: Once = Once::new();
         REASON.call_once(|| {
-            // Straight to stderr: libtest's capture only intercepts the print macros, and the
-            // reason for skipping must be seen.
-            let _ = writeln!(
-                std::io::stderr(),
-                "note: PostgreSQL tests skipped: PANICLESS_TEST_POSTGRES_URL is not set \
-                 (for example postgres://postgres@127.0.0.1:5432/test)"
+            skips::skipped(
+                "PostgreSQL",
+                "PANICLESS_TEST_POSTGRES_URL is not set (for example \
+                 postgres://postgres@127.0.0.1:5432/test): every test ran on SQLite only, and the \
+                 cluster and resilience tests did not run",
             );
         });
         vec![Backend::Sqlite]
@@ -135,6 +136,7 @@ impl TestApp {
     }
 
     pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp {
+        skips::run_started();
         let db = TestDb::new(backend);
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
