@@ -79,6 +79,10 @@ pub enum AppError {
     /// Signed in, but not allowed (for example a non-administrator on an admin page).
     #[error("you are not allowed to do this")]
     Forbidden,
+    /// A password asked again before a change to the account (`field` names it) is not the
+    /// account's. A 403 rather than a 422: the request is well-formed, the caller is refused.
+    #[error("the password given is not this account's password")]
+    WrongPassword { field: &'static str },
     /// Does not exist, or belongs to someone else: the two are not told apart.
     #[error("not found")]
     NotFound,
@@ -122,6 +126,7 @@ impl AppError {
             AppError::InvalidCredentials => "invalid_credentials",
             AppError::CsrfRejected => "csrf_rejected",
             AppError::Forbidden => "forbidden",
+            AppError::WrongPassword { .. } => "wrong_password",
             AppError::NotFound => "not_found",
             AppError::Conflict { .. } => "conflict",
             AppError::PayloadTooLarge => "payload_too_large",
@@ -177,7 +182,9 @@ impl ResponseError for AppError {
                 StatusCode::UNAUTHORIZED
             }
             AppError::CsrfRejected => StatusCode::FORBIDDEN,
-            AppError::InsufficientScope { .. } | AppError::Forbidden => StatusCode::FORBIDDEN,
+            AppError::InsufficientScope { .. }
+            | AppError::Forbidden
+            | AppError::WrongPassword { .. } => StatusCode::FORBIDDEN,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Conflict { .. } => StatusCode::CONFLICT,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -199,6 +206,12 @@ impl ResponseError for AppError {
             code: self.code().to_string(),
             errors: match self {
                 AppError::Validation(errors) => errors.clone(),
+                AppError::WrongPassword { field } => {
+                    vec![FieldError::new(
+                        *field,
+                        "is not the account's current password",
+                    )]
+                }
                 _ => Vec::new(),
             },
             existing_id: match self {

@@ -51,8 +51,8 @@ fn first_party(auth: &Authorized<All>) -> AppResult<()> {
     security(("bearer" = ["all"])),
     responses((status = 204, description = "The password is changed"),
               (status = 401, body = Problem),
-              (status = 403, body = Problem, description = "Not a first-party token"),
-              (status = 422, body = Problem, description = "The current password is wrong, or the new one breaks the rules")))]
+              (status = 403, body = Problem, description = "Not a first-party token, or the current password is wrong (`wrong_password`, naming `current_password`)"),
+              (status = 422, body = Problem, description = "The new password breaks the rules")))]
 pub async fn change_password(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -79,9 +79,9 @@ pub async fn change_password(
     security(("bearer" = ["all"])),
     responses((status = 204, description = "The account and its data are deleted"),
               (status = 401, body = Problem),
-              (status = 403, body = Problem, description = "Not a first-party token"),
+              (status = 403, body = Problem, description = "Not a first-party token, or the password is wrong (`wrong_password`, naming `password`)"),
               (status = 409, body = Problem, description = "The last administrator cannot delete their account"),
-              (status = 422, body = Problem, description = "The password is wrong")))]
+              (status = 422, body = Problem, description = "The body is not a deletion request")))]
 pub async fn delete(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -5,6 +5,7 @@ use crate::auth::guard::{Authorized, Read, Write};
 use crate::db::{self, models::now};
 use crate::error::{AppError, AppResult, Problem};
 use crate::library::export::{self, LibraryExport};
+use crate::library::import::panicless::LibraryBackup;
 use crate::library::import::{self, ImportReport, Source};
 use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -180,7 +181,7 @@ pub async fn import_storygraph(
 /// or title and author, gains only what it lacks; a reading already here is not added again).
 /// In the report, a row's `line` is the book's position in `books`, from 1.
 #[utoipa::path(post, path = "/api/import/panicless", tag = "import",
-    request_body(content = LibraryExport, content_type = "application/json", description = "The JSON export"),
+    request_body(content = LibraryBackup, content_type = "application/json", description = "The JSON export (only `books` is needed)"),
     security(("bearer" = ["write"]), ("oauth2" = ["write"])),
     responses((status = 200, body = ImportReport), (status = 400, body = Problem), (status = 401, body = Problem),
               (status = 403, body = Problem), (status = 413, body = Problem), (status = 422, body = Problem)))]

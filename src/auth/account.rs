@@ -74,7 +74,7 @@ pub struct PasswordChange {
 }
 
 /// Checks the current password and the new one, then [`set_password`]. A wrong current
-/// password is a validation error on `current_password`; a new one that breaks the sign-up rules
+/// password is `WrongPassword` (403) on `current_password`; a new one that breaks the sign-up rules
 /// is one on `new_password`.
 pub async fn change_password(
     state: &AppState,
@@ -102,12 +102,12 @@ pub async fn change_password(
     .await
 }
 
-/// Checks the password of `user_id`; a wrong one is a validation error on `field`.
+/// Checks the password of `user_id`; a wrong one is `WrongPassword` naming `field`.
 async fn check_password(
     state: &AppState,
     user_id: i64,
     password: String,
-    field: &str,
+    field: &'static str,
 ) -> AppResult<()> {
     let found = crate::db::run(&state.pool, move |conn| user::find(conn, user_id))
         .await?
@@ -119,10 +119,7 @@ async fn check_password(
     {
         Ok(())
     } else {
-        Err(AppError::validation(
-            field,
-            "is not the account's current password",
-        ))
+        Err(AppError::WrongPassword { field })
     }
 }
 

@@ -432,15 +432,12 @@ async fn change_password(
                 );
                 return render(StatusCode::OK, &page);
             }
+            Err(AppError::WrongPassword { .. }) => {
+                errors.current_password = Some("This is not your current password.".into())
+            }
             Err(AppError::Validation(problems)) => {
                 for problem in problems {
-                    match problem.field.as_str() {
-                        "current_password" => {
-                            errors.current_password =
-                                Some("This is not your current password.".into())
-                        }
-                        _ => errors.new_password = Some(capitalise(&problem.message)),
-                    }
+                    errors.new_password = Some(capitalise(&problem.message));
                 }
             }
             Err(other) => return Err(other.into()),
@@ -492,10 +489,8 @@ async fn delete_account(
                     },
                 );
             }
-            Err(AppError::Validation(problems)) => {
-                if !problems.is_empty() {
-                    errors.password = Some("This is not your password.".into());
-                }
+            Err(AppError::WrongPassword { .. }) => {
+                errors.password = Some("This is not your password.".into());
             }
             // The last administrator: the page says so above the form.
             Err(AppError::Conflict { .. }) => {}

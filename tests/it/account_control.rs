@@ -79,7 +79,9 @@ async fn changing_the_password_ends_other_sessions_and_first_party_tokens() {
                 Some(json!({"current_password": "not it at all", "new_password": NEW_PASSWORD})),
             )
             .await;
-        assert_eq!(status, 422, "{problem}");
+        // A well-formed request from a caller who does not know the password: refused, 403.
+        assert_eq!(status, 403, "{problem}");
+        assert_eq!(problem["code"], "wrong_password");
         assert_eq!(problem["errors"][0]["field"], "current_password");
         let (status, problem) = app
             .api(
@@ -206,7 +208,8 @@ async fn deleting_the_account_takes_everything_and_keeps_the_last_administrator(
                 Some(json!({"password": "wrong one!"})),
             )
             .await;
-        assert_eq!(status, 422, "{problem}");
+        assert_eq!(status, 403, "{problem}");
+        assert_eq!(problem["code"], "wrong_password");
         assert_eq!(problem["errors"][0]["field"], "password");
         let (status, problem) = app
             .api(Method::DELETE, "/api/account", &token, Some(json!({})))

@@ -81,15 +81,63 @@ struct BackupReading {
     source_key: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct BackupFile {
+/// A whole-library backup as `POST /api/import/panicless` reads it: the JSON export
+/// (`export::LibraryExport`). Only `books` is needed; `format` and `version`, when given, must
+/// be this library's; anything else (`exported_at`) is ignored. Each book is read on its own, so
+/// one that cannot be read is reported in the answer and the others imported.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct LibraryBackup {
+    /// `panicless-library`, when given.
+    #[schema(value_type = Option<String>, pattern = "^panicless-library$")]
+    #[serde(default)]
+    format: Option<serde_json::Value>,
+    /// 1, when given.
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 1)]
+    #[serde(default)]
+    version: Option<serde_json::Value>,
+    /// The books, as `GET /api/export` writes them (`ExportedBook`).
+    #[schema(value_type = Vec<Object>)]
     books: Vec<serde_json::Value>,
+}
+
+impl LibraryBackup {
+    /// What makes the file not this library's backup at all, by field. Each book is checked on
+    /// its own later (a book that cannot be read is a row problem, not a refusal).
+    fn problems(&self) -> Vec<crate::error::FieldError> {
+        use crate::error::FieldError;
+        let mut problems = Vec::new();
+        match &self.format {
+            None | Some(serde_json::Value::Null) => {}
+            Some(serde_json::Value::String(f)) if f == crate::library::export::FORMAT => {}
+            Some(_) => problems.push(FieldError::new(
+                "format",
+                format!("must be \"{}\"", crate::library::export::FORMAT),
+            )),
+        }
+        match &self.version {
+            None | Some(serde_json::Value::Null) => {}
+            Some(v) if v.as_f64() == Some(1.0) => {}
+            Some(_) => problems.push(FieldError::new(
+                "version",
+                "must be 1: this server reads version 1 of the export",
+            )),
+        }
+        for (i, book) in self.books.iter().enumerate() {
+            if !book.is_object() {
+                problems.push(FieldError::new(
+                    &format!("books[{i}]"),
+                    "must be an object: a book as the export writes it",
+                ));
+            }
+        }
+        problems
+    }
 }
 
 /// The books of a JSON export, each numbered by its position in `books` (from 1). A book that
 /// cannot be read is reported, and the others imported.
 pub fn parse(bytes: &[u8], _now: NaiveDateTime) -> AppResult<Parsed> {
-    let file: BackupFile = serde_json::from_slice(bytes).map_err(|e| {
+    let file: LibraryBackup = serde_json::from_slice(bytes).map_err(|e| {
         if e.is_data() {
             AppError::validation(
                 "file",
@@ -102,6 +150,10 @@ pub fn parse(bytes: &[u8], _now: NaiveDateTime) -> AppResult<Parsed> {
             super::not_the_format(Source::Panicless, bytes)
         }
     })?;
+    let problems = file.problems();
+    if !problems.is_empty() {
+        return Err(AppError::Validation(problems));
+    }
     Ok(file
         .books
         .into_iter()
