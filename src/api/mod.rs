@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod books;
 pub mod connectors;
+pub mod goals;
 pub mod health;
 pub mod openapi;
 pub mod readings;
@@ -16,6 +17,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     auth::configure(cfg);
     books::configure(cfg);
     connectors::configure(cfg);
+    goals::configure(cfg);
     readings::configure(cfg);
     transfer::configure(cfg);
 }

@@ -61,6 +61,17 @@ diesel::table! {
     }
 }
 
+// Yearly reading goals (migration 2026-12-05-000400): see `library::goals`.
+diesel::table! {
+    reading_goals (user_id, year) {
+        user_id -> BigInt,
+        year -> Integer,
+        books -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::table! {
     books (id) {
         id -> BigInt,
@@ -254,6 +265,7 @@ diesel::joinable!(oauth_codes -> oauth_clients (client_id));
 diesel::joinable!(oauth_tokens -> users (user_id));
 diesel::joinable!(oauth_tokens -> oauth_clients (client_id));
 diesel::joinable!(connectors -> users (user_id));
+diesel::joinable!(reading_goals -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     library_versions,
@@ -261,6 +273,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     reading_authors,
     reading_tags,
     reading_days,
+    reading_goals,
     users,
     books,
     book_tags,

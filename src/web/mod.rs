@@ -1,6 +1,7 @@
 //! Server-rendered pages (Askama templates in `templates/`), and how errors look on them.
 
 pub mod account;
+pub mod charts;
 pub mod connectors;
 
 use crate::auth::{csrf, session};
