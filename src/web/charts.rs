@@ -2,13 +2,13 @@
 //! `viewBox`, which the templates draw as inline SVG (no JavaScript, no style attributes: the
 //! stylesheet colours them through classes, so light and dark schemes both work).
 //!
-//! The viewBoxes are narrow (360 units) so that text stays readable when a chart is scaled down
+//! The viewBoxes are narrow (320 units, text 12 units high) so that text stays readable when a chart is scaled down
 //! to a phone's width; the calendar is wider and scrolls sideways there instead.
 
 use chrono::{Datelike, NaiveDate};
 
 /// Width of the bar charts' viewBox.
-pub const WIDTH: f64 = 360.0;
+pub const WIDTH: f64 = 320.0;
 
 /// A value axis from 0 to `max`, with ticks at every `step`: "nice" numbers (1, 2 or 5 times a
 /// power of ten), so that the grid lines fall on round values. Computed in `i128` so that the
@@ -103,8 +103,11 @@ pub fn compact(n: i128) -> String {
 /// A gridline and its label.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tick {
-    /// Vertical position (column charts) or horizontal position (row charts).
+    /// Where the line or the thing labelled is: vertical position (column charts, weekdays) or
+    /// horizontal position (months).
     pub at: f64,
+    /// Where the label's text sits (its baseline, or its start).
+    pub text_at: f64,
     pub label: String,
 }
 
@@ -117,6 +120,8 @@ pub struct Column {
     pub height: f64,
     /// Centre of the column, for its labels.
     pub middle: f64,
+    /// Baseline of the value's text, just above the column.
+    pub value_y: f64,
     /// The category under the column; empty when there is no room to label every column.
     pub label: String,
     /// The value above the column; empty when the columns are too narrow for it.
@@ -134,6 +139,8 @@ pub struct ColumnChart {
     pub left: f64,
     pub right: f64,
     pub baseline: f64,
+    /// Right end of the tick labels.
+    pub tick_x: f64,
     /// Where the category labels sit.
     pub label_y: f64,
     pub ticks: Vec<Tick>,
@@ -151,22 +158,26 @@ pub fn columns(points: &[(String, i64)], unit: &str) -> ColumnChart {
     let ticks = scale
         .ticks()
         .into_iter()
-        .map(|value| Tick {
-            at: tenth(baseline - plot * (value as f64 / scale.max as f64)),
-            label: compact(value),
+        .map(|value| {
+            let at = tenth(baseline - plot * (value as f64 / scale.max as f64));
+            Tick {
+                at,
+                text_at: tenth(at + 4.0),
+                label: compact(value),
+            }
         })
         .collect();
     let count = points.len().max(1) as f64;
     let slot = (right - left) / count;
     let bar = slot * 0.7;
-    // Label every n-th category so that labels (11-unit text, about 6.5 units a character)
+    // Label every n-th category so that labels (12-unit text, about 6.5 units a character)
     // do not collide.
     let longest_label = points
         .iter()
         .map(|p| p.0.chars().count())
         .max()
         .unwrap_or(0);
-    let every = ((longest_label as f64 * 6.5 + 4.0) / slot).ceil().max(1.0) as usize;
+    let every = ((longest_label as f64 * 6.5 + 2.0) / slot).ceil().max(1.0) as usize;
     let columns = points
         .iter()
         .enumerate()
@@ -179,6 +190,7 @@ pub fn columns(points: &[(String, i64)], unit: &str) -> ColumnChart {
                 width: tenth(bar),
                 height: tenth(h),
                 middle: tenth(x + bar / 2.0),
+                value_y: tenth(baseline - h - 3.0),
                 label: if i % every == 0 {
                     label.clone()
                 } else {
@@ -199,6 +211,7 @@ pub fn columns(points: &[(String, i64)], unit: &str) -> ColumnChart {
         left,
         right,
         baseline,
+        tick_x: left - 4.0,
         label_y: baseline + 16.0,
         ticks,
         columns,
@@ -224,18 +237,19 @@ pub struct Row {
 pub struct RowChart {
     pub width: f64,
     pub height: f64,
-    /// Where the bars start (names are right-aligned just before).
+    /// Where the bars start, and where the names end (right-aligned just before).
     pub left: f64,
+    pub label_x: f64,
     pub bar_height: f64,
     pub rows: Vec<Row>,
 }
 
 /// The most characters of a name shown beside its bar.
-const NAME_CHARS: usize = 20;
+const NAME_CHARS: usize = 18;
 
 /// Lays out `items` (name, value), largest first as given, one row each.
 pub fn rows(items: &[(String, i64)]) -> RowChart {
-    let (left, right, row_height, bar_height) = (132.0, WIDTH - 36.0, 24.0, 16.0);
+    let (left, right, row_height, bar_height) = (128.0, WIDTH - 40.0, 24.0, 16.0);
     let largest = items.iter().map(|i| i.1).max().unwrap_or(0);
     // Bars in proportion to the largest value itself: names, not an axis, carry these.
     let longest = largest.max(1) as f64;
@@ -260,6 +274,7 @@ pub fn rows(items: &[(String, i64)]) -> RowChart {
         width: WIDTH,
         height: tenth(8.0 + row_height * items.len() as f64),
         left,
+        label_x: left - 6.0,
         bar_height,
         rows,
     }
@@ -291,6 +306,9 @@ pub struct Calendar {
     pub width: f64,
     pub height: f64,
     pub cell: f64,
+    /// Right end of the weekday names, and the baseline of the month names.
+    pub label_x: f64,
+    pub month_y: f64,
     pub cells: Vec<Cell>,
     /// Month names over the week in which each month begins.
     pub months: Vec<Tick>,
@@ -325,6 +343,8 @@ pub fn calendar(year: i32, active: &[(NaiveDate, i64)]) -> Calendar {
             width: left,
             height: top,
             cell,
+            label_x: left - 4.0,
+            month_y: top - 5.0,
             cells: Vec::new(),
             months: Vec::new(),
             weekdays: Vec::new(),
@@ -378,16 +398,24 @@ pub fn calendar(year: i32, active: &[(NaiveDate, i64)]) -> Calendar {
     let months = (1..=12)
         .filter_map(|m| NaiveDate::from_ymd_opt(year, m, 1))
         .zip(MONTHS)
-        .map(|(day, name)| Tick {
-            at: position(day).0,
-            label: name.to_string(),
+        .map(|(day, name)| {
+            let at = position(day).0;
+            Tick {
+                at,
+                text_at: at,
+                label: name.to_string(),
+            }
         })
         .collect();
     let weekdays = [(0, "Mon"), (2, "Wed"), (4, "Fri")]
         .into_iter()
-        .map(|(row, name)| Tick {
-            at: tenth(top + pitch * f64::from(row) + cell - 2.0),
-            label: name.to_string(),
+        .map(|(row, name)| {
+            let at = tenth(top + pitch * f64::from(row));
+            Tick {
+                at,
+                text_at: tenth(at + cell - 1.0),
+                label: name.to_string(),
+            }
         })
         .collect();
     let weeks = (last.ordinal0() + offset) / 7 + 1;
@@ -395,6 +423,8 @@ pub fn calendar(year: i32, active: &[(NaiveDate, i64)]) -> Calendar {
         width: tenth(left + pitch * f64::from(weeks)),
         height: tenth(top + pitch * 7.0),
         cell,
+        label_x: left - 4.0,
+        month_y: top - 5.0,
         cells,
         months,
         weekdays,
@@ -466,7 +496,7 @@ mod tests {
         assert_eq!(column.title, "2026: 7 books");
         assert!(column.x >= chart.left && column.x + column.width <= chart.right);
         let row = &rows(&[("Ursula K. Le Guin".into(), 4)]).rows[0];
-        assert_eq!(row.width, 192.0);
+        assert_eq!(row.width, 152.0);
         assert_eq!(row.value_label, "4");
     }
 

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod charts;
 pub mod connectors;
+pub mod stats;
 
 use crate::auth::{csrf, session};
 use crate::db::{self, models::user};
@@ -18,6 +19,7 @@ use futures_util::future::LocalBoxFuture;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     account::configure(cfg);
     connectors::configure(cfg);
+    stats::configure(cfg);
     cfg.route("/assets/style.css", web::get().to(stylesheet));
 }
 
