@@ -100,7 +100,7 @@ impl Browser {
 }
 
 /// Runs `scenario` in a fresh browser; on failure saves a screenshot, then fails.
-async fn in_browser<F, Fut>(name: &str, scenario: F)
+pub(crate) async fn in_browser<F, Fut>(name: &str, scenario: F)
 where
     F: FnOnce(Client) -> Fut,
     Fut: std::future::Future<Output = ()>,
@@ -133,7 +133,7 @@ where
 }
 
 /// Waits until the page's source contains `needle`, and returns the source.
-async fn wait_for_text(c: &Client, needle: &str) -> String {
+pub(crate) async fn wait_for_text(c: &Client, needle: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let source = c.source().await.unwrap();
@@ -150,7 +150,7 @@ async fn wait_for_text(c: &Client, needle: &str) -> String {
 }
 
 /// Waits until the address bar starts with `prefix`, and returns it.
-async fn wait_for_url(c: &Client, prefix: &str) -> String {
+pub(crate) async fn wait_for_url(c: &Client, prefix: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let url = c.current_url().await.unwrap().to_string();
@@ -167,7 +167,7 @@ async fn wait_for_url(c: &Client, prefix: &str) -> String {
 
 /// Types into the field whose `<label>` reads `label`: finding inputs by their label proves
 /// every field used here has one.
-async fn fill(c: &Client, label: &str, text: &str) {
+pub(crate) async fn fill(c: &Client, label: &str, text: &str) {
     let label_element = c
         .find(Locator::XPath(&format!(
             "//label[normalize-space(.)='{label}']"
@@ -179,7 +179,7 @@ async fn fill(c: &Client, label: &str, text: &str) {
     input.send_keys(text).await.unwrap();
 }
 
-async fn press(c: &Client, button_text: &str) {
+pub(crate) async fn press(c: &Client, button_text: &str) {
     c.find(Locator::XPath(&format!(
         "//button[normalize-space(.)='{button_text}']"
     )))
@@ -190,7 +190,7 @@ async fn press(c: &Client, button_text: &str) {
     .unwrap();
 }
 
-async fn sign_in(c: &Client, app: &TestApp, email: &str) {
+pub(crate) async fn sign_in(c: &Client, app: &TestApp, email: &str) {
     c.goto(&app.at("/login")).await.unwrap();
     fill(c, "Email", email).await;
     fill(c, "Password", PASSWORD).await;

@@ -5,6 +5,7 @@
 
 mod accounts;
 mod browser;
+mod browser_stats;
 mod claude;
 mod client_metadata;
 mod cluster;
@@ -12,6 +13,7 @@ mod common;
 mod connectors;
 mod connectors_oauth;
 mod contract;
+mod goals;
 mod guard;
 mod import;
 mod library;
@@ -23,4 +25,5 @@ mod oauth_attacks;
 mod oauth_client;
 mod resilience;
 mod scopes;
+mod stats_pages;
 mod storage;

@@ -1,0 +1,1 @@
+//! The statistics page in real Chromium.
