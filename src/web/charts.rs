@@ -296,6 +296,8 @@ pub struct Cell {
     pub y: f64,
     /// 0 (nothing) to 4 (the busiest days).
     pub level: u8,
+    /// A day after today: drawn as an outline only.
+    pub future: bool,
     /// For days with activity: the date and the count, as a tooltip.
     pub title: Option<String>,
 }
@@ -331,8 +333,9 @@ pub fn level(events: i64) -> u8 {
     }
 }
 
-/// Lays out every day of `year`, shading those in `active` (day, events).
-pub fn calendar(year: i32, active: &[(NaiveDate, i64)]) -> Calendar {
+/// Lays out every day of `year`, shading those in `active` (day, events, in order); the days
+/// after `today` are marked as still to come.
+pub fn calendar(year: i32, active: &[(NaiveDate, i64)], today: NaiveDate) -> Calendar {
     let (cell, gap, left, top) = (11.0, 2.0, 30.0, 16.0);
     let pitch = cell + gap;
     let (Some(first), Some(last)) = (
@@ -380,6 +383,7 @@ pub fn calendar(year: i32, active: &[(NaiveDate, i64)]) -> Calendar {
                 x,
                 y,
                 level: level(count),
+                future: day > today,
                 title: (count > 0).then(|| {
                     format!(
                         "{}: {} {}",
@@ -573,7 +577,11 @@ mod tests {
     fn the_calendar_puts_each_day_under_its_weekday() {
         let day = |m, d| NaiveDate::from_ymd_opt(2026, m, d).unwrap();
         // 1 January 2026 is a Thursday: the fourth row of the first column.
-        let cal = calendar(2026, &[(day(1, 1), 1), (day(1, 5), 7), (day(12, 31), 2)]);
+        let cal = calendar(
+            2026,
+            &[(day(1, 1), 1), (day(1, 5), 7), (day(12, 31), 2)],
+            day(12, 30),
+        );
         assert_eq!(cal.cells.len(), 365);
         assert_eq!((cal.cells[0].x, cal.cells[0].y), (30.0, 16.0 + 13.0 * 3.0));
         assert_eq!(cal.cells[0].level, 1);
@@ -587,12 +595,13 @@ mod tests {
         assert_eq!(cal.cells[1].level, 0);
         assert!(cal.cells[1].title.is_none());
         assert_eq!(cal.cells[364].level, 2);
+        assert!(cal.cells[364].future && !cal.cells[363].future);
         assert_eq!(cal.months.len(), 12);
         assert_eq!(cal.months[0].at, 30.0);
         assert!(cal.cells.iter().all(|c| c.x + cal.cell <= cal.width));
         // A leap year has 366 days; an empty year has all days at level 0.
-        let leap = calendar(2024, &[]);
+        let leap = calendar(2024, &[], day(6, 1));
         assert_eq!(leap.cells.len(), 366);
-        assert!(leap.cells.iter().all(|c| c.level == 0));
+        assert!(leap.cells.iter().all(|c| c.level == 0 && !c.future));
     }
 }

@@ -453,7 +453,7 @@ impl StatsPage {
             })
             .collect();
         let calendar = Figure {
-            chart: charts::calendar(year, &days),
+            chart: charts::calendar(year, &days, today),
             alt: Alt {
             id: "chart-calendar",
             title: format!("Reading days in {year}"),

@@ -134,9 +134,16 @@ async fn the_page_draws_every_chart_with_its_text_and_numbers() {
         } else {
             365
         };
-        assert_eq!(html.matches("class=\"day lvl").count(), days);
+        use chrono::Datelike;
+        let past = chrono::Utc::now().date_naive().ordinal() as usize;
+        assert_eq!(html.matches("class=\"day ").count(), days);
+        assert_eq!(
+            html.matches("class=\"day future\"").count(),
+            days - past,
+            "days to come are outlined"
+        );
         assert_eq!(html.matches("class=\"day lvl2\"").count(), 1, "{html}");
-        assert_eq!(html.matches("class=\"day lvl0\"").count(), days - 1);
+        assert_eq!(html.matches("class=\"day lvl0\"").count(), past - 1);
 
         // Another year: its own months, the same all-time charts, and a selector with the years.
         let (status, other) = page(&browser, &app.at(&format!("/stats?year={}", year - 2))).await;
