@@ -19,6 +19,29 @@ async fn reader(app: &TestApp, email: &str) -> (reqwest::Client, String) {
     (browser, token)
 }
 
+/// Every field a person fills in (input, select) has a `<label for>` naming its id.
+fn assert_fields_labelled(html: &str) {
+    for tag_name in ["<input", "<select"] {
+        let mut rest = html;
+        while let Some(at) = rest.find(tag_name) {
+            let tag = &rest[at..at + rest[at..].find('>').unwrap()];
+            rest = &rest[at + tag.len()..];
+            if tag.contains("type=\"hidden\"") {
+                continue;
+            }
+            let id = tag
+                .split(" id=\"")
+                .nth(1)
+                .and_then(|t| t.split('"').next())
+                .unwrap_or_else(|| panic!("no id: {tag}"));
+            assert!(
+                html.contains(&format!("<label for=\"{id}\"")),
+                "no label for {tag}>"
+            );
+        }
+    }
+}
+
 async fn page(browser: &reqwest::Client, url: &str) -> (u16, String) {
     let response = browser.get(url).send().await.unwrap();
     (response.status().as_u16(), response.text().await.unwrap())
@@ -75,6 +98,7 @@ async fn the_page_draws_every_chart_with_its_text_and_numbers() {
         let (status, html) = page(&browser, &app.at(&format!("/stats?year={year}"))).await;
         assert_eq!(status, 200);
         assert!(!html.contains("<script"), "no JavaScript");
+        assert_fields_labelled(&html);
         assert!(
             !html.contains("style=\""),
             "no inline styles (the CSP forbids them)"
@@ -253,6 +277,7 @@ async fn the_goal_form_saves_refuses_and_returns() {
         // From the home page: back to the home page, which shows the progress.
         let (_, home) = page(&browser, &app.at("/")).await;
         assert!(home.contains(&format!("Reading goal for {year}")), "{home}");
+        assert_fields_labelled(&home);
         assert!(home.contains("name=\"from\" value=\"home\""));
         finished_book(
             &app,
