@@ -61,6 +61,15 @@ diesel::table! {
     }
 }
 
+// Finished readings by rating, kept by triggers (migration 2026-12-05-000410).
+diesel::table! {
+    reading_ratings (user_id, rating) {
+        user_id -> BigInt,
+        rating -> Double,
+        readings -> BigInt,
+    }
+}
+
 // Yearly reading goals (migration 2026-12-05-000400): see `library::goals`.
 diesel::table! {
     reading_goals (user_id, year) {
@@ -274,6 +283,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     reading_tags,
     reading_days,
     reading_goals,
+    reading_ratings,
     users,
     books,
     book_tags,

@@ -1,9 +1,9 @@
-//! Reading statistics. The sums by month, author, tag and day are kept by triggers as readings,
-//! books and tags change (migrations `*_reading_tallies`), so a request reads a few small rows
+//! Reading statistics. The sums by month, author, tag, day and rating are kept by triggers as
+//! readings, books and tags change (migrations `*_reading_tallies`, `*_reading_ratings`), so a request reads a few small rows
 //! instead of aggregating every reading; the same queries serve both backends.
 
 use crate::db::schema::{
-    books, reading_authors, reading_days, reading_months, reading_tags, readings,
+    books, reading_authors, reading_days, reading_months, reading_ratings, reading_tags, readings,
 };
 use crate::db::time::StoredDate;
 use crate::db::DbConn;
@@ -257,12 +257,10 @@ pub fn compute(
         .collect();
     let (current_streak_days, longest_streak_days) = streaks(&days, today);
 
-    let rated_readings: Vec<(Option<f64>, i64)> = readings::table
-        .filter(readings::user_id.eq(user_id))
-        .filter(readings::status.eq("finished"))
-        .filter(readings::rating.is_not_null())
-        .group_by(readings::rating)
-        .select((readings::rating, diesel::dsl::count_star()))
+    let rated_readings: Vec<(f64, i64)> = reading_ratings::table
+        .filter(reading_ratings::user_id.eq(user_id))
+        .filter(reading_ratings::readings.gt(0))
+        .select((reading_ratings::rating, reading_ratings::readings))
         .load(conn)?;
     let ratings = by_stars(&rated_readings);
 
@@ -289,12 +287,11 @@ pub fn compute(
 }
 
 /// Ratings (0.25 to 5) and how many readings carry each, as counts per whole star.
-pub fn by_stars(rated: &[(Option<f64>, i64)]) -> Vec<RatingCount> {
+pub fn by_stars(rated: &[(f64, i64)]) -> Vec<RatingCount> {
     let mut counts: Vec<RatingCount> = (1..=5)
         .map(|stars| RatingCount { stars, readings: 0 })
         .collect();
     for &(rating, readings) in rated {
-        let Some(rating) = rating else { continue };
         // Half up: 4.5 is five stars, 4.25 four; 0.25 is still one.
         let stars = ((rating + 0.5).floor() as i32).clamp(1, 5);
         if let Some(count) = counts.iter_mut().find(|c| c.stars == stars) {
@@ -380,14 +377,7 @@ mod tests {
 
     #[test]
     fn ratings_are_counted_by_the_nearest_star() {
-        let counts = by_stars(&[
-            (Some(0.25), 1),
-            (Some(1.0), 2),
-            (Some(4.25), 3),
-            (Some(4.5), 4),
-            (Some(5.0), 5),
-            (None, 9),
-        ]);
+        let counts = by_stars(&[(0.25, 1), (1.0, 2), (4.25, 3), (4.5, 4), (5.0, 5)]);
         let readings: Vec<i64> = counts.iter().map(|c| c.readings).collect();
         assert_eq!(readings, [3, 0, 0, 3, 9]);
         assert_eq!(
