@@ -34,6 +34,8 @@ pub struct GoalCard {
     pub books_read: i64,
     /// Whether a goal may be set for this year (`goals::validate_year`).
     pub settable: bool,
+    /// The current year, to word the invitation to set a goal.
+    pub this_year: i32,
     /// What the field holds: what was typed when the form was refused, else the goal.
     pub input: String,
     pub error: Option<String>,
@@ -44,17 +46,20 @@ pub struct GoalCard {
 }
 
 impl GoalCard {
-    pub fn books_read_text(&self) -> String {
-        let books = if self.books_read == 1 {
-            "book"
-        } else {
-            "books"
-        };
-        format!(
-            "{} {books} finished in {}.",
-            charts::grouped(self.books_read),
+    /// What the card says when no goal is set.
+    pub fn without_goal_text(&self) -> String {
+        let read = format!(
+            "{} finished in {}.",
+            plural(self.books_read, "book", "books"),
             self.year
-        )
+        );
+        let invitation = match self.year.cmp(&self.this_year) {
+            _ if !self.settable => "",
+            std::cmp::Ordering::Less => " Set the goal you had to see whether you reached it.",
+            std::cmp::Ordering::Equal => " Set a goal to follow your progress through the year.",
+            std::cmp::Ordering::Greater => " Set a goal to plan the year.",
+        };
+        format!("{read}{invitation}")
     }
 }
 
@@ -81,6 +86,7 @@ pub fn goal_card(
         goal,
         books_read,
         settable: goals::validate_year(year, today).is_ok(),
+        this_year: today.year(),
         error: None,
         from,
         notice: None,
@@ -494,10 +500,16 @@ impl StatsPage {
             ),
         ];
         if let Some(rating) = stats.average_rating {
-            figures.push(("Average rating".to_string(), format!("{rating:.2} of 5")));
+            figures.push((
+                "Average rating, all time".to_string(),
+                format!("{rating:.2} of 5"),
+            ));
         }
         if let Some(days) = stats.average_days_to_finish {
-            figures.push(("Average days to finish".to_string(), format!("{days:.1}")));
+            figures.push((
+                "Days to finish a book, on average".to_string(),
+                format!("{days:.1}"),
+            ));
         }
 
         // Years to choose from: those with finished readings, this year and the one shown.
@@ -682,5 +694,36 @@ mod tests {
         assert!(parse_books("2.5").is_err());
         assert_eq!(back_to("home", 2026), "/");
         assert_eq!(back_to("anything", 2026), "/stats?year=2026#goal");
+    }
+
+    #[test]
+    fn a_card_without_a_goal_invites_one_fitting_the_year() {
+        let card = |year, books_read, settable| GoalCard {
+            year,
+            goal: None,
+            books_read,
+            settable,
+            this_year: 2026,
+            input: String::new(),
+            error: None,
+            from: "stats",
+            notice: None,
+        };
+        assert_eq!(
+            card(2026, 1, true).without_goal_text(),
+            "1 book finished in 2026. Set a goal to follow your progress through the year."
+        );
+        assert_eq!(
+            card(2024, 1200, true).without_goal_text(),
+            "1,200 books finished in 2024. Set the goal you had to see whether you reached it."
+        );
+        assert_eq!(
+            card(2027, 0, true).without_goal_text(),
+            "0 books finished in 2027. Set a goal to plan the year."
+        );
+        assert_eq!(
+            card(1850, 0, false).without_goal_text(),
+            "0 books finished in 1850."
+        );
     }
 }

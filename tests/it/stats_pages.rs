@@ -331,7 +331,9 @@ async fn the_goal_form_saves_refuses_and_returns() {
         let (_, html) = page(&browser, &stats_url).await;
         assert!(html.contains(&format!("Your goal for {year} is removed.")));
         assert!(
-            html.contains(&format!("1 book finished in {year}.")),
+            html.contains(&format!(
+                "1 book finished in {year}. Set a goal to follow your progress through the year."
+            )),
             "{html}"
         );
 
