@@ -223,6 +223,31 @@ fn month_name(month: i32) -> &'static str {
         .unwrap_or("")
 }
 
+/// The most years the per-year charts fill in between: beyond, a stray date (a typo in an
+/// imported file, years before the rest) would stretch the axis over empty decades, so only the
+/// years with readings are drawn.
+const MAX_YEAR_SPAN: i32 = 60;
+
+/// The years from the first to the last with finished readings, those between as zero.
+fn years_with_gaps(by_year: &[stats::YearCount]) -> Vec<stats::YearCount> {
+    let (Some(first), Some(last)) = (by_year.first(), by_year.last()) else {
+        return Vec::new();
+    };
+    if last.year - first.year >= MAX_YEAR_SPAN {
+        return by_year.to_vec();
+    }
+    (first.year..=last.year)
+        .map(|year| {
+            let found = by_year.iter().find(|c| c.year == year);
+            stats::YearCount {
+                year,
+                books: found.map_or(0, |c| c.books),
+                pages: found.map_or(0, |c| c.pages),
+            }
+        })
+        .collect()
+}
+
 /// The first few names and counts of a list, for a chart's description.
 fn leaders(items: &[stats::NameCount]) -> String {
     items
@@ -244,18 +269,7 @@ impl StatsPage {
         let year = stats.year;
         let has_finished = stats.books_read_total > 0;
 
-        // Years from the first to the last with finished readings, gaps as zero.
-        let mut by_year: Vec<stats::YearCount> = Vec::new();
-        if let (Some(first), Some(last)) = (stats.by_year.first(), stats.by_year.last()) {
-            for y in first.year..=last.year {
-                let found = stats.by_year.iter().find(|c| c.year == y);
-                by_year.push(stats::YearCount {
-                    year: y,
-                    books: found.map_or(0, |c| c.books),
-                    pages: found.map_or(0, |c| c.pages),
-                });
-            }
-        }
+        let by_year = years_with_gaps(&stats.by_year);
         // Finished readings without a finish date belong to no year: counted apart.
         let undated_books =
             stats.books_read_total - stats.by_year.iter().map(|c| c.books).sum::<i64>();
@@ -694,6 +708,23 @@ mod tests {
         assert!(parse_books("2.5").is_err());
         assert_eq!(back_to("home", 2026), "/");
         assert_eq!(back_to("anything", 2026), "/stats?year=2026#goal");
+    }
+
+    #[test]
+    fn years_between_are_zero_unless_the_span_is_absurd() {
+        let count = |year, books| stats::YearCount {
+            year,
+            books,
+            pages: books * 100,
+        };
+        let filled = years_with_gaps(&[count(2020, 3), count(2023, 1)]);
+        assert_eq!(
+            filled.iter().map(|c| (c.year, c.books)).collect::<Vec<_>>(),
+            [(2020, 3), (2021, 0), (2022, 0), (2023, 1)]
+        );
+        assert!(years_with_gaps(&[]).is_empty());
+        let stray = years_with_gaps(&[count(1026, 1), count(2025, 4)]);
+        assert_eq!(stray.len(), 2);
     }
 
     #[test]

@@ -355,3 +355,83 @@ async fn the_goal_form_saves_refuses_and_returns() {
         app.stop().await;
     }
 }
+
+/// Every real export of the shared data set (dates missing, centuries apart, quarter-star
+/// ratings) draws a page for each of its years, whose tables add up to the API's statistics.
+#[actix_web::test]
+async fn real_exports_draw_a_page_for_every_year() {
+    let files = [
+        ("goodreads-1.csv", "goodreads"),
+        ("goodreads-5.csv", "goodreads"),
+        ("goodreads-6.csv", "goodreads"),
+        ("storygraph-1.csv", "storygraph"),
+    ];
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        for (file, source) in files {
+            let email = format!("{file}@example.org");
+            let (browser, token) = reader(&app, &email).await;
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../shared/data/imports")
+                .join(file);
+            let response = app
+                .client
+                .post(app.at(&format!("/api/import/{source}")))
+                .bearer_auth(&token)
+                .header("Content-Type", "text/csv")
+                .body(std::fs::read(path).unwrap())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200, "{file}");
+            let (_, stats) = app
+                .api(Method::GET, "/api/readings/stats", &token, None)
+                .await;
+            let (status, html) = page(&browser, &app.at("/stats")).await;
+            assert_eq!(status, 200, "{backend:?} {file}");
+            let by_year = stats["by_year"].as_array().unwrap();
+            let mut dated = 0;
+            for year in by_year {
+                let (y, books) = (
+                    year["year"].as_i64().unwrap(),
+                    year["books"].as_i64().unwrap(),
+                );
+                dated += books;
+                let row = format!("<tr><th scope=\"row\">{y}</th><td>{books}</td>");
+                assert!(html.contains(&row), "{file}: {row}");
+                let (status, year_page) =
+                    page(&browser, &app.at(&format!("/stats?year={y}"))).await;
+                assert_eq!(status, 200, "{file} {y}");
+                assert!(year_page.contains(&format!("Statistics for {y}</h1>")));
+            }
+            let undated = stats["books_read_total"].as_i64().unwrap() - dated;
+            if undated > 0 {
+                assert!(
+                    html.contains(&format!(
+                        "<tr><th scope=\"row\">No finish date</th><td>{undated}</td>"
+                    )),
+                    "{file}: {undated} undated"
+                );
+                let books = if undated == 1 { "book" } else { "books" };
+                assert!(
+                    html.contains(&format!(
+                        "{undated} {books} without a finish date are not shown"
+                    )),
+                    "{file}: the chart's description says so"
+                );
+            }
+            let rated: i64 = stats["ratings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["readings"].as_i64().unwrap())
+                .sum();
+            assert_eq!(
+                rated > 0,
+                html.contains("id=\"chart-ratings-title\""),
+                "{file}"
+            );
+        }
+        app.stop().await;
+    }
+}
