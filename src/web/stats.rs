@@ -135,6 +135,7 @@ struct StatsPage {
     tags: Option<Figure<RowChart>>,
     tag_rows: Vec<NumberRow>,
     calendar: Figure<Calendar>,
+    active_days: i64,
     calendar_rows: Vec<NumberRow>,
 }
 
@@ -554,6 +555,7 @@ impl StatsPage {
             tags: names(&stats.top_tags, "chart-tags", "tags"),
             tag_rows: name_rows(&stats.top_tags),
             calendar,
+            active_days,
             calendar_rows,
         }
     }

@@ -258,3 +258,36 @@ async fn the_charts_in_the_dark_scheme() {
     })
     .await;
 }
+
+/// A real Goodreads export (decades of readings, many without a date) on the page, for the
+/// screenshots: the per-year charts label only some years when there are many.
+#[actix_web::test]
+async fn a_real_export_on_the_page() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let app = &app;
+    in_browser("stats_real_export", |c| async move {
+        let (_, token) = app.user("goodreads@example.org").await;
+        let csv = std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../shared/data/imports/goodreads-5.csv"),
+        )
+        .unwrap();
+        let response = app
+            .client
+            .post(app.at("/api/import/goodreads"))
+            .bearer_auth(&token)
+            .header("Content-Type", "text/csv")
+            .body(csv)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        crate::browser::sign_in(&c, app, "goodreads@example.org").await;
+        c.goto(&app.at("/stats")).await.unwrap();
+        let source = wait_for_text(&c, "Statistics for").await;
+        assert!(source.contains("No finish date"));
+        screenshot(&c, "stats-goodreads-desktop", 1280).await;
+        screenshot(&c, "stats-goodreads-375", 375).await;
+    })
+    .await;
+}

@@ -82,6 +82,8 @@ async fn the_page_draws_every_chart_with_its_text_and_numbers() {
         let (status, empty) = page(&browser, &app.at("/stats")).await;
         assert_eq!(status, 200, "{backend:?}");
         assert!(empty.contains("Nothing finished yet"), "{empty}");
+        assert!(empty.contains("No reading started or finished in"));
+        assert!(!empty.contains("<table"), "no tables of zeros");
         assert_eq!(
             empty.matches("role=\"img\"").count(),
             1,
