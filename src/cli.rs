@@ -1,4 +1,4 @@
-//! The command line: `panicless [serve]`, `migrate`, `user create`, `user list`.
+//! The command line: `panicless [serve]`, `migrate`, `user ...`, `token ...`, `export`, `import`, ...
 
 use crate::config::Config;
 use crate::db::{self, models::user};
@@ -61,6 +61,33 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Write a user's whole library, as `GET /api/export` does: JSON (a backup that `import`
+    /// restores) or a Goodreads-compatible CSV.
+    Export {
+        #[arg(long)]
+        user: String,
+        #[arg(long, value_enum, default_value_t = ExportFormatArg::Json)]
+        format: ExportFormatArg,
+        /// The file to write; standard output when absent.
+        #[arg(long, short)]
+        output: Option<std::path::PathBuf>,
+    },
+    /// Import a file into a user's library, as the API's imports do: a Goodreads or StoryGraph
+    /// export, or this library's JSON or CSV export (the format is read from the file).
+    Import {
+        #[arg(long)]
+        user: String,
+        file: std::path::PathBuf,
+        /// The file's format, when it cannot be told from its first line.
+        #[arg(long)]
+        format: Option<String>,
+    },
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum ExportFormatArg {
+    Json,
+    Csv,
 }
 
 #[derive(Subcommand, Debug)]
@@ -145,6 +172,12 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Keys {
             command: KeysCommand::Rotate,
         } => rotate_keys(config),
+        Command::Export {
+            user,
+            format,
+            output,
+        } => export(config, &user, format, output.as_deref()),
+        Command::Import { user, file, format } => import(config, &user, &file, format.as_deref()),
         Command::Seed {
             email,
             books,
@@ -442,6 +475,111 @@ fn seed(
         "seeded user {id} ({email}) with {books} books and {readings} readings, and {users} other users, in {:.1} s",
         started.elapsed().as_secs_f64()
     );
+    Ok(())
+}
+
+/// The account of `email`, for the commands that act on a user's library.
+fn account(conn: &mut db::DbConn, email: &str) -> Result<user::User, String> {
+    user::find_by_email(conn, email)
+        .map_err(operator_message)?
+        .ok_or_else(|| format!("no account has the email {email}"))
+}
+
+fn export(
+    config: Config,
+    email: &str,
+    format: ExportFormatArg,
+    output: Option<&std::path::Path>,
+) -> Result<(), String> {
+    use crate::library::export;
+    let state = AppState::init(config)?;
+    let mut conn = state.pool.get().map_err(|e| e.to_string())?;
+    let owner = account(&mut conn, email)?;
+    let library =
+        export::library(&mut conn, owner.id, db::models::now()).map_err(operator_message)?;
+    let text = match format {
+        ExportFormatArg::Json => {
+            serde_json::to_string_pretty(&library).map_err(|e| e.to_string())?
+        }
+        ExportFormatArg::Csv => export::goodreads_csv(&library).map_err(operator_message)?,
+    };
+    match output {
+        Some(path) => {
+            std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+            eprintln!(
+                "exported {} book(s) of {} to {}",
+                library.books.len(),
+                owner.email,
+                path.display()
+            );
+        }
+        None => {
+            use std::io::Write;
+            std::io::stdout()
+                .write_all(text.as_bytes())
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(())
+}
+
+fn import(
+    config: Config,
+    email: &str,
+    file: &std::path::Path,
+    format: Option<&str>,
+) -> Result<(), String> {
+    use crate::library::import::{self, Source};
+    let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let source = match format {
+        Some(name) => Source::parse(name).ok_or_else(|| {
+            format!("unknown format {name}: goodreads, storygraph or panicless")
+        })?,
+        None => import::detect(&bytes).ok_or_else(|| {
+            format!(
+                "{}: not a Goodreads, StoryGraph or Panicless export (its first line names none of their columns); say which with --format",
+                file.display()
+            )
+        })?,
+    };
+    let state = AppState::init(config)?;
+    let mut conn = state.pool.get().map_err(|e| e.to_string())?;
+    let owner = account(&mut conn, email)?;
+    let report = import::import(&mut conn, owner.id, source, &bytes, db::models::now()).map_err(
+        |e| match e {
+            crate::error::AppError::Validation(problems) => problems
+                .iter()
+                .map(|p| format!("{}: {}", p.field, p.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+            other => operator_message(other),
+        },
+    )?;
+    println!(
+        "{} rows read as {}: {} created, {} merged, {} unchanged, {} skipped; {} reading(s) added",
+        report.rows,
+        source.as_str(),
+        report.created,
+        report.merged,
+        report.unchanged,
+        report.skipped,
+        report.readings_created
+    );
+    for p in &report.problems {
+        println!(
+            "  line {}{}: {}{}",
+            p.line,
+            p.field
+                .as_deref()
+                .map(|f| format!(", {f}"))
+                .unwrap_or_default(),
+            p.reason,
+            p.value
+                .as_deref()
+                .map(|v| format!(" ({v:?})"))
+                .unwrap_or_default()
+        );
+    }
     Ok(())
 }
 

@@ -137,12 +137,13 @@ pub fn seed(
                 },
                 series: None,
                 rating: None,
+                binding: None,
             };
             let data = BookData {
                 tags: crate::library::books::normalise_tags(&data.tags),
                 ..data
             };
-            book_ids.push(insert_book(conn, reader, &data, None, now)?);
+            book_ids.push(insert_book(conn, reader, &data, &Default::default(), now)?);
         }
         let start = NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or_default();
         if book_ids.is_empty() {
@@ -202,8 +203,9 @@ pub fn seed(
                     shelf: Shelf::ToRead,
                     series: None,
                     rating: None,
+                    binding: None,
                 };
-                insert_book(conn, id, &data, None, now)?;
+                insert_book(conn, id, &data, &Default::default(), now)?;
             }
         }
         Ok::<(), crate::error::AppError>(())

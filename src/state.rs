@@ -22,6 +22,8 @@ pub struct AppState {
     /// Per-host fetches and recent failures of client metadata documents.
     pub metadata_fetches: Arc<crate::oauth::client_metadata::FetchLimits>,
     /// One refresh in flight per connector in this process (the database lease covers several).
+    /// Imports started from the `/import` page, running or done (`web::transfer`).
+    pub imports: Arc<crate::web::transfer::ImportJobs>,
     pub refresh_locks:
         Arc<std::sync::Mutex<std::collections::HashMap<i64, Arc<tokio::sync::Mutex<()>>>>>,
 }
@@ -66,6 +68,7 @@ impl AppState {
             providers: Arc::new(providers),
             http,
             refresh_locks: Arc::default(),
+            imports: Arc::default(),
             metadata_fetches: Arc::default(),
             memo: Arc::default(),
             keyring: Arc::new(keyring),

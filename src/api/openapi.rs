@@ -27,7 +27,7 @@ use utoipa::OpenApi;
         books::list, books::get, books::create, books::update, books::delete, books::recommendations,
         readings::list, readings::get, readings::create, readings::update, readings::delete, readings::statistics,
         goals::get, goals::set, goals::delete,
-        transfer::import_goodreads, transfer::import_storygraph, transfer::export_library,
+        transfer::import_goodreads, transfer::import_storygraph, transfer::import_panicless, transfer::export_library,
         connectors::list, connectors::get, connectors::create, connectors::rename, connectors::delete,
         crate::connectors::proxy::proxy_doc,
     ),

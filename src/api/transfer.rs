@@ -1,4 +1,4 @@
-//! `/api/import/{goodreads,storygraph}` and `/api/export`.
+//! `/api/import/{goodreads,storygraph,panicless}` and `/api/export`.
 
 use crate::api::resource;
 use crate::auth::guard::{Authorized, Read, Write};
@@ -7,9 +7,10 @@ use crate::error::{AppError, AppResult, Problem};
 use crate::library::export::{self, LibraryExport};
 use crate::library::import::{self, ImportReport, Source};
 use crate::state::AppState;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 use serde::Deserialize;
+use std::collections::HashMap;
 use utoipa::{IntoParams, ToSchema};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -17,13 +18,50 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             resource("/api/import/storygraph", "POST").route(web::post().to(import_storygraph)),
         )
+        .service(resource("/api/import/panicless", "POST").route(web::post().to(import_panicless)))
         .service(resource("/api/export", "GET").route(web::get().to(export_library)));
 }
 
-/// Reads the body up to the import limit; more is a 413, not a truncated import.
-async fn read_body(mut payload: web::Payload) -> AppResult<Vec<u8>> {
+/// An uploaded import file: the request body as it is, or the `file` field of a
+/// `multipart/form-data` body (what `curl -F file=@export.csv` and browsers send), with the
+/// form's other fields.
+pub struct Upload {
+    pub file: Vec<u8>,
+    pub fields: HashMap<String, String>,
+}
+
+/// Reads an upload up to the import limit; more is a 413, not a truncated import.
+pub async fn read_upload(req: &HttpRequest, payload: web::Payload) -> AppResult<Upload> {
+    let multipart = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("multipart/form-data")
+        });
+    let upload = if multipart {
+        read_multipart(req, payload).await?
+    } else {
+        Upload {
+            file: read_limited(payload).await?,
+            fields: HashMap::new(),
+        }
+    };
+    if upload.file.is_empty() {
+        return Err(AppError::BadRequest(
+            "the file is empty: send the export as the request body, or as the `file` field of a multipart/form-data body".into(),
+        ));
+    }
+    Ok(upload)
+}
+
+async fn read_limited(
+    mut stream: impl futures_util::Stream<Item = Result<web::Bytes, impl std::fmt::Display>> + Unpin,
+) -> AppResult<Vec<u8>> {
     let mut body = Vec::new();
-    while let Some(chunk) = payload.next().await {
+    while let Some(chunk) = stream.next().await {
         let chunk =
             chunk.map_err(|e| AppError::BadRequest(format!("could not read the body: {e}")))?;
         if body.len() + chunk.len() > import::MAX_BYTES {
@@ -31,21 +69,50 @@ async fn read_body(mut payload: web::Payload) -> AppResult<Vec<u8>> {
         }
         body.extend_from_slice(&chunk);
     }
-    if body.is_empty() {
-        return Err(AppError::BadRequest(
-            "the body is empty: send the CSV file as the request body".into(),
-        ));
-    }
     Ok(body)
+}
+
+/// The `file` field and the short text fields of a multipart body.
+async fn read_multipart(req: &HttpRequest, payload: web::Payload) -> AppResult<Upload> {
+    let mut parts = actix_multipart::Multipart::new(req.headers(), payload.into_inner());
+    let mut file = None;
+    let mut fields = HashMap::new();
+    while let Some(part) = parts.next().await {
+        let part = part.map_err(|e| {
+            AppError::BadRequest(format!("could not read the multipart/form-data body: {e}"))
+        })?;
+        let name = part.name().unwrap_or_default().to_string();
+        let file_name = part
+            .content_disposition()
+            .and_then(|d| d.get_filename())
+            .map(String::from);
+        let value = read_limited(part).await?;
+        if name == "file" {
+            if let Some(file_name) = file_name {
+                fields.insert("file_name".into(), file_name);
+            }
+            file = Some(value);
+        } else if value.len() <= 4096 {
+            fields.insert(name, String::from_utf8_lossy(&value).into_owned());
+        }
+    }
+    let file = file.ok_or_else(|| {
+        AppError::validation(
+            "file",
+            "the multipart/form-data body has no field named `file`: send the export as `file` (curl -F file=@export.csv)",
+        )
+    })?;
+    Ok(Upload { file, fields })
 }
 
 async fn run_import(
     state: &AppState,
     user: i64,
     source: Source,
+    req: &HttpRequest,
     payload: web::Payload,
 ) -> AppResult<web::Json<ImportReport>> {
-    let body = read_body(payload).await?;
+    let body = read_upload(req, payload).await?.file;
     Ok(web::Json(
         db::run_long(&state.pool, move |c| {
             import::import(c, user, source, &body, now())
@@ -72,8 +139,10 @@ pub struct GoodreadsCsv(pub String);
 )]
 pub struct StoryGraphCsv(pub String);
 
-/// Imports a Goodreads "Export Library" CSV (the file as the body). Idempotent: importing the
-/// same file again changes nothing. Bad rows are reported, not fatal.
+/// Imports a Goodreads "Export Library" CSV, or this library's CSV export: the file as the body,
+/// or as the `file` field of a `multipart/form-data` body. Idempotent: importing the same file
+/// again changes nothing. The report accounts for every row; a value or row that could not be
+/// taken is named with its line and why, and the rest of the file is imported.
 #[utoipa::path(post, path = "/api/import/goodreads", tag = "import",
     request_body(content = GoodreadsCsv, content_type = "text/csv", description = "The exported CSV file"),
     security(("bearer" = ["write"]), ("oauth2" = ["write"])),
@@ -82,12 +151,14 @@ pub struct StoryGraphCsv(pub String);
 pub async fn import_goodreads(
     state: web::Data<AppState>,
     auth: Authorized<Write>,
+    req: HttpRequest,
     payload: web::Payload,
 ) -> AppResult<web::Json<ImportReport>> {
-    run_import(&state, auth.user_id, Source::Goodreads, payload).await
+    run_import(&state, auth.user_id, Source::Goodreads, &req, payload).await
 }
 
-/// Imports a StoryGraph library export CSV (the file as the body). Idempotent.
+/// Imports a StoryGraph library export CSV: the file as the body, or as the `file` field of a
+/// `multipart/form-data` body. Idempotent; reported as the Goodreads import is.
 #[utoipa::path(post, path = "/api/import/storygraph", tag = "import",
     request_body(content = StoryGraphCsv, content_type = "text/csv", description = "The exported CSV file"),
     security(("bearer" = ["write"]), ("oauth2" = ["write"])),
@@ -96,9 +167,30 @@ pub async fn import_goodreads(
 pub async fn import_storygraph(
     state: web::Data<AppState>,
     auth: Authorized<Write>,
+    req: HttpRequest,
     payload: web::Payload,
 ) -> AppResult<web::Json<ImportReport>> {
-    run_import(&state, auth.user_id, Source::StoryGraph, payload).await
+    run_import(&state, auth.user_id, Source::StoryGraph, &req, payload).await
+}
+
+/// Restores this library's JSON export (`GET /api/export`): the body as it is, or the `file`
+/// field of a `multipart/form-data` body. Into an empty library it gives back every book with
+/// its identity, shelf, ratings, readings, tags and added date; into a library with books it
+/// merges as the other imports do (a book already here, found by its `uid`, Goodreads id, ISBN
+/// or title and author, gains only what it lacks; a reading already here is not added again).
+/// In the report, a row's `line` is the book's position in `books`, from 1.
+#[utoipa::path(post, path = "/api/import/panicless", tag = "import",
+    request_body(content = LibraryExport, content_type = "application/json", description = "The JSON export"),
+    security(("bearer" = ["write"]), ("oauth2" = ["write"])),
+    responses((status = 200, body = ImportReport), (status = 400, body = Problem), (status = 401, body = Problem),
+              (status = 403, body = Problem), (status = 413, body = Problem), (status = 422, body = Problem)))]
+pub async fn import_panicless(
+    state: web::Data<AppState>,
+    auth: Authorized<Write>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> AppResult<web::Json<ImportReport>> {
+    run_import(&state, auth.user_id, Source::Panicless, &req, payload).await
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
@@ -116,7 +208,9 @@ pub struct ExportQuery {
     pub format: Option<ExportFormat>,
 }
 
-/// The whole library: JSON (books with their readings) or a Goodreads-compatible CSV.
+/// The whole library: JSON (books with their readings; `POST /api/import/panicless` restores
+/// it) or a Goodreads-compatible CSV whose last columns, "Panicless Id" and "Panicless Data",
+/// let this server's Goodreads import read each row back exactly.
 #[utoipa::path(get, path = "/api/export", tag = "import", params(ExportQuery),
     security(("bearer" = ["read"]), ("oauth2" = ["read"])),
     responses((status = 200, description = "The library", content(
@@ -131,7 +225,12 @@ pub async fn export_library(
     let user = auth.user_id;
     let library = db::run_long(&state.pool, move |c| export::library(c, user, now())).await?;
     Ok(match query.format.unwrap_or_default() {
-        ExportFormat::Json => HttpResponse::Ok().json(library),
+        ExportFormat::Json => HttpResponse::Ok()
+            .insert_header((
+                "Content-Disposition",
+                "attachment; filename=\"panicless_library_export.json\"",
+            ))
+            .json(library),
         ExportFormat::Csv => HttpResponse::Ok()
             .content_type("text/csv; charset=utf-8")
             .insert_header((

@@ -215,17 +215,22 @@ pub fn create_api_key(
             message,
         ));
     }
-    let label = input
+    // The limit counts the label as sent, like the OpenAPI document's maxLength.
+    if input
         .label
-        .map(|l| l.trim().to_string())
-        .filter(|l| !l.is_empty())
-        .unwrap_or_else(|| provider.clone());
-    if label.chars().count() > 100 {
+        .as_deref()
+        .is_some_and(|l| crate::library::books::sent_length(l) > 100)
+    {
         problems.push(FieldError::new("label", "must be at most 100 characters"));
     }
     if !problems.is_empty() {
         return Err(AppError::Validation(problems));
     }
+    let label = input
+        .label
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .unwrap_or_else(|| provider.clone());
     write_transaction(conn, |conn| {
         let taken: i64 = connectors::table
             .filter(connectors::user_id.eq(user_id))
@@ -275,8 +280,9 @@ pub fn rename(
     label: &str,
     now: NaiveDateTime,
 ) -> AppResult<Connector> {
+    let sent = crate::library::books::sent_length(label);
     let label = label.trim();
-    if label.is_empty() || label.chars().count() > 100 {
+    if label.is_empty() || sent > 100 {
         return Err(AppError::validation("label", "must be 1 to 100 characters"));
     }
     find_row(conn, user_id, id)?;

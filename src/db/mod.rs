@@ -576,6 +576,23 @@ pub fn ping(conn: &mut DbConn) -> AppResult<()> {
     conn.batch_execute("SELECT 1").map_err(AppError::from)
 }
 
+/// A fresh in-memory SQLite database with every migration applied, for unit tests of rules
+/// that run over a connection (no server, no file).
+#[cfg(test)]
+pub fn in_memory() -> DbConn {
+    let mut conn = match SqliteConnection::establish(":memory:") {
+        Ok(conn) => DbConn::Sqlite(conn),
+        Err(error) => panic!("in-memory SQLite: {error}"),
+    };
+    if let Err(error) = conn.batch_execute("PRAGMA foreign_keys = ON") {
+        panic!("in-memory SQLite: {error}");
+    }
+    if let Err(error) = run_migrations(&mut conn) {
+        panic!("migrations: {error}");
+    }
+    conn
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

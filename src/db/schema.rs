@@ -106,6 +106,12 @@ diesel::table! {
         series -> Nullable<Text>,
         rating -> Nullable<Double>,
         import_key -> Nullable<Text>,
+        // Migration 2026-12-05-000100_book_identity.
+        uid -> Text,
+        goodreads_id -> Nullable<Text>,
+        binding -> Nullable<Text>,
+        added_at -> Timestamp,
+        reading_rating -> Nullable<Double>,
     }
 }
 

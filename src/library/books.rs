@@ -35,6 +35,12 @@ pub struct BookRow {
     pub rating: Option<f64>,
     pub created_at: StoredTime,
     pub updated_at: StoredTime,
+    pub uid: String,
+    pub goodreads_id: Option<String>,
+    pub binding: Option<String>,
+    pub added_at: StoredTime,
+    pub reading_rating: Option<f64>,
+    pub import_key: Option<String>,
 }
 
 /// A book as the API shows it.
@@ -55,8 +61,20 @@ pub struct Book {
     pub shelf: Shelf,
     /// Series and number, as in "The Expanse, #2".
     pub series: Option<String>,
-    /// The user's own rating of the book (0.25 to 5), when given without a reading.
+    /// The rating (0.25 to 5) of the book's latest rated reading; without one, the rating given
+    /// to the book itself.
     pub rating: Option<f64>,
+    /// How the edition is bound ("Paperback", "Kindle Edition"), as Goodreads says it.
+    pub binding: Option<String>,
+    /// This library's own stable identity of the book (a UUID): exports carry it, and an import
+    /// that meets it again updates this book. Never a Goodreads id.
+    pub uid: String,
+    /// The Goodreads "Book Id" the book was imported from, if it was.
+    pub goodreads_id: Option<String>,
+    /// When the book was added to the library: Goodreads' or StoryGraph's "Date Added" for an
+    /// imported book, else when it was created here.
+    #[serde(serialize_with = "serialize_utc")]
+    pub added_at: DateTime<Utc>,
     #[serde(serialize_with = "serialize_utc")]
     pub created_at: DateTime<Utc>,
     #[serde(serialize_with = "serialize_utc")]
@@ -80,7 +98,11 @@ impl From<BookRow> for Book {
             cover_url: row.cover_url,
             shelf: Shelf::parse(&row.shelf).unwrap_or_default(),
             series: row.series,
-            rating: row.rating,
+            rating: row.reading_rating.or(row.rating),
+            binding: row.binding,
+            uid: row.uid,
+            goodreads_id: row.goodreads_id,
+            added_at: row.added_at.and_utc(),
             created_at: row.created_at.and_utc(),
             updated_at: row.updated_at.and_utc(),
         }
@@ -254,11 +276,13 @@ pub struct BookData {
     pub cover_url: Option<String>,
     pub shelf: Shelf,
     pub series: Option<String>,
+    /// The rating given to the book itself (a reading's rating is the reading's).
     pub rating: Option<f64>,
+    pub binding: Option<String>,
 }
 
 impl BookData {
-    fn from_row(row: &BookRow) -> Self {
+    pub fn from_row(row: &BookRow) -> Self {
         BookData {
             title: row.title.clone(),
             authors: split_list(&row.authors),
@@ -274,6 +298,7 @@ impl BookData {
             shelf: Shelf::parse(&row.shelf).unwrap_or_default(),
             series: row.series.clone(),
             rating: row.rating,
+            binding: row.binding.clone(),
         }
     }
 
@@ -311,15 +336,21 @@ fn clean_text(
     let raw = value?;
     // The limit counts what was sent, spaces included: the OpenAPI document's maxLength says
     // so, and a client that checks against it must never be refused less than it allows.
-    let sent = raw.chars().count();
-    let value = Some(raw.trim().to_string()).filter(|v| !v.is_empty())?;
-    if sent > max {
+    // Checked before trimming: text made only of spaces is still text that was sent.
+    if sent_length(&raw) > max {
         errors.push(FieldError::new(
             field,
             format!("must be at most {max} characters"),
         ));
     }
-    Some(value)
+    Some(raw.trim().to_string()).filter(|v| !v.is_empty())
+}
+
+/// A text's length as the OpenAPI document's `maxLength` counts it: Unicode scalar values as
+/// sent, before any trimming or folding of white space. A limit checked after normalising
+/// would accept what a client validating against the document is told is too long.
+pub fn sent_length(text: &str) -> usize {
+    text.chars().count()
 }
 
 /// Tags: trimmed, lower-cased, inner spaces collapsed, no duplicates.
@@ -374,7 +405,7 @@ fn validate_with(
     let title = data.title.trim().to_string();
     if title.is_empty() {
         errors.push(FieldError::new("title", "is required"));
-    } else if title.chars().count() > 500 {
+    } else if sent_length(&data.title) > 500 {
         errors.push(FieldError::new("title", "must be at most 500 characters"));
     }
     let authors: Vec<String> = data
@@ -385,7 +416,7 @@ fn validate_with(
         .collect();
     // How many: counted on the request's `authors` as sent (`NewBook::into_data`,
     // `BookPatch::apply`), which a single `author` may join; imports keep MAX_AUTHORS.
-    if authors.iter().any(|a| a.chars().count() > 300) {
+    if data.authors.iter().any(|a| sent_length(a) > 300) {
         errors.push(FieldError::new(
             "authors",
             format!("at most {MAX_AUTHORS} authors of at most 300 characters"),
@@ -402,7 +433,7 @@ fn validate_with(
         }
     }
     let tags = normalise_tags(&data.tags);
-    if data.tags.len() > 100 || tags.iter().any(|t| t.chars().count() > 100) {
+    if data.tags.len() > 100 || data.tags.iter().any(|t| sent_length(t) > 100) {
         errors.push(FieldError::new(
             "tags",
             "at most 100 tags of at most 100 characters",
@@ -440,6 +471,7 @@ fn validate_with(
         shelf: data.shelf,
         series: clean_text(data.series, "series", 300, &mut errors),
         rating,
+        binding: clean_text(data.binding, "binding", 100, &mut errors),
     };
     if errors.is_empty() {
         Ok(validated)
@@ -512,6 +544,7 @@ impl NewBook {
             shelf: self.shelf.unwrap_or_default(),
             series: self.series,
             rating: self.rating,
+            binding: None,
         };
         (data, errors)
     }
@@ -568,7 +601,7 @@ impl BookPatch {
     }
 }
 
-fn find_row(conn: &mut DbConn, user_id: i64, id: i64) -> AppResult<BookRow> {
+pub(crate) fn find_row(conn: &mut DbConn, user_id: i64, id: i64) -> AppResult<BookRow> {
     books::table
         .filter(books::id.eq(id))
         .filter(books::user_id.eq(user_id))
@@ -647,6 +680,7 @@ struct BookColumns<'a> {
     shelf: &'a str,
     series: Option<&'a str>,
     rating: Option<f64>,
+    binding: Option<&'a str>,
     search_text: String,
     dedup_key: String,
     updated_at: NaiveDateTime,
@@ -671,6 +705,7 @@ impl<'a> BookColumns<'a> {
             shelf: data.shelf.as_str(),
             series: data.series.as_deref(),
             rating: data.rating,
+            binding: data.binding.as_deref(),
             search_text: data.search_text(),
             dedup_key: data.dedup_key(),
             updated_at: now,
@@ -678,19 +713,62 @@ impl<'a> BookColumns<'a> {
     }
 }
 
+/// Where a new book comes from: the identities it keeps and when it was added. A book made
+/// here has none of them: it gets a fresh `uid` and is added now.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Origin {
+    /// Our own identity, kept from an export of this library (or another one of ours).
+    pub uid: Option<String>,
+    /// The import's key for the row (`goodreads:<Book Id>`, `storygraph:<isbn>`, ...).
+    pub import_key: Option<String>,
+    pub goodreads_id: Option<String>,
+    pub added_at: Option<NaiveDateTime>,
+}
+
+/// A fresh book identity: a random (version 4) UUID.
+pub fn new_uid() -> String {
+    use rand::Rng;
+    let mut bytes: [u8; 16] = rand::thread_rng().gen();
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+/// Whether `text` is a UUID as [`new_uid`] writes them (any version): what an import accepts as
+/// a Panicless Id.
+pub fn is_uid(text: &str) -> bool {
+    text.len() == 36
+        && text.char_indices().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_hexdigit() && !c.is_ascii_uppercase(),
+        })
+}
+
 /// Inserts a validated book (no duplicate check) and its tags; returns the new id.
 pub fn insert(
     conn: &mut DbConn,
     user_id: i64,
     data: &BookData,
-    import_key: Option<&str>,
+    origin: &Origin,
     now: NaiveDateTime,
 ) -> AppResult<i64> {
+    let uid = origin.uid.clone().unwrap_or_else(new_uid);
     let id: i64 = diesel::insert_into(books::table)
         .values((
             BookColumns::of(data, now),
             books::user_id.eq(user_id),
-            books::import_key.eq(import_key),
+            books::import_key.eq(origin.import_key.as_deref()),
+            books::uid.eq(uid),
+            books::goodreads_id.eq(origin.goodreads_id.as_deref()),
+            books::added_at.eq(origin.added_at.unwrap_or(now)),
             books::created_at.eq(now),
         ))
         .returning(books::id)
@@ -745,7 +823,7 @@ pub fn create(
         if let Some(existing) = find_duplicate(conn, user_id, &data, None)? {
             return Err(conflict(existing));
         }
-        let id = insert(conn, user_id, &data, None, now)?;
+        let id = insert(conn, user_id, &data, &Origin::default(), now)?;
         get(conn, user_id, id)
     })
 }

@@ -1,7 +1,14 @@
-//! Export: the whole library as JSON, or as a Goodreads-compatible CSV that Goodreads and this
-//! server's own importer accept back.
+//! Export: the whole library as JSON (a backup that `POST /api/import/panicless` restores), or
+//! as a Goodreads-compatible CSV that Goodreads and this server's own importer accept back.
+//!
+//! Both carry every book's own identity (`uid`, the CSV's "Panicless Id"), never mistaken for a
+//! Goodreads id: the CSV's "Book Id" holds only the Goodreads id the book came from. The CSV's
+//! last column, "Panicless Data", holds the book and its readings as the JSON has them, so that
+//! our importer reads the row back exactly (Goodreads' columns hold one date and one rating per
+//! book); a file without that column is read from Goodreads' columns.
 
 use super::books::{Book, BookRow};
+use super::import::goodreads::{PANICLESS_DATA, PANICLESS_ID};
 use super::readings::{Reading, ReadingRow};
 use super::{ReadingStatus, Shelf};
 use crate::db::schema::{books, readings};
@@ -13,8 +20,15 @@ use serde::Serialize;
 use std::collections::HashMap;
 use utoipa::ToSchema;
 
+/// What the JSON export's `format` says.
+pub const FORMAT: &str = "panicless-library";
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LibraryExport {
+    /// Always `panicless-library`.
+    pub format: &'static str,
+    /// The version of this layout (1).
+    pub version: u32,
     pub exported_at: DateTime<Utc>,
     pub books: Vec<ExportedBook>,
 }
@@ -23,7 +37,21 @@ pub struct LibraryExport {
 pub struct ExportedBook {
     #[serde(flatten)]
     pub book: Book,
-    pub readings: Vec<Reading>,
+    /// The rating given to the book itself, apart from its readings' (`rating` shows the latest
+    /// rated reading's when there is one).
+    pub book_rating: Option<f64>,
+    /// The key of the imported row the book came from (`goodreads:<Book Id>`, ...), so that
+    /// importing that file again after a restore finds the book.
+    pub source_key: Option<String>,
+    pub readings: Vec<ExportedReading>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExportedReading {
+    #[serde(flatten)]
+    pub reading: Reading,
+    /// The key of the imported row the reading came from, if any.
+    pub source_key: Option<String>,
 }
 
 pub fn library(
@@ -48,24 +76,36 @@ pub fn library(
     let books = rows
         .into_iter()
         .map(|row| {
+            let book_rating = row.rating;
+            let source_key = row.import_key.clone();
             let book = Book::from(row);
             let readings = by_book
                 .remove(&book.id)
                 .unwrap_or_default()
                 .into_iter()
-                .map(|r| super::readings::view_of(r, book.title.clone()))
+                .map(|r| ExportedReading {
+                    source_key: r.import_key.clone(),
+                    reading: super::readings::view_of(r, book.title.clone()),
+                })
                 .collect();
-            ExportedBook { book, readings }
+            ExportedBook {
+                book,
+                book_rating,
+                source_key,
+                readings,
+            }
         })
         .collect();
     Ok(LibraryExport {
+        format: FORMAT,
+        version: 1,
         exported_at: now.and_utc(),
         books,
     })
 }
 
-/// The 24 columns of a current Goodreads export.
-const HEADER: [&str; 24] = [
+/// The 24 columns of a current Goodreads export, then ours.
+const HEADER: [&str; 26] = [
     "Book Id",
     "Title",
     "Author",
@@ -90,6 +130,8 @@ const HEADER: [&str; 24] = [
     "Private Notes",
     "Read Count",
     "Owned Copies",
+    PANICLESS_ID,
+    PANICLESS_DATA,
 ];
 
 /// "Ursula K. Le Guin" → "Le Guin, Ursula K." is beyond a simple rule; Goodreads' own rule is
@@ -104,23 +146,21 @@ fn last_first(name: &str) -> String {
 pub fn goodreads_csv(export: &LibraryExport) -> AppResult<String> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer.write_record(HEADER).map_err(AppError::internal)?;
-    for ExportedBook { book, readings } in &export.books {
-        let finished: Vec<&Reading> = readings
+    for exported in &export.books {
+        let book = &exported.book;
+        let readings: Vec<&Reading> = exported.readings.iter().map(|r| &r.reading).collect();
+        let finished: Vec<&&Reading> = readings
             .iter()
             .filter(|r| r.status == ReadingStatus::Finished)
             .collect();
         let last_read = finished.iter().filter_map(|r| r.finished_on).max();
         // Goodreads has whole stars only.
-        let rating = finished
-            .iter()
-            .rev()
-            .find_map(|r| r.rating)
-            .or(book.rating)
-            .map_or(0, |r| r.round() as i64);
-        let review = finished
-            .iter()
-            .find_map(|r| r.review.clone())
-            .unwrap_or_default();
+        let rating = book.rating.map_or(0, |r| r.round() as i64);
+        let first_with = |pick: fn(&Reading) -> Option<String>| {
+            readings.iter().find_map(|r| pick(r)).unwrap_or_default()
+        };
+        let review = first_with(|r| r.review.clone());
+        let notes = first_with(|r| r.notes.clone());
         let exclusive = match book.shelf {
             Shelf::Read => "read",
             Shelf::Reading => "currently-reading",
@@ -133,8 +173,9 @@ pub fn goodreads_csv(export: &LibraryExport) -> AppResult<String> {
         };
         let author = book.authors.first().cloned().unwrap_or_default();
         let shelves = book.tags.join(", ");
+        let data = serde_json::to_string(exported).map_err(AppError::internal)?;
         let record = [
-            book.id.to_string(),
+            book.goodreads_id.clone().unwrap_or_default(),
             title,
             author.clone(),
             last_first(&author),
@@ -149,7 +190,7 @@ pub fn goodreads_csv(export: &LibraryExport) -> AppResult<String> {
             rating.to_string(),
             String::new(),
             book.publisher.clone().unwrap_or_default(),
-            String::new(),
+            book.binding.clone().unwrap_or_default(),
             book.pages.map(|p| p.to_string()).unwrap_or_default(),
             book.published_year
                 .map(|y| y.to_string())
@@ -160,15 +201,17 @@ pub fn goodreads_csv(export: &LibraryExport) -> AppResult<String> {
             last_read
                 .map(|d| d.format("%Y/%m/%d").to_string())
                 .unwrap_or_default(),
-            book.created_at.format("%Y/%m/%d").to_string(),
+            book.added_at.format("%Y/%m/%d").to_string(),
             shelves.clone(),
             shelves,
             exclusive.to_string(),
             review.replace('\n', "<br/>"),
             String::new(),
-            String::new(),
+            notes,
             finished.len().to_string(),
             "0".to_string(),
+            book.uid.clone(),
+            data,
         ];
         writer.write_record(&record).map_err(AppError::internal)?;
     }

@@ -30,6 +30,7 @@ pub struct ReadingRow {
     pub notes: Option<String>,
     pub created_at: StoredTime,
     pub updated_at: StoredTime,
+    pub import_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
@@ -185,13 +186,17 @@ pub fn validate(mut data: ReadingData, today: NaiveDate) -> AppResult<ReadingDat
         }
     }
     for (field, text) in [("review", &mut data.review), ("notes", &mut data.notes)] {
+        // Counted as sent, before trimming (see `books::sent_length`).
+        if text
+            .as_deref()
+            .is_some_and(|t| crate::library::books::sent_length(t) > 50_000)
+        {
+            errors.push(FieldError::new(field, "must be at most 50000 characters"));
+        }
         *text = text
             .take()
             .map(|t| t.trim().to_string())
             .filter(|t| !t.is_empty());
-        if text.as_ref().is_some_and(|t| t.chars().count() > 50_000) {
-            errors.push(FieldError::new(field, "must be at most 50000 characters"));
-        }
     }
     if data.status == ReadingStatus::Finished && data.progress.is_none() {
         data.progress = Some(100.0);
@@ -252,7 +257,7 @@ impl ReadingPatch {
     }
 }
 
-fn row_data(row: &ReadingRow) -> ReadingData {
+pub(crate) fn row_data(row: &ReadingRow) -> ReadingData {
     ReadingData {
         status: ReadingStatus::parse(&row.status).unwrap_or(ReadingStatus::Reading),
         started_on: row.started_on,
@@ -314,7 +319,44 @@ pub fn insert(
         ))
         .returning(readings::id)
         .get_result(conn)?;
+    if data.rating.is_some() {
+        refresh_rating(conn, user_id, book_id)?;
+    }
     Ok(id)
+}
+
+/// Sets the book's `reading_rating` to the rating of its latest rated reading (the latest by
+/// finish date, else start date; a dated reading is later than an undated one; the last
+/// written breaks ties), or none. Called wherever a reading's rating or dates change.
+pub fn refresh_rating(conn: &mut DbConn, user_id: i64, book_id: i64) -> AppResult<()> {
+    /// Id, finished, started and rating of a rated reading.
+    type Rated = (i64, Option<NaiveDate>, Option<NaiveDate>, Option<f64>);
+    let rated: Vec<Rated> = readings::table
+        .filter(readings::user_id.eq(user_id))
+        .filter(readings::book_id.eq(book_id))
+        .filter(readings::rating.is_not_null())
+        .select((
+            readings::id,
+            readings::finished_on,
+            readings::started_on,
+            readings::rating,
+        ))
+        .load(conn)?;
+    let latest = rated
+        .into_iter()
+        .max_by_key(|(id, finished, started, _)| {
+            let date = finished.or(*started);
+            (date.is_some(), date, *id)
+        })
+        .and_then(|(_, _, _, rating)| rating);
+    diesel::update(
+        books::table
+            .filter(books::id.eq(book_id))
+            .filter(books::user_id.eq(user_id)),
+    )
+    .set(books::reading_rating.eq(latest))
+    .execute(conn)?;
+    Ok(())
 }
 
 /// The shelf a book belongs on after its readings change: `read` once any reading is finished,
@@ -408,22 +450,24 @@ pub fn update(
             ))
             .execute(conn)?;
         reshelve(conn, user_id, row.book_id, now)?;
+        refresh_rating(conn, user_id, row.book_id)?;
         get(conn, user_id, id)
     })
 }
 
 pub fn delete(conn: &mut DbConn, user_id: i64, id: i64) -> AppResult<()> {
-    let deleted = diesel::delete(
-        readings::table
-            .filter(readings::id.eq(id))
-            .filter(readings::user_id.eq(user_id)),
-    )
-    .execute(conn)?;
-    if deleted == 0 {
-        Err(AppError::NotFound)
-    } else {
-        Ok(())
-    }
+    write_transaction(conn, |conn| {
+        let book_id: i64 = diesel::delete(
+            readings::table
+                .filter(readings::id.eq(id))
+                .filter(readings::user_id.eq(user_id)),
+        )
+        .returning(readings::book_id)
+        .get_result(conn)
+        .optional()?
+        .ok_or(AppError::NotFound)?;
+        refresh_rating(conn, user_id, book_id)
+    })
 }
 
 #[derive(Debug, Clone, Default, Deserialize, IntoParams, ToSchema)]

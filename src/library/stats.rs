@@ -1,6 +1,7 @@
 //! Reading statistics. The sums by month, author, tag, day and rating are kept by triggers as
-//! readings, books and tags change (migrations `*_reading_tallies`, `*_reading_ratings`), so a request reads a few small rows
-//! instead of aggregating every reading; the same queries serve both backends.
+//! readings, books and tags change (migrations `*_reading_tallies`, `*_reading_ratings`), so a
+//! request reads a few small rows instead of aggregating every reading; the same queries serve
+//! both backends.
 
 use crate::db::schema::{
     books, reading_authors, reading_days, reading_months, reading_ratings, reading_tags, readings,
@@ -22,7 +23,11 @@ pub struct ReadingStats {
     pub books_read_in_year: i64,
     pub pages_read_total: i64,
     pub pages_read_in_year: i64,
+    /// Finished readings by the year of their finish date, oldest year first.
     pub by_year: Vec<YearCount>,
+    /// Finished readings without a finish date (an import's "read" with no date): `by_year`
+    /// plus this add up to `books_read_total` and `pages_read_total`.
+    pub undated: UndatedCount,
     /// Months of `year`, January first; months with nothing read are included as zero.
     pub by_month: Vec<MonthCount>,
     pub longest_book: Option<BookRef>,
@@ -48,6 +53,12 @@ pub struct ReadingStats {
 #[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
 pub struct YearCount {
     pub year: i32,
+    pub books: i64,
+    pub pages: i64,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, ToSchema, PartialEq)]
+pub struct UndatedCount {
     pub books: i64,
     pub pages: i64,
 }
@@ -155,8 +166,11 @@ pub fn compute(
             pages: 0,
         })
         .collect();
+    let mut undated = UndatedCount::default();
     for tally in &months {
         let Some((y, m)) = tally.year_month() else {
+            undated.books += tally.books;
+            undated.pages += tally.pages;
             continue;
         };
         match by_year.iter_mut().find(|c| c.year == y) {
@@ -271,6 +285,7 @@ pub fn compute(
         pages_read_total: sum(|t| t.pages),
         pages_read_in_year: in_year.map_or(0, |y| y.pages),
         by_year,
+        undated,
         by_month,
         longest_book,
         shortest_book,

@@ -229,6 +229,7 @@ fn year_in_reading(ctx: &mut Ctx<'_>, arguments: &Map<String, Value>) -> Result<
             "pages_read_in_year": stats.pages_read_in_year,
             "by_month": stats.by_month,
             "by_year": stats.by_year,
+            "undated": stats.undated,
             "average_rating": stats.average_rating,
             "longest_streak_days": stats.longest_streak_days,
         }),

@@ -757,6 +757,8 @@ fn stats_output() -> Value {
             "pages_read_total": {"type": "integer"},
             "pages_read_in_year": {"type": "integer"},
             "by_year": {"type": "array", "items": {"type": "object"}},
+            "undated": {"type": "object", "description": "Finished readings without a finish date; by_year plus this add up to the totals.",
+                        "properties": {"books": {"type": "integer"}, "pages": {"type": "integer"}}},
             "by_month": {"type": "array", "items": {"type": "object"}},
             "average_rating": {"type": ["number", "null"]},
             "top_authors": {"type": "array", "items": {"type": "object"}},

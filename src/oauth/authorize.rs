@@ -122,10 +122,72 @@ impl Problem {
 /// say so; after, the answer goes back to the client, if its redirect URIs are the operator's
 /// (RFC 9700 §4.11.2: an error sent to a URI anyone registered makes this server an open
 /// redirector, before anyone signed in).
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
     Page(Problem),
-    Redirect(String),
+    ToClient(ClientError),
+}
+
+/// An RFC 6749 §4.1.2.1 error response, to be sent to the client's redirect URI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientError {
+    pub redirect_uri: String,
+    pub error: &'static str,
+    pub description: String,
+    pub state: Option<String>,
+}
+
+impl ClientError {
+    /// Where the user agent goes: the redirect URI with the error and RFC 9207 `iss`.
+    pub fn location(&self, issuer: &str) -> String {
+        let mut params = vec![
+            ("error", self.error),
+            ("error_description", self.description.as_str()),
+        ];
+        if let Some(state) = self.state.as_deref() {
+            params.push(("state", state));
+        }
+        redirect_with(&self.redirect_uri, &params, issuer)
+    }
+}
+
+/// A code issued for an approved request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Approved {
+    pub redirect_uri: String,
+    pub code: String,
+    pub state: Option<String>,
+}
+
+impl Approved {
+    /// Where the user agent goes: the redirect URI with the code, `state` and `iss`.
+    pub fn location(&self, issuer: &str) -> String {
+        let mut params = vec![("code", self.code.as_str())];
+        if let Some(state) = self.state.as_deref() {
+            params.push(("state", state));
+        }
+        redirect_with(&self.redirect_uri, &params, issuer)
+    }
+}
+
+/// What an authorization request comes to. The rules decide it (`decide`, `answer`); the
+/// handlers only render it.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Nobody is signed in: sign in, then ask again.
+    SignInNeeded,
+    /// The user must be asked (the consent page).
+    ConsentNeeded(Box<ValidRequest>),
+    /// A code was issued.
+    Approved(Approved),
+    Refused(Refusal),
+}
+
+/// The user's answer on the consent page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Approve,
+    Deny,
 }
 
 /// The client's redirect URI with the response parameters added (and RFC 9207 `iss`).
@@ -137,20 +199,6 @@ pub fn redirect_with(redirect_uri: &str, params: &[(&str, &str)], issuer: &str) 
     query.append_pair("iss", issuer);
     let separator = if redirect_uri.contains('?') { '&' } else { '?' };
     format!("{redirect_uri}{separator}{}", query.finish())
-}
-
-fn error_redirect(
-    redirect_uri: &str,
-    error: &str,
-    description: &str,
-    state: Option<&str>,
-    issuer: &str,
-) -> String {
-    let mut params = vec![("error", error), ("error_description", description)];
-    if let Some(state) = state {
-        params.push(("state", state));
-    }
-    redirect_with(redirect_uri, &params, issuer)
 }
 
 /// Checks an authorization request, in the order RFC 6749 §4.1.2.1 sets.
@@ -172,17 +220,15 @@ pub fn validate(
         None if registered.len() == 1 => registered[0].clone(),
         None => return Ok(Err(Refusal::Page(Problem::NoRedirectUri))),
     };
-    let state = params.state.as_deref();
     let trusted = client.configured_by_operator();
     let fail = |problem: Problem, description: &str| {
         Ok(Err(if trusted {
-            Refusal::Redirect(error_redirect(
-                &redirect_uri,
-                problem.error(),
-                description,
-                state,
-                public_url,
-            ))
+            Refusal::ToClient(ClientError {
+                redirect_uri: redirect_uri.clone(),
+                error: problem.error(),
+                description: description.to_string(),
+                state: params.state.clone(),
+            })
         } else {
             Refusal::Page(problem)
         }))
@@ -241,8 +287,91 @@ pub fn validate(
     }))
 }
 
+/// `GET /oauth/authorize`: a valid request from a signed-in user is approved at once when the
+/// user already consented (see `consented`), and otherwise needs consent.
+pub fn decide(
+    conn: &mut DbConn,
+    public_url: &str,
+    params: &AuthorizeParams,
+    user_id: Option<i64>,
+    now: NaiveDateTime,
+) -> AppResult<Outcome> {
+    let request = match validate(conn, public_url, params)? {
+        Ok(request) => request,
+        Err(refusal) => return Ok(Outcome::Refused(refusal)),
+    };
+    let Some(user_id) = user_id else {
+        return Ok(Outcome::SignInNeeded);
+    };
+    if consented(conn, user_id, &request)? {
+        return Ok(Outcome::Approved(approve(
+            conn, &request, user_id, false, now,
+        )?));
+    }
+    Ok(Outcome::ConsentNeeded(Box::new(request)))
+}
+
+/// `POST /oauth/consent`: the signed-in user's answer to the request, checked again (the form
+/// carries it back, and anything may have changed since the page was shown).
+pub fn answer(
+    conn: &mut DbConn,
+    public_url: &str,
+    params: &AuthorizeParams,
+    user_id: i64,
+    decision: Decision,
+    now: NaiveDateTime,
+) -> AppResult<Outcome> {
+    let request = match validate(conn, public_url, params)? {
+        Ok(request) => request,
+        Err(refusal) => return Ok(Outcome::Refused(refusal)),
+    };
+    Ok(match decision {
+        Decision::Approve => Outcome::Approved(approve(conn, &request, user_id, true, now)?),
+        // The signed-in user chose to deny: telling the client is no open redirect.
+        Decision::Deny => Outcome::Refused(Refusal::ToClient(ClientError {
+            redirect_uri: request.redirect_uri,
+            error: "access_denied",
+            description: "the user denied the request".into(),
+            state: request.state,
+        })),
+    })
+}
+
+/// `POST /oauth/authorize` (first-party JSON): the token's user approves directly.
+pub fn authorize_directly(
+    conn: &mut DbConn,
+    public_url: &str,
+    params: &AuthorizeParams,
+    user_id: i64,
+    now: NaiveDateTime,
+) -> AppResult<Result<Approved, Refusal>> {
+    Ok(match validate(conn, public_url, params)? {
+        Ok(request) => Ok(approve(conn, &request, user_id, false, now)?),
+        Err(refusal) => Err(refusal),
+    })
+}
+
+/// Issues the code, remembering consent when the user just gave it (only a confidential
+/// client's consent is ever skipped: see `consented`).
+fn approve(
+    conn: &mut DbConn,
+    request: &ValidRequest,
+    user_id: i64,
+    remember: bool,
+    now: NaiveDateTime,
+) -> AppResult<Approved> {
+    if remember && !request.client.is_public() {
+        remember_consent(conn, user_id, request, now)?;
+    }
+    Ok(Approved {
+        redirect_uri: request.redirect_uri.clone(),
+        code: issue_code(conn, request, user_id, now)?,
+        state: request.state.clone(),
+    })
+}
+
 /// Issues a code for an approved request.
-pub fn issue_code(
+fn issue_code(
     conn: &mut DbConn,
     request: &ValidRequest,
     user_id: i64,
@@ -349,31 +478,31 @@ fn hidden_params(params: &AuthorizeParams) -> Vec<(&'static str, String)> {
     .collect()
 }
 
-fn refusal_page(problem: Problem) -> PageError {
-    PageError::App(AppError::BadRequest(problem.message().into()))
+/// Renders a refusal: this server's page, or the error sent back to the client.
+fn refused(state: &AppState, refusal: Refusal) -> Result<HttpResponse, PageError> {
+    match refusal {
+        Refusal::Page(problem) => Err(PageError::App(AppError::BadRequest(
+            problem.message().into(),
+        ))),
+        Refusal::ToClient(error) => Ok(redirect(&error.location(state.config.issuer()))),
+    }
 }
 
-async fn validated(
-    state: &AppState,
-    params: AuthorizeParams,
-) -> Result<Result<ValidRequest, Refusal>, AppError> {
-    if let Some(client_id) = params
+/// Fetches (or refreshes) the document of a client named by its metadata URL before the rules
+/// run: a failure is shown, never followed. The reason is logged, not shown: it names the
+/// client_id, which is the request's text.
+async fn client_document_refusal(state: &AppState, params: &AuthorizeParams) -> Option<Refusal> {
+    let client_id = params
         .client_id
         .as_deref()
-        .filter(|c| super::client_metadata::is_metadata_client_id(c))
-    {
-        // Fetch (or refresh) the client's metadata document; a failure is shown, never followed.
-        // The reason is logged, not shown: it names the client_id, which is the request's text.
-        if let Err(error) = super::client_metadata::resolve(state, client_id).await {
+        .filter(|c| super::client_metadata::is_metadata_client_id(c))?;
+    match super::client_metadata::resolve(state, client_id).await {
+        Ok(_) => None,
+        Err(error) => {
             log::info!("client metadata document refused: {:?}", error.to_string());
-            return Ok(Err(Refusal::Page(Problem::UnusableDocument)));
+            Some(Refusal::Page(Problem::UnusableDocument))
         }
     }
-    let public_url = state.config.public_url.clone();
-    db::run(&state.pool, move |conn| {
-        validate(conn, &public_url, &params)
-    })
-    .await
 }
 
 async fn authorize(
@@ -383,23 +512,34 @@ async fn authorize(
     params: web::Query<AuthorizeParams>,
 ) -> Result<HttpResponse, PageError> {
     let params = params.into_inner();
-    let request = match validated(&state, params.clone()).await? {
-        Ok(request) => request,
-        Err(Refusal::Page(problem)) => return Err(refusal_page(problem)),
-        Err(Refusal::Redirect(location)) => return Ok(redirect(&location)),
-    };
-    let Some(user) = current_user(&state, &session).await? else {
-        let here = req
-            .uri()
-            .path_and_query()
-            .map_or("/oauth/authorize".to_string(), |pq| pq.to_string());
-        return Err(PageError::SignInRequired { return_to: here });
-    };
-    let (user_id, check) = (user.id, request.clone());
-    let remembered = db::run(&state.pool, move |conn| consented(conn, user_id, &check)).await?;
-    if remembered {
-        return Ok(redirect(&approve(&state, request, user.id, false).await?));
+    if let Some(refusal) = client_document_refusal(&state, &params).await {
+        return refused(&state, refusal);
     }
+    let user = current_user(&state, &session).await?;
+    let (public_url, user_id, asked) = (
+        state.config.public_url.clone(),
+        user.as_ref().map(|u| u.id),
+        params.clone(),
+    );
+    let outcome = db::run(&state.pool, move |conn| {
+        decide(conn, &public_url, &asked, user_id, db::models::now())
+    })
+    .await?;
+    let request = match (outcome, user) {
+        (Outcome::ConsentNeeded(request), Some(user)) => (request, user),
+        (Outcome::Approved(approved), _) => {
+            return Ok(redirect(&approved.location(state.config.issuer())))
+        }
+        (Outcome::Refused(refusal), _) => return refused(&state, refusal),
+        (Outcome::SignInNeeded | Outcome::ConsentNeeded(_), _) => {
+            let here = req
+                .uri()
+                .path_and_query()
+                .map_or("/oauth/authorize".to_string(), |pq| pq.to_string());
+            return Err(PageError::SignInRequired { return_to: here });
+        }
+    };
+    let (request, user) = request;
     let redirect_host = url::Url::parse(&request.redirect_uri)
         .ok()
         .and_then(|u| u.host_str().map(String::from))
@@ -424,30 +564,6 @@ async fn authorize(
     )
 }
 
-/// Issues the code (remembering consent when the user just gave it) and returns where to go.
-async fn approve(
-    state: &AppState,
-    request: ValidRequest,
-    user_id: i64,
-    remember: bool,
-) -> Result<String, AppError> {
-    let issuer = state.config.issuer().to_string();
-    db::run(&state.pool, move |conn| {
-        let now = db::models::now();
-        // Only a confidential client's consent is ever skipped (see `consented`).
-        if remember && !request.client.is_public() {
-            remember_consent(conn, user_id, &request, now)?;
-        }
-        let code = issue_code(conn, &request, user_id, now)?;
-        let mut params = vec![("code", code.as_str())];
-        if let Some(state) = request.state.as_deref() {
-            params.push(("state", state));
-        }
-        Ok(redirect_with(&request.redirect_uri, &params, &issuer))
-    })
-    .await
-}
-
 #[derive(Deserialize)]
 pub struct ConsentForm {
     csrf_token: String,
@@ -468,21 +584,33 @@ async fn consent(
             return_to: "/".into(),
         });
     };
-    let request = match validated(&state, form.params).await? {
-        Ok(request) => request,
-        Err(Refusal::Page(problem)) => return Err(refusal_page(problem)),
-        Err(Refusal::Redirect(location)) => return Ok(redirect(&location)),
+    if let Some(refusal) = client_document_refusal(&state, &form.params).await {
+        return refused(&state, refusal);
+    }
+    // Anything but an explicit approval is a denial.
+    let decision = match form.decision.as_str() {
+        "approve" => Decision::Approve,
+        _ => Decision::Deny,
     };
-    match form.decision.as_str() {
-        "approve" => Ok(redirect(&approve(&state, request, user.id, true).await?)),
-        // The signed-in user chose to deny: telling the client is no open redirect.
-        _ => Ok(redirect(&error_redirect(
-            &request.redirect_uri,
-            "access_denied",
-            "the user denied the request",
-            request.state.as_deref(),
-            state.config.issuer(),
-        ))),
+    let (public_url, params) = (state.config.public_url.clone(), form.params);
+    let outcome = db::run(&state.pool, move |conn| {
+        answer(
+            conn,
+            &public_url,
+            &params,
+            user.id,
+            decision,
+            db::models::now(),
+        )
+    })
+    .await?;
+    match outcome {
+        Outcome::Approved(approved) => Ok(redirect(&approved.location(state.config.issuer()))),
+        Outcome::Refused(refusal) => refused(&state, refusal),
+        // `answer` neither asks again nor signs in.
+        Outcome::SignInNeeded | Outcome::ConsentNeeded(_) => Err(PageError::App(
+            AppError::Internal("the consent answer asked for consent again".into()),
+        )),
     }
 }
 
@@ -515,32 +643,329 @@ async fn authorize_json(
     }
     let params: AuthorizeParams = serde_json::from_slice(&body)
         .map_err(|e| OAuthError::InvalidRequest(format!("the body must be JSON: {e}")))?;
-    let request = match validated(&state, params).await? {
-        Ok(request) => request,
-        Err(Refusal::Page(problem)) => {
-            return Err(OAuthError::InvalidRequest(problem.message().into()))
-        }
-        Err(Refusal::Redirect(location)) => {
-            let error = url::Url::parse(&location)
-                .ok()
-                .and_then(|u| {
-                    u.query_pairs()
-                        .find(|(k, _)| k == "error_description")
-                        .map(|(_, v)| v.into_owned())
-                })
-                .unwrap_or_default();
-            return Err(OAuthError::InvalidRequest(error));
-        }
-    };
-    let (user_id, state_param, issue) = (caller.user_id, request.state.clone(), request);
-    let code = db::run(&state.pool, move |conn| {
-        issue_code(conn, &issue, user_id, db::models::now())
+    if let Some(Refusal::Page(problem)) = client_document_refusal(&state, &params).await {
+        return Err(OAuthError::InvalidRequest(problem.message().into()));
+    }
+    let (public_url, user_id) = (state.config.public_url.clone(), caller.user_id);
+    let approved = db::run(&state.pool, move |conn| {
+        authorize_directly(conn, &public_url, &params, user_id, db::models::now())
     })
     .await?;
-    Ok(HttpResponse::Ok()
-        .insert_header(("Cache-Control", "no-store"))
-        .json(CodeResponse {
-            code,
-            state: state_param,
+    match approved {
+        Ok(approved) => Ok(HttpResponse::Ok()
+            .insert_header(("Cache-Control", "no-store"))
+            .json(CodeResponse {
+                code: approved.code,
+                state: approved.state,
+            })),
+        Err(Refusal::Page(problem)) => Err(OAuthError::InvalidRequest(problem.message().into())),
+        Err(Refusal::ToClient(error)) => Err(OAuthError::InvalidRequest(error.description)),
+    }
+}
+
+/// The authorization endpoint's rules, over a database and a clock, without HTTP: one rule a
+/// test.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::db::models::user::{self, AdminPolicy};
+    use crate::db::schema::oauth_codes;
+
+    const PUBLIC_URL: &str = "https://books.example.org";
+    const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+    fn now() -> NaiveDateTime {
+        chrono::DateTime::from_timestamp(1_800_000_000, 0)
+            .map(|t| t.naive_utc())
+            .unwrap_or_default()
+    }
+
+    struct World {
+        conn: DbConn,
+        user: i64,
+    }
+
+    fn world() -> World {
+        let mut conn = db::in_memory();
+        let user = user::create(
+            &mut conn,
+            "reader@example.org",
+            "not-a-real-hash",
+            None,
+            AdminPolicy::FirstUserOnly,
+            now(),
+        )
+        .map(|u| u.id)
+        .unwrap_or_else(|e| panic!("{e}"));
+        World { conn, user }
+    }
+
+    /// Registers a client the way `POST /oauth/register` does; `None` for a public client.
+    fn register(w: &mut World, method: &str) -> String {
+        register_for(w, method, "read write")
+    }
+
+    fn register_for(w: &mut World, method: &str, scope: &str) -> String {
+        let registration = serde_json::from_value(serde_json::json!({
+            "redirect_uris": ["https://claude.ai/api/mcp/auth_callback"],
+            "token_endpoint_auth_method": method,
+            "client_name": "Claude",
+            "scope": scope,
         }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        clients::register_client(&mut w.conn, registration, now())
+            .map(|r| r.client_id)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// The operator's own client (OAUTH_CLIENT_ID), the only one whose errors are redirected.
+    fn operator_client(w: &mut World) -> String {
+        let config = Config::from_lookup(|name| match name {
+            "PUBLIC_URL" => Some(PUBLIC_URL.into()),
+            "OAUTH_REDIRECT_URIS" => Some("https://app.example.org/cb".into()),
+            _ => None,
+        })
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        clients::upsert_static(&mut w.conn, &config, now()).unwrap_or_else(|e| panic!("{e}"));
+        config.oauth_client_id
+    }
+
+    fn params(client_id: &str, redirect_uri: &str) -> AuthorizeParams {
+        AuthorizeParams {
+            response_type: Some("code".into()),
+            client_id: Some(client_id.into()),
+            redirect_uri: Some(redirect_uri.into()),
+            scope: Some("read".into()),
+            state: Some("xyz".into()),
+            code_challenge: Some(CHALLENGE.into()),
+            code_challenge_method: Some("S256".into()),
+            resource: None,
+        }
+    }
+
+    fn claude(client_id: &str) -> AuthorizeParams {
+        params(client_id, "https://claude.ai/api/mcp/auth_callback")
+    }
+
+    /// `decide`, for the world's user when `signed_in`.
+    fn decided(w: &mut World, params: &AuthorizeParams, signed_in: bool) -> Outcome {
+        let user = signed_in.then_some(w.user);
+        decide(&mut w.conn, PUBLIC_URL, params, user, now()).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn refusal(outcome: Outcome) -> Refusal {
+        match outcome {
+            Outcome::Refused(refusal) => refusal,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_unknown_client_is_refused_on_this_servers_page() {
+        let mut w = world();
+        let outcome = decided(&mut w, &claude("nobody"), true);
+        assert_eq!(refusal(outcome), Refusal::Page(Problem::UnknownClient));
+    }
+
+    #[test]
+    fn a_redirect_uri_not_registered_exactly_is_never_followed() {
+        let mut w = world();
+        let id = register(&mut w, "none");
+        for uri in [
+            "https://claude.ai/api/mcp/auth_callback/",
+            "https://claude.ai/api/mcp/auth_callback?x=1",
+            "https://evil.example/cb",
+        ] {
+            let outcome = decided(&mut w, &params(&id, uri), true);
+            assert_eq!(
+                refusal(outcome),
+                Refusal::Page(Problem::UnregisteredRedirect),
+                "{uri}"
+            );
+        }
+    }
+
+    #[test]
+    fn pkce_s256_is_required() {
+        let mut w = world();
+        let id = register(&mut w, "none");
+        let mut plain = claude(&id);
+        plain.code_challenge_method = Some("plain".into());
+        let mut missing = claude(&id);
+        missing.code_challenge = None;
+        let mut short = claude(&id);
+        short.code_challenge = Some("abc".into());
+        for (asked, problem) in [
+            (plain, Problem::ChallengeMethod),
+            (missing, Problem::NoChallenge),
+            (short, Problem::MalformedChallenge),
+        ] {
+            assert_eq!(
+                refusal(decided(&mut w, &asked, true)),
+                Refusal::Page(problem)
+            );
+        }
+    }
+
+    #[test]
+    fn only_the_operators_client_is_told_of_errors_at_its_redirect_uri() {
+        let mut w = world();
+        let operator = operator_client(&mut w);
+        let mut asked = params(&operator, "https://app.example.org/cb");
+        asked.response_type = Some("token".into());
+        let Refusal::ToClient(error) = refusal(decided(&mut w, &asked, false)) else {
+            panic!("the operator's client is told")
+        };
+        assert_eq!(error.error, "unsupported_response_type");
+        assert_eq!(error.state.as_deref(), Some("xyz"));
+        assert_eq!(
+            error.location("https://books.example.org"),
+            "https://app.example.org/cb?error=unsupported_response_type&error_description=response_type+must+be+code&state=xyz&iss=https%3A%2F%2Fbooks.example.org"
+        );
+        // A registered client with the same mistake gets this server's page, no redirect.
+        let id = register(&mut w, "none");
+        let mut asked = claude(&id);
+        asked.response_type = Some("token".into());
+        assert_eq!(
+            refusal(decided(&mut w, &asked, false)),
+            Refusal::Page(Problem::ResponseType)
+        );
+    }
+
+    #[test]
+    fn scope_may_narrow_but_never_widen_what_the_client_registered() {
+        let mut w = world();
+        let id = register_for(&mut w, "none", "read");
+        let mut wider = claude(&id);
+        wider.scope = Some("read write".into());
+        assert_eq!(
+            refusal(decided(&mut w, &wider, true)),
+            Refusal::Page(Problem::ScopeNotAllowed)
+        );
+        let mut none = claude(&id);
+        none.scope = None;
+        let Outcome::ConsentNeeded(request) = decided(&mut w, &none, true) else {
+            panic!("no scope asks for what was registered")
+        };
+        assert_eq!(request.scope.to_string(), "read");
+        // Names this server does not know (offline_access, say) are ignored, not refused.
+        let mut unknown = claude(&id);
+        unknown.scope = Some("read offline_access".into());
+        assert!(matches!(
+            decided(&mut w, &unknown, true),
+            Outcome::ConsentNeeded(_)
+        ));
+    }
+
+    #[test]
+    fn a_valid_request_without_a_user_needs_sign_in_first() {
+        let mut w = world();
+        let id = register(&mut w, "none");
+        assert!(matches!(
+            decided(&mut w, &claude(&id), false),
+            Outcome::SignInNeeded
+        ));
+    }
+
+    #[test]
+    fn a_public_client_is_asked_every_time() {
+        let mut w = world();
+        let id = register(&mut w, "none");
+        let asked = claude(&id);
+        assert!(matches!(
+            decided(&mut w, &asked, true),
+            Outcome::ConsentNeeded(_)
+        ));
+        let answered = answer(
+            &mut w.conn,
+            PUBLIC_URL,
+            &asked,
+            w.user,
+            Decision::Approve,
+            now(),
+        );
+        assert!(matches!(answered, Ok(Outcome::Approved(_))));
+        assert!(matches!(
+            decided(&mut w, &asked, true),
+            Outcome::ConsentNeeded(_)
+        ));
+    }
+
+    #[test]
+    fn a_confidential_clients_consent_is_remembered_for_those_scopes_only() {
+        let mut w = world();
+        let id = register(&mut w, "client_secret_basic");
+        let asked = claude(&id);
+        let answered = answer(
+            &mut w.conn,
+            PUBLIC_URL,
+            &asked,
+            w.user,
+            Decision::Approve,
+            now(),
+        );
+        assert!(matches!(answered, Ok(Outcome::Approved(_))));
+        let Outcome::Approved(approved) = decided(&mut w, &asked, true) else {
+            panic!("remembered consent is not asked again")
+        };
+        assert_eq!(approved.state.as_deref(), Some("xyz"));
+        let mut more = claude(&id);
+        more.scope = Some("read write".into());
+        assert!(matches!(
+            decided(&mut w, &more, true),
+            Outcome::ConsentNeeded(_)
+        ));
+    }
+
+    #[test]
+    fn a_denial_is_sent_to_the_client_with_its_state() {
+        let mut w = world();
+        let id = register(&mut w, "none");
+        let answered = answer(
+            &mut w.conn,
+            PUBLIC_URL,
+            &claude(&id),
+            w.user,
+            Decision::Deny,
+            now(),
+        );
+        let Ok(Outcome::Refused(Refusal::ToClient(error))) = answered else {
+            panic!("a denial goes back to the client: {answered:?}")
+        };
+        assert_eq!(error.error, "access_denied");
+        assert_eq!(error.state.as_deref(), Some("xyz"));
+        let count: i64 = oauth_codes::table
+            .count()
+            .get_result(&mut w.conn)
+            .unwrap_or(-1);
+        assert_eq!(count, 0, "no code for a denial");
+    }
+
+    #[test]
+    fn a_code_is_stored_only_as_its_hash_bound_to_the_request_for_ten_minutes() {
+        let mut w = world();
+        let id = register(&mut w, "none");
+        let approved = authorize_directly(&mut w.conn, PUBLIC_URL, &claude(&id), w.user, now())
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|r| panic!("{r:?}"));
+        let (hash, challenge, redirect_uri, expires_at): (String, String, String, NaiveDateTime) =
+            oauth_codes::table
+                .select((
+                    oauth_codes::code_hash,
+                    oauth_codes::code_challenge,
+                    oauth_codes::redirect_uri,
+                    oauth_codes::expires_at,
+                ))
+                .first(&mut w.conn)
+                .unwrap_or_else(|e| panic!("{e}"));
+        assert_ne!(hash, approved.code);
+        assert_eq!(hash, hash_token(&approved.code));
+        assert_eq!(challenge, CHALLENGE);
+        assert_eq!(redirect_uri, "https://claude.ai/api/mcp/auth_callback");
+        assert_eq!(expires_at, now() + Duration::seconds(CODE_LIFETIME_SECS));
+        assert!(approved
+            .location(PUBLIC_URL)
+            .starts_with("https://claude.ai/api/mcp/auth_callback?code="));
+    }
 }

@@ -157,14 +157,6 @@ pub fn find(conn: &mut DbConn, client_id: &str) -> AppResult<Option<Client>> {
         .optional())?)
 }
 
-pub fn find_by_id(conn: &mut DbConn, id: i64) -> AppResult<Option<Client>> {
-    Ok(oauth_clients::table
-        .find(id)
-        .select(Client::as_select())
-        .first(conn)
-        .optional()?)
-}
-
 pub fn list(conn: &mut DbConn) -> AppResult<Vec<Client>> {
     Ok(oauth_clients::table
         .order(oauth_clients::id.asc())

@@ -4,6 +4,7 @@ pub mod account;
 pub mod charts;
 pub mod connectors;
 pub mod stats;
+pub mod transfer;
 
 use crate::auth::{csrf, session};
 use crate::db::{self, models::user};
@@ -20,6 +21,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     account::configure(cfg);
     connectors::configure(cfg);
     stats::configure(cfg);
+    transfer::configure(cfg);
     cfg.route("/assets/style.css", web::get().to(stylesheet));
 }
 

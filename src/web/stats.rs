@@ -272,10 +272,7 @@ impl StatsPage {
 
         let by_year = years_with_gaps(&stats.by_year);
         // Finished readings without a finish date belong to no year: counted apart.
-        let undated_books =
-            stats.books_read_total - stats.by_year.iter().map(|c| c.books).sum::<i64>();
-        let undated_pages =
-            stats.pages_read_total - stats.by_year.iter().map(|c| c.pages).sum::<i64>();
+        let (undated_books, undated_pages) = (stats.undated.books, stats.undated.pages);
         let per_year = (!by_year.is_empty()).then(|| {
             let books: Vec<(String, i64)> = by_year
                 .iter()

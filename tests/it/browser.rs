@@ -14,7 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// chromedriver and the browser it drives, for one test.
-struct Browser {
+pub(crate) struct Browser {
     client: Client,
     driver: Child,
     _profile: tempfile::TempDir,

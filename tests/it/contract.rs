@@ -252,13 +252,84 @@ async fn lengths_and_patterns_count_what_was_sent_not_what_was_trimmed() {
     // though the document's maxLength counts the spaces. (A cover URL may have spaces around
     // it: the document's pattern says so, and they are trimmed.)
     let long = format!("{} ", "x".repeat(20_000));
-    for (body, field) in [(json!({"title": "Long", "description": long}), "description")] {
+    // Later finds: a tag or a title whose inner line breaks fold to spaces, a description made
+    // only of white space (once returned as "none" before its length was looked at), notes
+    // over the limit by their trailing spaces.
+    let folded_tag = format!("a\n\n\u{2028}\r\nb{}", "*".repeat(95));
+    let blank = "\u{85}".repeat(20_001);
+    let title = format!("{}\u{85}", "t".repeat(500));
+    for (body, field) in [
+        (json!({"title": "Long", "description": long}), "description"),
+        (json!({"title": "Tag", "tags": [folded_tag]}), "tags"),
+        (
+            json!({"title": "Blank", "description": blank}),
+            "description",
+        ),
+        (json!({"title": title}), "title"),
+        (
+            json!({"title": "A", "authors": [format!(" {}", "a".repeat(300))]}),
+            "authors",
+        ),
+    ] {
         let (status, problem) = app
             .api(Method::POST, "/api/books", &token, Some(body))
             .await;
         assert_eq!(status, 422, "{field}: {problem}");
         assert!(problem.to_string().contains(field), "{problem}");
     }
+    let (status, book) = app
+        .api(
+            Method::POST,
+            "/api/books",
+            &token,
+            Some(json!({"title": "Patched"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{book}");
+    let path = format!("/api/books/{}", book["id"]);
+    let (status, problem) = app
+        .api(
+            Method::PATCH,
+            &path,
+            &token,
+            Some(json!({"description": blank})),
+        )
+        .await;
+    assert_eq!(status, 422, "{problem}");
+    let (status, problem) = app
+        .api(
+            Method::POST,
+            "/api/readings",
+            &token,
+            Some(json!({"book_id": book["id"], "notes": format!("{} ", "n".repeat(50_000))})),
+        )
+        .await;
+    assert_eq!(status, 422, "{problem}");
+    // A number just over a maximum is over it: JSON numbers are read exactly.
+    let (status, problem) = raw(
+        &app,
+        Method::POST,
+        "/api/readings",
+        &token,
+        &format!(
+            r#"{{"book_id": {}, "progress": 100.00000000000001}}"#,
+            book["id"]
+        ),
+    )
+    .await;
+    assert_eq!(status, 422, "{problem}");
+    assert!(problem.to_string().contains("progress"), "{problem}");
+    // A connector's label, the same way.
+    let (status, problem) = app
+        .api(
+            Method::POST,
+            "/api/connectors",
+            &token,
+            Some(json!({"provider": "anthropic", "api_key": "sk-ant-test-0123456789abcdef", "label": format!("\u{85}{}", "l".repeat(100))})),
+        )
+        .await;
+    assert_eq!(status, 422, "{problem}");
+    assert!(problem.to_string().contains("label"), "{problem}");
     // Blank is still none, and the limit itself is accepted.
     let (status, book) = app
         .api(

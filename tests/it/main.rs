@@ -5,6 +5,7 @@
 
 mod accounts;
 mod browser;
+mod browser_import;
 mod browser_stats;
 mod claude;
 mod client_metadata;

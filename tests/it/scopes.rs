@@ -41,6 +41,12 @@ const ROUTES: &[(&str, &str, &str, &str)] = &[
         "/api/import/storygraph",
         "write",
     ),
+    (
+        "post",
+        "/api/import/panicless",
+        "/api/import/panicless",
+        "write",
+    ),
     ("get", "/api/export", "/api/export", "read"),
     ("get", "/api/connectors", "/api/connectors", "connectors"),
     ("post", "/api/connectors", "/api/connectors", "connectors"),

@@ -17,8 +17,10 @@ pub fn import(source: Source, data: &[u8]) {
         return;
     };
     for (_, row) in rows {
-        let Ok(book) = row else { continue };
-        let Ok(checked) = import::check(book, now) else {
+        let import::ParsedRow::Book(book) = row else {
+            continue;
+        };
+        let Ok((checked, _)) = import::check(*book, now) else {
             continue;
         };
         // What is written must be what the API would accept, unchanged.
