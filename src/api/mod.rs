@@ -4,6 +4,7 @@ pub mod account;
 pub mod auth;
 pub mod books;
 pub mod connectors;
+pub mod goals;
 pub mod health;
 pub mod openapi;
 pub mod readings;
@@ -19,6 +20,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     account::configure(cfg);
     books::configure(cfg);
     connectors::configure(cfg);
+    goals::configure(cfg);
     readings::configure(cfg);
     transfer::configure(cfg);
 }

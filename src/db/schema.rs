@@ -61,6 +61,26 @@ diesel::table! {
     }
 }
 
+// Finished readings by rating, kept by triggers (migration 2026-12-05-000410).
+diesel::table! {
+    reading_ratings (user_id, rating) {
+        user_id -> BigInt,
+        rating -> Double,
+        readings -> BigInt,
+    }
+}
+
+// Yearly reading goals (migration 2026-12-05-000400): see `library::goals`.
+diesel::table! {
+    reading_goals (user_id, year) {
+        user_id -> BigInt,
+        year -> Integer,
+        books -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::table! {
     books (id) {
         id -> BigInt,
@@ -260,6 +280,7 @@ diesel::joinable!(oauth_codes -> oauth_clients (client_id));
 diesel::joinable!(oauth_tokens -> users (user_id));
 diesel::joinable!(oauth_tokens -> oauth_clients (client_id));
 diesel::joinable!(connectors -> users (user_id));
+diesel::joinable!(reading_goals -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     library_versions,
@@ -267,6 +288,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     reading_authors,
     reading_tags,
     reading_days,
+    reading_goals,
+    reading_ratings,
     users,
     books,
     book_tags,

@@ -6,6 +6,7 @@
 
 pub mod books;
 pub mod export;
+pub mod goals;
 pub mod import;
 pub mod isbn;
 pub mod memo;

@@ -1,9 +1,10 @@
-//! Reading statistics. The sums by month, author, tag and day are kept by triggers as readings,
-//! books and tags change (migrations `*_reading_tallies`), so a request reads a few small rows
-//! instead of aggregating every reading; the same queries serve both backends.
+//! Reading statistics. The sums by month, author, tag, day and rating are kept by triggers as
+//! readings, books and tags change (migrations `*_reading_tallies`, `*_reading_ratings`), so a
+//! request reads a few small rows instead of aggregating every reading; the same queries serve
+//! both backends.
 
 use crate::db::schema::{
-    books, reading_authors, reading_days, reading_months, reading_tags, readings,
+    books, reading_authors, reading_days, reading_months, reading_ratings, reading_tags, readings,
 };
 use crate::db::time::StoredDate;
 use crate::db::DbConn;
@@ -33,6 +34,9 @@ pub struct ReadingStats {
     pub shortest_book: Option<BookRef>,
     /// Mean of the ratings given to finished readings.
     pub average_rating: Option<f64>,
+    /// Finished readings by their rating rounded to the nearest whole star (a half rounds up),
+    /// 1 to 5 stars, each present (zero when none).
+    pub ratings: Vec<RatingCount>,
     pub top_authors: Vec<NameCount>,
     pub top_tags: Vec<NameCount>,
     /// Mean days from start to finish, for readings with both dates.
@@ -71,6 +75,22 @@ pub struct BookRef {
     pub id: i64,
     pub title: String,
     pub pages: Option<i32>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
+pub struct RatingCount {
+    /// 1 to 5.
+    pub stars: i32,
+    /// Finished readings rated that many stars (after rounding).
+    pub readings: i64,
+}
+
+/// One day with reading activity.
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
+pub struct DayActivity {
+    pub day: NaiveDate,
+    /// Readings started or finished that day.
+    pub events: i64,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
@@ -251,6 +271,13 @@ pub fn compute(
         .collect();
     let (current_streak_days, longest_streak_days) = streaks(&days, today);
 
+    let rated_readings: Vec<(f64, i64)> = reading_ratings::table
+        .filter(reading_ratings::user_id.eq(user_id))
+        .filter(reading_ratings::readings.gt(0))
+        .select((reading_ratings::rating, reading_ratings::readings))
+        .load(conn)?;
+    let ratings = by_stars(&rated_readings);
+
     Ok(ReadingStats {
         year,
         books_read_total: sum(|t| t.books),
@@ -263,6 +290,7 @@ pub fn compute(
         longest_book,
         shortest_book,
         average_rating: average_rating.map(|r| (r * 100.0).round() / 100.0),
+        ratings,
         top_authors,
         top_tags,
         average_days_to_finish: average_days_to_finish.map(|d| (d * 10.0).round() / 10.0),
@@ -271,6 +299,41 @@ pub fn compute(
         current_streak_days,
         longest_streak_days,
     })
+}
+
+/// Ratings (0.25 to 5) and how many readings carry each, as counts per whole star.
+pub fn by_stars(rated: &[(f64, i64)]) -> Vec<RatingCount> {
+    let mut counts: Vec<RatingCount> = (1..=5)
+        .map(|stars| RatingCount { stars, readings: 0 })
+        .collect();
+    for &(rating, readings) in rated {
+        // Half up: 4.5 is five stars, 4.25 four; 0.25 is still one.
+        let stars = ((rating + 0.5).floor() as i32).clamp(1, 5);
+        if let Some(count) = counts.iter_mut().find(|c| c.stars == stars) {
+            count.readings += readings;
+        }
+    }
+    counts
+}
+
+/// The days of `year` with reading activity (a reading started or finished), in order.
+pub fn activity(conn: &mut DbConn, user_id: i64, year: i32) -> AppResult<Vec<DayActivity>> {
+    let (Some(first), Some(last)) = (
+        NaiveDate::from_ymd_opt(year, 1, 1),
+        NaiveDate::from_ymd_opt(year, 12, 31),
+    ) else {
+        return Ok(Vec::new());
+    };
+    Ok(reading_days::table
+        .filter(reading_days::user_id.eq(user_id))
+        .filter(reading_days::day.between(first, last))
+        .filter(reading_days::events.gt(0))
+        .select((reading_days::day, reading_days::events))
+        .order(reading_days::day.asc())
+        .load::<(StoredDate, i64)>(conn)?
+        .into_iter()
+        .map(|(day, events)| DayActivity { day: day.0, events })
+        .collect())
 }
 
 /// The authors of the user's finished readings, most read first (from the tallies).
@@ -325,5 +388,17 @@ mod tests {
         assert_eq!(streaks(&days, d("2026-02-12")), (2, 3));
         assert_eq!(streaks(&days, d("2026-02-20")), (0, 3));
         assert_eq!(streaks(&[], d("2026-02-20")), (0, 0));
+    }
+
+    #[test]
+    fn ratings_are_counted_by_the_nearest_star() {
+        let counts = by_stars(&[(0.25, 1), (1.0, 2), (4.25, 3), (4.5, 4), (5.0, 5)]);
+        let readings: Vec<i64> = counts.iter().map(|c| c.readings).collect();
+        assert_eq!(readings, [3, 0, 0, 3, 9]);
+        assert_eq!(
+            counts.iter().map(|c| c.stars).collect::<Vec<_>>(),
+            [1, 2, 3, 4, 5]
+        );
+        assert!(by_stars(&[]).iter().all(|c| c.readings == 0));
     }
 }

@@ -9,7 +9,7 @@ use crate::auth::Scope;
 use crate::error::{AppError, AppResult};
 use crate::library::books::{self, Book, BookPatch, BookQuery, NewBook};
 use crate::library::readings::{self, NewReading, Reading, ReadingQuery};
-use crate::library::{recommend, stats, Shelf};
+use crate::library::{goals, recommend, stats, Shelf};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -137,8 +137,9 @@ pub static TOOLS: &[Tool] = &[
         name: "reading_stats",
         title: "Reading statistics",
         description: "How much the user reads: books and pages read (all time, in a year, by year and month), \
-                      longest and shortest book, average rating, favourite authors and tags, days to finish, \
-                      books in progress and reading streaks.",
+                      longest and shortest book, average rating and ratings by star, favourite authors and \
+                      tags, days to finish, books in progress, reading streaks, and the yearly reading goal \
+                      for that year with the progress toward it (goal is null when none is set).",
         scope: Scope::Read,
         read_only: true,
         destructive: false,
@@ -535,9 +536,32 @@ pub fn statistics(ctx: &mut Ctx<'_>, year: Option<i32>) -> AppResult<stats::Read
     stats::compute_memoised(ctx.conn, ctx.memo, ctx.user_id(), year, ctx.now.date())
 }
 
+/// The statistics with the yearly goal of the same year and the progress toward it (`null`
+/// when the user set none).
+#[derive(Serialize)]
+struct StatsWithGoal {
+    #[serde(flatten)]
+    stats: stats::ReadingStats,
+    goal: Option<GoalWithSummary>,
+}
+
+#[derive(Serialize)]
+struct GoalWithSummary {
+    #[serde(flatten)]
+    goal: goals::ReadingGoal,
+    summary: String,
+}
+
 fn reading_stats(ctx: &mut Ctx<'_>, arguments: Value) -> ToolResult {
     let args: StatsArgs = parse(arguments)?;
-    Ok(raw(&statistics(ctx, args.year)?))
+    let stats = statistics(ctx, args.year)?;
+    let goal = goals::get(ctx.conn, ctx.user_id(), stats.year, ctx.now.date())?.map(|goal| {
+        GoalWithSummary {
+            summary: goal.summary(),
+            goal,
+        }
+    });
+    Ok(raw(&StatsWithGoal { stats, goal }))
 }
 
 /// Recommendations as `recommend_books` and the `what_to_read_next` prompt give them.
@@ -741,7 +765,24 @@ fn stats_output() -> Value {
             "top_tags": {"type": "array", "items": {"type": "object"}},
             "in_progress": {"type": "integer"},
             "current_streak_days": {"type": "integer"},
-            "longest_streak_days": {"type": "integer"}
+            "longest_streak_days": {"type": "integer"},
+            "ratings": {"type": "array", "items": {"type": "object"}},
+            "goal": {
+                "type": ["object", "null"],
+                "description": "The reading goal of `year` and the progress toward it; null when none is set.",
+                "properties": {
+                    "year": {"type": "integer"},
+                    "books": {"type": "integer", "description": "Books the user means to finish that year."},
+                    "books_read": {"type": "integer"},
+                    "percent": {"type": "integer"},
+                    "remaining": {"type": "integer"},
+                    "status": {"type": "string", "enum": ["achieved", "ahead", "on_track", "behind", "missed", "upcoming"]},
+                    "expected_by_today": {"type": ["integer", "null"]},
+                    "projected": {"type": ["integer", "null"]},
+                    "summary": {"type": "string"}
+                },
+                "required": ["year", "books", "books_read", "percent", "status", "summary"]
+            }
         },
         "required": ["year", "books_read_total", "books_read_in_year"]
     })

@@ -11,6 +11,7 @@ use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
+use chrono::Datelike;
 use serde::Deserialize;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -36,6 +37,8 @@ struct HomePage {
     email: String,
     is_admin: bool,
     mcp_url: String,
+    /// This year's reading goal (`partials/goal.html`).
+    goal_card: super::stats::GoalCard,
 }
 
 #[derive(Template)]
@@ -46,16 +49,25 @@ struct LandingPage {
 
 async fn home(state: web::Data<AppState>, session: Session) -> PageResult {
     match current_user(&state, &session).await? {
-        Some(user) => render(
-            StatusCode::OK,
-            &HomePage {
-                nav: Nav::for_user(&user, &session)?,
-                name: user.name().to_string(),
-                email: user.email.clone(),
-                is_admin: user.is_admin,
-                mcp_url: state.config.url("/mcp"),
-            },
-        ),
+        Some(user) => {
+            let (id, today) = (user.id, db::models::now().date());
+            let mut goal_card = db::run(&state.pool, move |c| {
+                super::stats::goal_card(c, id, today.year(), today, "home")
+            })
+            .await?;
+            goal_card.notice = super::stats::take_notice(&session);
+            render(
+                StatusCode::OK,
+                &HomePage {
+                    nav: Nav::for_user(&user, &session)?,
+                    name: user.name().to_string(),
+                    email: user.email.clone(),
+                    is_admin: user.is_admin,
+                    mcp_url: state.config.url("/mcp"),
+                    goal_card,
+                },
+            )
+        }
         None => render(
             StatusCode::OK,
             &LandingPage {

@@ -1,7 +1,9 @@
 //! Server-rendered pages (Askama templates in `templates/`), and how errors look on them.
 
 pub mod account;
+pub mod charts;
 pub mod connectors;
+pub mod stats;
 pub mod transfer;
 
 use crate::auth::{csrf, session};
@@ -18,6 +20,7 @@ use futures_util::future::LocalBoxFuture;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     account::configure(cfg);
     connectors::configure(cfg);
+    stats::configure(cfg);
     transfer::configure(cfg);
     cfg.route("/assets/style.css", web::get().to(stylesheet));
 }

@@ -36,7 +36,8 @@ fn executable(variable: &str, default: &str) -> Option<PathBuf> {
 
 impl Browser {
     /// Starts chromedriver and a headless Chromium, or says why not and returns `None`.
-    async fn start() -> Option<Browser> {
+    /// `extra` are further Chromium flags (`--force-dark-mode`).
+    async fn start(extra: &[&str]) -> Option<Browser> {
         let (Some(driver), Some(chromium)) = (
             executable("PANICLESS_CHROMEDRIVER", "/usr/bin/chromedriver"),
             executable("PANICLESS_CHROMIUM", "/usr/bin/chromium"),
@@ -64,17 +65,22 @@ impl Browser {
         let profile = tempfile::tempdir().unwrap();
         // These flags keep Chromium from reaching out to Google's services (this machine's
         // network is closed) and let it run as root in a container.
+        let mut args = vec![
+            "--headless=new".to_string(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--disable-quic".into(),
+            "--no-first-run".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            "--disable-dev-shm-usage".into(),
+            "--window-size=1024,900".into(),
+            format!("--user-data-dir={}", profile.path().display()),
+        ];
+        args.extend(extra.iter().map(|a| a.to_string()));
         let capabilities = json!({
-            "goog:chromeOptions": {
-                "binary": chromium,
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                    "--no-first-run", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync",
-                    "--disable-dev-shm-usage", "--window-size=1024,900",
-                    format!("--user-data-dir={}", profile.path().display()),
-                ]
-            }
+            "goog:chromeOptions": {"binary": chromium, "args": args}
         });
         let serde_json::Value::Object(capabilities) = capabilities else {
             unreachable!()
@@ -105,18 +111,23 @@ where
     F: FnOnce(Client) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    let Some(browser) = Browser::start().await else {
+    in_browser_with(name, &[], scenario).await
+}
+
+/// [`in_browser`] with further Chromium flags.
+pub(crate) async fn in_browser_with<F, Fut>(name: &str, flags: &[&str], scenario: F)
+where
+    F: FnOnce(Client) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let Some(browser) = Browser::start(flags).await else {
         return;
     };
     let outcome = std::panic::AssertUnwindSafe(scenario(browser.client.clone()))
         .catch_unwind()
         .await;
     if let Err(panic) = outcome {
-        let folder = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-            .parent()
-            .map(|target| target.join("browser-screenshots"))
-            .unwrap_or_else(|| PathBuf::from("browser-screenshots"));
-        let _ = std::fs::create_dir_all(&folder);
+        let folder = screenshot_folder();
         let file = folder.join(format!("{name}.png"));
         match browser.client.screenshot().await {
             Ok(png) if std::fs::write(&file, &png).is_ok() => {
@@ -130,6 +141,16 @@ where
         std::panic::resume_unwind(panic);
     }
     let _ = browser.client.clone().close().await;
+}
+
+/// `target/browser-screenshots/`, created when missing.
+pub(crate) fn screenshot_folder() -> PathBuf {
+    let folder = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .map(|target| target.join("browser-screenshots"))
+        .unwrap_or_else(|| PathBuf::from("browser-screenshots"));
+    let _ = std::fs::create_dir_all(&folder);
+    folder
 }
 
 /// Waits until the page's source contains `needle`, and returns the source.
@@ -190,7 +211,7 @@ pub(crate) async fn press(c: &Client, button_text: &str) {
     .unwrap();
 }
 
-async fn sign_in(c: &Client, app: &TestApp, email: &str) {
+pub(crate) async fn sign_in(c: &Client, app: &TestApp, email: &str) {
     c.goto(&app.at("/login")).await.unwrap();
     fill(c, "Email", email).await;
     fill(c, "Password", PASSWORD).await;

@@ -567,12 +567,16 @@ struct Tallies {
     authors: std::collections::BTreeMap<String, i64>,
     tags: std::collections::BTreeMap<String, i64>,
     days: std::collections::BTreeMap<chrono::NaiveDate, i64>,
+    /// rating in hundredths → finished readings
+    ratings: std::collections::BTreeMap<i64, i64>,
 }
 
 /// What the triggers keep, read back (rows at zero are what is left of a key that emptied).
 fn kept_tallies(conn: &mut panicless::db::DbConn, user_id: i64) -> Tallies {
     use diesel::prelude::*;
-    use panicless::db::schema::{reading_authors, reading_days, reading_months, reading_tags};
+    use panicless::db::schema::{
+        reading_authors, reading_days, reading_months, reading_ratings, reading_tags,
+    };
     let mut kept = Tallies::default();
     let months: Vec<(String, i64, i64, f64, i64, i64, i64)> = reading_months::table
         .filter(reading_months::user_id.eq(user_id))
@@ -625,6 +629,16 @@ fn kept_tallies(conn: &mut panicless::db::DbConn, user_id: i64) -> Tallies {
         .unwrap()
         .into_iter()
         .collect();
+    kept.ratings = reading_ratings::table
+        .filter(reading_ratings::user_id.eq(user_id))
+        .select((reading_ratings::rating, reading_ratings::readings))
+        .load::<(f64, i64)>(conn)
+        .unwrap()
+        .into_iter()
+        .inspect(|(rating, n)| assert!(*n >= 0, "{rating}: {n}"))
+        .filter(|(_, n)| *n > 0)
+        .map(|(rating, n)| ((rating * 100.0).round() as i64, n))
+        .collect();
     kept
 }
 
@@ -672,6 +686,12 @@ fn tallies_from_rows(conn: &mut panicless::db::DbConn, user_id: i64) -> Tallies 
         }
         if status != "finished" {
             continue;
+        }
+        if let Some(rating) = rating {
+            *expected
+                .ratings
+                .entry((rating * 100.0).round() as i64)
+                .or_default() += 1;
         }
         let (pages, author) = &book_rows[&book_id];
         let month = finished.map_or(String::new(), |d| d.format("%Y-%m").to_string());

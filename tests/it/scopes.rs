@@ -33,6 +33,9 @@ const ROUTES: &[(&str, &str, &str, &str)] = &[
     ("patch", "/api/readings/{id}", "/api/readings/1", "write"),
     ("delete", "/api/readings/{id}", "/api/readings/1", "write"),
     ("get", "/api/readings/stats", "/api/readings/stats", "read"),
+    ("get", "/api/goals/{year}", "/api/goals/2026", "read"),
+    ("put", "/api/goals/{year}", "/api/goals/2026", "write"),
+    ("delete", "/api/goals/{year}", "/api/goals/2026", "write"),
     (
         "post",
         "/api/import/goodreads",
