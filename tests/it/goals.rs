@@ -238,23 +238,33 @@ async fn bad_goals_are_refused_and_nothing_is_saved() {
             .await;
         assert_eq!(status, 200, "{planned}");
         assert_eq!(planned["status"], "upcoming");
-        // What is not the documented body at all: 400 like every other body of the API.
+        // JSON that is not the documented body: 422 naming what is wrong, like every other
+        // body of the API (only text that is not JSON is a 400).
         for body in [
             json!({"books": "12"}),
             json!({"books": 2.5}),
             json!({}),
             json!({"books": 12, "pages": 4000}),
-            json!([12]),
         ] {
             let (status, problem) = app
                 .api(Method::PUT, &path, &token, Some(body.clone()))
                 .await;
-            assert_eq!(status, 400, "{body}: {problem}");
+            assert_eq!(status, 422, "{body}: {problem}");
+            assert!(
+                problem["errors"].as_array().is_some_and(|e| !e.is_empty()),
+                "{body}: {problem}"
+            );
         }
+        // A body that is not an object at all is a 400, as everywhere (`contract.rs`).
+        let (status, problem) = app.api(Method::PUT, &path, &token, Some(json!([12]))).await;
+        assert_eq!(status, 400, "{problem}");
         let (status, _) = app
             .api(Method::GET, "/api/goals/twenty", &token, None)
             .await;
-        assert_eq!(status, 404);
+        assert_eq!(
+            status, 422,
+            "a year that is not a number names the path parameter"
+        );
         let (status, _) = app.api(Method::GET, &path, &token, None).await;
         assert_eq!(status, 404, "nothing was saved");
         let (status, _) = app

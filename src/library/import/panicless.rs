@@ -125,7 +125,7 @@ impl LibraryBackup {
         for (i, book) in self.books.iter().enumerate() {
             if !book.is_object() {
                 problems.push(FieldError::new(
-                    &format!("books[{i}]"),
+                    format!("books[{i}]"),
                     "must be an object: a book as the export writes it",
                 ));
             }
