@@ -218,6 +218,9 @@ fn fits(schema: &Value, text: &str) -> bool {
             || (is_shelf(values) && crate::library::Shelf::parse(text).is_some());
     }
     match type_of(schema).as_deref() {
+        // The format's width too: a year past i32 is refused here, by name, where the handler's
+        // extractor could only fail to read it.
+        Some("integer") if schema["format"] == "int32" => text.parse::<i32>().is_ok(),
         Some("integer") => text.parse::<i64>().is_ok(),
         Some("number") => text.parse::<f64>().is_ok(),
         Some("boolean") => matches!(text, "true" | "false"),

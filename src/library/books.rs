@@ -490,8 +490,16 @@ fn resolve_isbn(
     let mut first = None;
     // Every one given is checked, not only the one used: an invalid ISBN is never silently
     // ignored because another field held a valid one.
+    // A blank one is refused too: the document says an ISBN, and no ISBN is null or absent
+    // (a form's empty field is the page's to leave out).
     for (field, value) in candidates {
-        if let Some(raw) = value.map(str::trim).filter(|v| !v.is_empty()) {
+        if let Some(raw) = value.map(str::trim) {
+            if raw.is_empty() {
+                return Err(FieldError::new(
+                    field,
+                    "is empty: leave it out, or send null, for no ISBN",
+                ));
+            }
             let parsed = isbn::parse(raw).map_err(|m| FieldError::new(field, m))?;
             first.get_or_insert(parsed);
         }

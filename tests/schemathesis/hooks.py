@@ -95,6 +95,9 @@ def filter_case(context, case):
         return _utf8(body.get("email"), 254) and (
             not isinstance(body.get("password"), str) or len(body["password"].encode()) <= 72
         )
+    if (method, path) == ("POST", "/api/account/password"):
+        new = body.get("new_password")
+        return not isinstance(new, str) or len(new.encode()) <= 72
     if (method, path) == ("POST", "/api/connectors"):
         provider = str(body.get("provider", "")).strip().lower()
         key = str(body.get("api_key", "")).strip()
