@@ -347,7 +347,7 @@ pub const COVER_URL_PATTERN: &str = concat!(
     r"(?:[/?#][!-~]*)?$"
 );
 
-fn is_cover_url(url: &str) -> bool {
+pub(crate) fn is_cover_url(url: &str) -> bool {
     static PATTERN: std::sync::LazyLock<Option<regex::Regex>> =
         std::sync::LazyLock::new(|| regex::Regex::new(COVER_URL_PATTERN).ok());
     PATTERN.as_ref().is_some_and(|p| p.is_match(url))
@@ -446,6 +446,17 @@ fn validate_with(
     } else {
         Err(AppError::Validation(errors))
     }
+}
+
+/// Every problem with a new book, with `found` (fields a form could not read at all): for a
+/// form that saves nothing until all are fixed, and shows them all at once.
+pub fn problems(input: NewBook, mut found: Vec<FieldError>, now: NaiveDateTime) -> Vec<FieldError> {
+    let (data, more) = input.into_data();
+    found.extend(more);
+    if let Err(AppError::Validation(more)) = validate(data, now) {
+        found.extend(more);
+    }
+    found
 }
 
 /// Resolves the ISBN fields of a request into a checked pair.
@@ -814,6 +825,10 @@ pub enum BookSort {
     Author,
     Published,
     Pages,
+    /// When the book was last finished (books never finished come last, either way).
+    Read,
+    /// The book's rating (unrated books come last, either way).
+    Rating,
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema, PartialEq, Eq)]
@@ -937,6 +952,38 @@ fn filtered(
     q
 }
 
+/// The day the book was last finished: one seek per book in the index on readings
+/// (book_id, user_id, finished_on).
+fn last_finished(
+) -> diesel::expression::SqlLiteral<diesel::sql_types::Nullable<diesel::sql_types::Date>> {
+    diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Date>>(
+        "(SELECT MAX(readings.finished_on) FROM readings \
+         WHERE readings.book_id = books.id AND readings.user_id = books.user_id)",
+    )
+}
+
+/// How many books the user has on each shelf, and in all: the figures the library page shows
+/// beside its shelf filters. Each is memoised like any list total.
+pub fn shelf_counts(conn: &mut DbConn, memo: &Memo, user_id: i64) -> AppResult<ShelfCounts> {
+    let mut shelves = Vec::with_capacity(Shelf::ALL.len());
+    for shelf in Shelf::ALL {
+        let query = BookQuery {
+            shelf: Some(shelf),
+            ..BookQuery::default()
+        };
+        shelves.push((shelf, count_matching(conn, memo, user_id, &query)?));
+    }
+    let total = count_matching(conn, memo, user_id, &BookQuery::default())?;
+    Ok(ShelfCounts { shelves, total })
+}
+
+/// What [`shelf_counts`] finds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShelfCounts {
+    pub shelves: Vec<(Shelf, i64)>,
+    pub total: i64,
+}
+
 fn escape_like(text: &str) -> String {
     text.replace('\\', "\\\\")
         .replace('%', "\\%")
@@ -1019,6 +1066,27 @@ pub fn list(
         (BookSort::Published, true) => rows.order((books::published_year.asc(), books::id.asc())),
         (BookSort::Pages, false) => rows.order((books::pages.desc(), books::id.desc())),
         (BookSort::Pages, true) => rows.order((books::pages.asc(), books::id.asc())),
+        // NULL sorts first on one backend and last on the other: `IS NULL` puts it last on both.
+        (BookSort::Rating, false) => rows.order((
+            books::rating.is_null(),
+            books::rating.desc(),
+            books::id.desc(),
+        )),
+        (BookSort::Rating, true) => rows.order((
+            books::rating.is_null(),
+            books::rating.asc(),
+            books::id.asc(),
+        )),
+        (BookSort::Read, false) => rows.order((
+            last_finished().is_null(),
+            last_finished().desc(),
+            books::id.desc(),
+        )),
+        (BookSort::Read, true) => rows.order((
+            last_finished().is_null(),
+            last_finished().asc(),
+            books::id.asc(),
+        )),
     };
     let items: Vec<Book> = rows
         .select(BookRow::as_select())

@@ -9,6 +9,7 @@ pub mod export;
 pub mod import;
 pub mod isbn;
 pub mod memo;
+pub mod metadata;
 pub mod readings;
 pub mod recommend;
 pub mod stats;

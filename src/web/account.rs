@@ -23,6 +23,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 type PageResult = Result<HttpResponse, PageError>;
 
+/// This year's progress toward the reading goal, as the home page shows it. The yearly goal is
+/// built on branch `stats` (issue 20), which fills [`HomePage::goal`]; until then it is `None`
+/// and the page shows no goal.
+pub struct GoalProgress {
+    pub year: i32,
+    pub read: i64,
+    pub target: i64,
+}
+
 #[derive(Template)]
 #[template(path = "home.html")]
 struct HomePage {
@@ -31,6 +40,13 @@ struct HomePage {
     email: String,
     is_admin: bool,
     mcp_url: String,
+    /// Books on the Reading shelf (the first few), and how many there are.
+    reading: Vec<super::books::BookItem>,
+    reading_total: i64,
+    /// The latest finished readings.
+    finished: Vec<crate::library::readings::Reading>,
+    /// This year's goal: the `stats` branch fills it.
+    goal: Option<GoalProgress>,
 }
 
 #[derive(Template)]
@@ -40,24 +56,53 @@ struct LandingPage {
 }
 
 async fn home(state: web::Data<AppState>, session: Session) -> PageResult {
-    match current_user(&state, &session).await? {
-        Some(user) => render(
-            StatusCode::OK,
-            &HomePage {
-                nav: Nav::for_user(&user, &session)?,
-                name: user.name().to_string(),
-                email: user.email.clone(),
-                is_admin: user.is_admin,
-                mcp_url: state.config.url("/mcp"),
-            },
-        ),
-        None => render(
+    use crate::library::books::{self, BookQuery};
+    use crate::library::readings::{self, ReadingQuery};
+    use crate::library::{ReadingStatus, Shelf};
+    let Some(user) = current_user(&state, &session).await? else {
+        return render(
             StatusCode::OK,
             &LandingPage {
                 nav: Nav::anonymous(&session)?,
             },
-        ),
-    }
+        );
+    };
+    let (id, memo) = (user.id, state.memo.clone());
+    let (reading, finished) = db::run(&state.pool, move |c| {
+        let reading = BookQuery {
+            shelf: Some(Shelf::Reading),
+            limit: Some(5),
+            ..BookQuery::default()
+        };
+        let finished = ReadingQuery {
+            status: Some(ReadingStatus::Finished),
+            limit: Some(5),
+            ..ReadingQuery::default()
+        };
+        Ok((
+            books::list(c, &memo, id, &reading)?,
+            readings::list(c, id, &finished)?.items,
+        ))
+    })
+    .await?;
+    render(
+        StatusCode::OK,
+        &HomePage {
+            nav: Nav::for_user(&user, &session)?,
+            name: user.name().to_string(),
+            email: user.email.clone(),
+            is_admin: user.is_admin,
+            mcp_url: state.config.url("/mcp"),
+            reading: reading
+                .items
+                .iter()
+                .map(super::books::BookItem::from)
+                .collect(),
+            reading_total: reading.total,
+            finished,
+            goal: None,
+        },
+    )
 }
 
 #[derive(Deserialize)]
