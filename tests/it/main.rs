@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod accounts;
+mod books_pages;
 mod browser;
 mod claude;
 mod client_metadata;
