@@ -6,6 +6,7 @@
 mod accounts;
 mod books_pages;
 mod browser;
+mod browser_books;
 mod claude;
 mod client_metadata;
 mod cluster;
