@@ -165,7 +165,8 @@ impl Request<'_> {
             return self.listen(id).await;
         }
         let version = envelope.version;
-        let prefetched = if method == Method::ToolsCall {
+        // Only a caller that may add books makes the server look one up.
+        let prefetched = if method == Method::ToolsCall && self.caller.scopes.allows(Scope::Write) {
             tools::prefetch(&self.state.metadata, std::iter::once(&params)).await
         } else {
             Prefetched::default()
@@ -222,8 +223,10 @@ impl Request<'_> {
         };
         let header_version = self.headers.version.clone();
         let session_id = self.headers.session.clone();
+        let may_add = self.caller.scopes.allows(Scope::Write);
         let calls = messages
             .iter()
+            .filter(|_| may_add)
             .filter(|m| m.get("method").and_then(Value::as_str) == Some("tools/call"))
             .filter_map(|m| m.get("params"));
         let prefetched = tools::prefetch(&self.state.metadata, calls).await;

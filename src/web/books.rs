@@ -644,6 +644,8 @@ struct BookFormPage {
     existing: Option<i64>,
     /// What "Look it up" found, or why it found nothing.
     notice: Option<String>,
+    /// Whether any field is marked with a problem (said once above the form).
+    refused: bool,
 }
 
 impl BookFormPage {
@@ -690,6 +692,7 @@ impl BookFormPage {
             problems: errors.others(&FORM_FIELDS),
             existing: None,
             notice: None,
+            refused: !errors.is_empty(),
         })
     }
 }
@@ -799,6 +802,7 @@ async fn look_up(state: &AppState, me: &SignedIn, mut form: BookForm) -> PageRes
     };
     let mut page = BookFormPage::new(state, me, None, &form, &Errors(errors))?;
     page.notice = notice;
+    page.refused = false;
     render(status, &page)
 }
 

@@ -914,6 +914,21 @@ async fn mcp_add_book_looks_up_an_isbn_or_a_title() {
                 .contains("does not know this book"),
             "{refused}"
         );
+        // A token that may only read never makes the server look anything up.
+        let reader = app.register_user("read-only@example.org").await;
+        let read_only = app.token_for_audience(reader, "read", &format!("{}/mcp", app.url));
+        let hits = fake.hits();
+        let (_, refused) = Mcp::new(&app, &read_only)
+            .rpc(
+                "tools/call",
+                json!({"name": "add_book", "arguments": {"isbn": "9781635575637"}}),
+            )
+            .await;
+        assert!(
+            refused.get("result").is_none() || refused["result"]["isError"] == true,
+            "{refused}"
+        );
+        assert_eq!(fake.hits(), hits);
         let all = mcp.call("search_books", json!({})).await;
         assert_eq!(text_of(&all)["total"], 4, "{all}");
         app.stop().await;
