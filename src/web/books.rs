@@ -58,6 +58,18 @@ pub fn shelf_label(shelf: Shelf) -> &'static str {
     }
 }
 
+/// The shelves as a select's options, `current` chosen.
+fn shelf_choices(current: Shelf) -> Vec<Choice> {
+    Shelf::ALL
+        .into_iter()
+        .map(|shelf| Choice {
+            value: shelf.as_str(),
+            label: shelf_label(shelf),
+            selected: shelf == current,
+        })
+        .collect()
+}
+
 fn status_label(status: ReadingStatus) -> &'static str {
     match status {
         ReadingStatus::Reading => "Reading",
@@ -141,6 +153,25 @@ fn date(text: &str, field: &str, problems: &mut Vec<FieldError>) -> Option<Naive
             None
         }
     }
+}
+
+/// A choice from a select: blank is none; anything else must be one of the values.
+fn one_of<T>(
+    text: &str,
+    field: &str,
+    parse: fn(&str) -> Option<T>,
+    message: &str,
+    problems: &mut Vec<FieldError>,
+) -> Option<T> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    let value = parse(text);
+    if value.is_none() {
+        problems.push(FieldError::new(field, message));
+    }
+    value
 }
 
 fn optional(text: &str) -> Option<String> {
@@ -474,16 +505,13 @@ impl BookForm {
     /// The book as `library::books` takes it, and the fields that could not be read at all.
     fn new_book(&self) -> (NewBook, Vec<FieldError>) {
         let mut problems = Vec::new();
-        let shelf = match self.shelf.trim() {
-            "" => None,
-            text => {
-                let shelf = Shelf::parse(text);
-                if shelf.is_none() {
-                    problems.push(FieldError::new("shelf", "is not a shelf"));
-                }
-                shelf
-            }
-        };
+        let shelf = one_of(
+            &self.shelf,
+            "shelf",
+            Shelf::parse,
+            "is not a shelf",
+            &mut problems,
+        );
         let book = NewBook {
             title: self.title.clone(),
             authors: self.authors(),
@@ -612,14 +640,7 @@ impl BookForm {
 
     fn shelves(&self) -> Vec<Choice> {
         let current = Shelf::parse(self.shelf.trim()).unwrap_or_default();
-        Shelf::ALL
-            .into_iter()
-            .map(|shelf| Choice {
-                value: shelf.as_str(),
-                label: shelf_label(shelf),
-                selected: shelf == current,
-            })
-            .collect()
+        shelf_choices(current)
     }
 }
 
@@ -947,14 +968,7 @@ async fn book_page(
             authors: book.authors.join(", "),
             shelf: shelf_label(book.shelf),
             rating: book.rating.map(number_text).unwrap_or_default(),
-            shelves: Shelf::ALL
-                .into_iter()
-                .map(|shelf| Choice {
-                    value: shelf.as_str(),
-                    label: shelf_label(shelf),
-                    selected: shelf == book.shelf,
-                })
-                .collect(),
+            shelves: shelf_choices(book.shelf),
             readings: readings.iter().map(ReadingView::from).collect(),
             statuses: ReadingStatus::ALL
                 .into_iter()
@@ -1068,16 +1082,13 @@ async fn log_reading(
     let (form, id, user) = (form.into_inner(), id.into_inner(), me.user.id);
     csrf::verify(&me.session, &form.csrf_token)?;
     let mut problems = Vec::new();
-    let status = match form.status.trim() {
-        "" => None,
-        text => {
-            let status = ReadingStatus::parse(text);
-            if status.is_none() {
-                problems.push(FieldError::new("status", "is not a reading status"));
-            }
-            status
-        }
-    };
+    let status = one_of(
+        &form.status,
+        "status",
+        ReadingStatus::parse,
+        "is not a reading status",
+        &mut problems,
+    );
     let input = NewReading {
         book_id: id,
         status,
