@@ -86,6 +86,9 @@ diesel::table! {
         series -> Nullable<Text>,
         rating -> Nullable<Double>,
         import_key -> Nullable<Text>,
+        // The latest finish date of the book's readings, kept by triggers (migration
+        // 2026-12-05-000300): the library page's "date read" order.
+        last_finished_on -> Nullable<Date>,
     }
 }
 

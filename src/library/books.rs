@@ -952,14 +952,10 @@ fn filtered(
     q
 }
 
-/// The day the book was last finished: one seek per book in the index on readings
-/// (book_id, user_id, finished_on).
-fn last_finished(
-) -> diesel::expression::SqlLiteral<diesel::sql_types::Nullable<diesel::sql_types::Date>> {
-    diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Date>>(
-        "(SELECT MAX(readings.finished_on) FROM readings \
-         WHERE readings.book_id = books.id AND readings.user_id = books.user_id)",
-    )
+/// An ORDER BY clause written out, for what both backends say alike in SQL but not in Diesel
+/// (`NULLS LAST`).
+fn sql_order(clause: &'static str) -> diesel::expression::SqlLiteral<diesel::sql_types::Bool> {
+    diesel::dsl::sql::<diesel::sql_types::Bool>(clause)
 }
 
 /// How many books the user has on each shelf, and in all: the figures the library page shows
@@ -1066,26 +1062,20 @@ pub fn list(
         (BookSort::Published, true) => rows.order((books::published_year.asc(), books::id.asc())),
         (BookSort::Pages, false) => rows.order((books::pages.desc(), books::id.desc())),
         (BookSort::Pages, true) => rows.order((books::pages.asc(), books::id.asc())),
-        // NULL sorts first on one backend and last on the other: `IS NULL` puts it last on both.
-        (BookSort::Rating, false) => rows.order((
-            books::rating.is_null(),
-            books::rating.desc(),
-            books::id.desc(),
+        // Unrated and never-read books come last either way (written out: NULL sorts first on
+        // one backend and last on the other). Latest or best first, the common order, walks
+        // the indexes of migration 2026-12-05-000300.
+        (BookSort::Rating, false) => {
+            rows.order(sql_order("books.rating DESC NULLS LAST, books.id DESC"))
+        }
+        (BookSort::Rating, true) => {
+            rows.order(sql_order("books.rating ASC NULLS LAST, books.id ASC"))
+        }
+        (BookSort::Read, false) => rows.order(sql_order(
+            "books.last_finished_on DESC NULLS LAST, books.id DESC",
         )),
-        (BookSort::Rating, true) => rows.order((
-            books::rating.is_null(),
-            books::rating.asc(),
-            books::id.asc(),
-        )),
-        (BookSort::Read, false) => rows.order((
-            last_finished().is_null(),
-            last_finished().desc(),
-            books::id.desc(),
-        )),
-        (BookSort::Read, true) => rows.order((
-            last_finished().is_null(),
-            last_finished().asc(),
-            books::id.asc(),
+        (BookSort::Read, true) => rows.order(sql_order(
+            "books.last_finished_on ASC NULLS LAST, books.id ASC",
         )),
     };
     let items: Vec<Book> = rows

@@ -334,6 +334,43 @@ async fn the_library_page_filters_by_shelf_searches_sorts_and_pages() {
         let (_, by_read) = page(&browser, &app.at("/books?sort=read")).await;
         assert_eq!(listed_ids(&by_read)[0], emile);
         assert!(by_read.contains("<option value=\"read\" selected>Date read</option>"));
+        // The order follows the readings as they are logged, changed and deleted.
+        let (_, later) = app
+            .api(
+                Method::POST,
+                "/api/readings",
+                &token,
+                Some(json!({"book_id": reading, "finished_on": "2025-01-01"})),
+            )
+            .await;
+        let first_by_read =
+            || async { listed_ids(&page(&browser, &app.at("/books?sort=read")).await.1)[0] };
+        assert_eq!(first_by_read().await, reading);
+        let later_id = later["id"].as_i64().unwrap();
+        app.api(
+            Method::PATCH,
+            &format!("/api/readings/{later_id}"),
+            &token,
+            Some(json!({"finished_on": "2023-01-01"})),
+        )
+        .await;
+        assert_eq!(first_by_read().await, emile);
+        app.api(
+            Method::PATCH,
+            &format!("/api/readings/{later_id}"),
+            &token,
+            Some(json!({"finished_on": "2025-06-01"})),
+        )
+        .await;
+        assert_eq!(first_by_read().await, reading);
+        app.api(
+            Method::DELETE,
+            &format!("/api/readings/{later_id}"),
+            &token,
+            None,
+        )
+        .await;
+        assert_eq!(first_by_read().await, emile);
         // The API sorts the same way.
         let (_, api) = app
             .api(
