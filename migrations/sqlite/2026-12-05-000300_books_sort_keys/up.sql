@@ -6,6 +6,11 @@ UPDATE books SET last_finished_on =
     (SELECT MAX(finished_on) FROM readings WHERE readings.book_id = books.id);
 CREATE INDEX books_user_last_finished ON books (user_id, last_finished_on);
 CREATE INDEX books_user_rating ON books (user_id, rating);
+-- Title (the folded search text starts with it) and author orders: 7.5 ms a page for 10,000
+-- books when sorted. Only here: PostgreSQL's B-tree refuses entries over 2.7 kB, which a
+-- description folded into the search text can pass, so there these orders sort.
+CREATE INDEX books_user_title ON books (user_id, search_text);
+CREATE INDEX books_user_authors ON books (user_id, authors_folded);
 
 CREATE TRIGGER readings_last_finished_insert AFTER INSERT ON readings
 WHEN NEW.finished_on IS NOT NULL BEGIN
