@@ -959,18 +959,26 @@ fn sql_order(clause: &'static str) -> diesel::expression::SqlLiteral<diesel::sql
 }
 
 /// How many books the user has on each shelf, and in all: the figures the library page shows
-/// beside its shelf filters. Each is memoised like any list total.
+/// beside its shelf filters. Counted in one query, memoised like any list total.
 pub fn shelf_counts(conn: &mut DbConn, memo: &Memo, user_id: i64) -> AppResult<ShelfCounts> {
-    let mut shelves = Vec::with_capacity(Shelf::ALL.len());
-    for shelf in Shelf::ALL {
-        let query = BookQuery {
-            shelf: Some(shelf),
-            ..BookQuery::default()
-        };
-        shelves.push((shelf, count_matching(conn, memo, user_id, &query)?));
-    }
-    let total = count_matching(conn, memo, user_id, &BookQuery::default())?;
-    Ok(ShelfCounts { shelves, total })
+    let counted = memo.shelves(conn, user_id, |conn| {
+        Ok(books::table
+            .filter(books::user_id.eq(user_id))
+            .group_by(books::shelf)
+            .select((books::shelf, diesel::dsl::count_star()))
+            .load::<(String, i64)>(conn)?)
+    })?;
+    let on = |shelf: Shelf| {
+        counted
+            .iter()
+            .filter(|(name, _)| name == shelf.as_str())
+            .map(|(_, n)| n)
+            .sum::<i64>()
+    };
+    Ok(ShelfCounts {
+        shelves: Shelf::ALL.into_iter().map(|s| (s, on(s))).collect(),
+        total: counted.iter().map(|(_, n)| n).sum(),
+    })
 }
 
 /// What [`shelf_counts`] finds.
