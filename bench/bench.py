@@ -126,6 +126,17 @@ def authorize(base, opener, client_id, email, password, resource=None):
     return json.loads(body)
 
 
+def session_cookie(base, email, password):
+    """Signs in through the login form, as a browser does; returns the session's Cookie header."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), NoRedirect())
+    _, _, page = call(opener, "GET", f"{base}/login")
+    status, _, body = call(opener, "POST", f"{base}/login", {
+        "csrf_token": hidden(page, "csrf_token"), "email": email, "password": password})
+    assert status == 303, f"sign-in: {status} {body}"
+    return "; ".join(f"{c.name}={c.value}" for c in jar)
+
+
 def mint(args):
     base = args.base
     opener = browser()
@@ -173,6 +184,7 @@ def mint(args):
             "refresh_tokens": refresh[1:],
             "mcp_access_token": mcp["access_token"],
             "mcp_session": session,
+            "session_cookie": session_cookie(base, args.email, args.password),
         },
         open(args.out, "w"),
     )
@@ -289,6 +301,7 @@ def env(args):
         "BENCH_CLIENT_ID": tokens["client_id"],
         "BENCH_MCP_TOKEN": tokens["mcp_access_token"],
         "BENCH_MCP_SESSION": tokens["mcp_session"],
+        "BENCH_COOKIE": tokens["session_cookie"],
         "BENCH_REFRESH_FILE": args.refresh_file,
     }
     for name, value in names.items():

@@ -87,11 +87,17 @@ pub struct Config {
     pub cimd_allow_loopback: bool,
     /// Path of the AI providers file (`PROVIDERS_FILE`), if any.
     pub providers_file: Option<String>,
+    /// Base URL of the book metadata source, an Open Library-compatible API (`METADATA_URL`,
+    /// default `https://openlibrary.org`); `None` when set empty or to `off`.
+    pub metadata_url: Option<String>,
     /// Worker threads; 0 means one per core.
     pub workers: usize,
     /// Which defaults are in use, for the start-up warning.
     pub dev_defaults_in_use: Vec<&'static str>,
 }
+
+/// Where books are looked up by ISBN or title unless `METADATA_URL` says otherwise.
+pub const DEFAULT_METADATA_URL: &str = "https://openlibrary.org";
 
 impl Config {
     /// Reads the process environment.
@@ -254,6 +260,22 @@ impl Config {
                 .push("CIMD_ALLOW_LOOPBACK is for tests and is not allowed in production".into());
         }
         let providers_file = get("PROVIDERS_FILE");
+        // Absent is the default source; set but empty (or `off`) turns lookups off.
+        let metadata_url = match lookup("METADATA_URL").map(|v| v.trim().to_string()) {
+            None => Some(DEFAULT_METADATA_URL.to_string()),
+            Some(v) if v.is_empty() || v.eq_ignore_ascii_case("off") => None,
+            Some(v) => match url::Url::parse(&v) {
+                Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+                    Some(v.trim_end_matches('/').to_string())
+                }
+                _ => {
+                    problems.push(format!(
+                        "METADATA_URL must be an http or https URL, empty or `off`, not `{v}`"
+                    ));
+                    None
+                }
+            },
+        };
         let workers = parse_number(&get, "SERVER_WORKERS", 0usize, &mut problems);
 
         // Each secret with its published development value.
@@ -345,6 +367,7 @@ impl Config {
             trust_proxy_headers,
             cimd_allow_loopback,
             providers_file,
+            metadata_url,
             workers,
             dev_defaults_in_use: defaults,
         })

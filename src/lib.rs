@@ -79,7 +79,8 @@ pub fn app(
                 .add(("Referrer-Policy", "same-origin"))
                 .add((
                     "Content-Security-Policy",
-                    "default-src 'self'; frame-ancestors 'none'",
+                    // Covers are images the user's books name, wherever they are hosted.
+                    "default-src 'self'; img-src 'self' https: http:; frame-ancestors 'none'",
                 )),
         )
         // Method, path without the query string, status and time: never a header or a body, so

@@ -19,6 +19,8 @@ pub struct AppState {
     pub memo: Arc<crate::library::memo::Memo>,
     /// Outbound HTTP (providers, metadata documents): one pooled client.
     pub http: reqwest::Client,
+    /// Book metadata lookups (`METADATA_URL`) and their cache.
+    pub metadata: Arc<crate::library::metadata::Metadata>,
     /// Per-host fetches and recent failures of client metadata documents.
     pub metadata_fetches: Arc<crate::oauth::client_metadata::FetchLimits>,
     /// One refresh in flight per connector in this process (the database lease covers several).
@@ -64,7 +66,9 @@ impl AppState {
             .user_agent(concat!("panicless/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| format!("http client: {e}"))?;
+        let metadata = crate::library::metadata::Metadata::new(config.metadata_url.clone())?;
         Ok(AppState {
+            metadata: Arc::new(metadata),
             providers: Arc::new(providers),
             http,
             refresh_locks: Arc::default(),

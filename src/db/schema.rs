@@ -112,6 +112,9 @@ diesel::table! {
         binding -> Nullable<Text>,
         added_at -> Timestamp,
         reading_rating -> Nullable<Double>,
+        // The latest finish date of the book's readings, kept by triggers (migration
+        // 2026-12-05-000300): the library page's "date read" order.
+        last_finished_on -> Nullable<Date>,
     }
 }
 

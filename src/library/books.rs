@@ -378,7 +378,7 @@ pub const COVER_URL_PATTERN: &str = concat!(
     r"(?:[/?#][!-~]*)?$"
 );
 
-fn is_cover_url(url: &str) -> bool {
+pub(crate) fn is_cover_url(url: &str) -> bool {
     static PATTERN: std::sync::LazyLock<Option<regex::Regex>> =
         std::sync::LazyLock::new(|| regex::Regex::new(COVER_URL_PATTERN).ok());
     PATTERN.as_ref().is_some_and(|p| p.is_match(url))
@@ -478,6 +478,17 @@ fn validate_with(
     } else {
         Err(AppError::Validation(errors))
     }
+}
+
+/// Every problem with a new book, with `found` (fields a form could not read at all): for a
+/// form that saves nothing until all are fixed, and shows them all at once.
+pub fn problems(input: NewBook, mut found: Vec<FieldError>, now: NaiveDateTime) -> Vec<FieldError> {
+    let (data, more) = input.into_data();
+    found.extend(more);
+    if let Err(AppError::Validation(more)) = validate(data, now) {
+        found.extend(more);
+    }
+    found
 }
 
 /// Resolves the ISBN fields of a request into a checked pair.
@@ -900,6 +911,10 @@ pub enum BookSort {
     Author,
     Published,
     Pages,
+    /// When the book was last finished (books never finished come last, either way).
+    Read,
+    /// The book's rating (unrated books come last, either way).
+    Rating,
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema, PartialEq, Eq)]
@@ -1023,6 +1038,42 @@ fn filtered(
     q
 }
 
+/// An ORDER BY clause written out, for what both backends say alike in SQL but not in Diesel
+/// (`NULLS LAST`).
+fn sql_order(clause: &'static str) -> diesel::expression::SqlLiteral<diesel::sql_types::Bool> {
+    diesel::dsl::sql::<diesel::sql_types::Bool>(clause)
+}
+
+/// How many books the user has on each shelf, and in all: the figures the library page shows
+/// beside its shelf filters. Counted in one query, memoised like any list total.
+pub fn shelf_counts(conn: &mut DbConn, memo: &Memo, user_id: i64) -> AppResult<ShelfCounts> {
+    let counted = memo.shelves(conn, user_id, |conn| {
+        Ok(books::table
+            .filter(books::user_id.eq(user_id))
+            .group_by(books::shelf)
+            .select((books::shelf, diesel::dsl::count_star()))
+            .load::<(String, i64)>(conn)?)
+    })?;
+    let on = |shelf: Shelf| {
+        counted
+            .iter()
+            .filter(|(name, _)| name == shelf.as_str())
+            .map(|(_, n)| n)
+            .sum::<i64>()
+    };
+    Ok(ShelfCounts {
+        shelves: Shelf::ALL.into_iter().map(|s| (s, on(s))).collect(),
+        total: counted.iter().map(|(_, n)| n).sum(),
+    })
+}
+
+/// What [`shelf_counts`] finds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShelfCounts {
+    pub shelves: Vec<(Shelf, i64)>,
+    pub total: i64,
+}
+
 fn escape_like(text: &str) -> String {
     text.replace('\\', "\\\\")
         .replace('%', "\\%")
@@ -1105,6 +1156,21 @@ pub fn list(
         (BookSort::Published, true) => rows.order((books::published_year.asc(), books::id.asc())),
         (BookSort::Pages, false) => rows.order((books::pages.desc(), books::id.desc())),
         (BookSort::Pages, true) => rows.order((books::pages.asc(), books::id.asc())),
+        // Unrated and never-read books come last either way (written out: NULL sorts first on
+        // one backend and last on the other). Latest or best first, the common order, walks
+        // the indexes of migration 2026-12-05-000300.
+        (BookSort::Rating, false) => {
+            rows.order(sql_order("books.rating DESC NULLS LAST, books.id DESC"))
+        }
+        (BookSort::Rating, true) => {
+            rows.order(sql_order("books.rating ASC NULLS LAST, books.id ASC"))
+        }
+        (BookSort::Read, false) => rows.order(sql_order(
+            "books.last_finished_on DESC NULLS LAST, books.id DESC",
+        )),
+        (BookSort::Read, true) => rows.order(sql_order(
+            "books.last_finished_on ASC NULLS LAST, books.id ASC",
+        )),
     };
     let items: Vec<Book> = rows
         .select(BookRow::as_select())

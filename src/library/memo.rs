@@ -26,6 +26,8 @@ const MAX_ENTRIES: usize = 4096;
 #[derive(Default)]
 pub struct Memo {
     counts: Entries<(i64, String), i64>,
+    /// How many books each shelf holds (`shelf`, count), per user.
+    shelves: Entries<i64, Vec<(String, i64)>>,
     stats: Entries<(i64, i32, NaiveDate), ReadingStats>,
     /// One computation at a time per user: sixty-four requests for statistics arriving together
     /// wait for the first instead of each computing them (and holding their memory) at once.
@@ -86,6 +88,16 @@ impl Memo {
         compute: impl FnOnce(&mut DbConn) -> AppResult<i64>,
     ) -> AppResult<i64> {
         self.memoised(&self.counts, conn, user_id, (user_id, filter), compute)
+    }
+
+    /// How many of the user's books each shelf holds: one figure, one version read.
+    pub fn shelves(
+        &self,
+        conn: &mut DbConn,
+        user_id: i64,
+        compute: impl FnOnce(&mut DbConn) -> AppResult<Vec<(String, i64)>>,
+    ) -> AppResult<Vec<(String, i64)>> {
+        self.memoised(&self.shelves, conn, user_id, user_id, compute)
     }
 
     /// Statistics of `year` as of `today` (streaks depend on the day).

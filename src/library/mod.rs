@@ -10,6 +10,7 @@ pub mod goals;
 pub mod import;
 pub mod isbn;
 pub mod memo;
+pub mod metadata;
 pub mod readings;
 pub mod recommend;
 pub mod stats;

@@ -208,6 +208,18 @@ pub fn validate(mut data: ReadingData, today: NaiveDate) -> AppResult<ReadingDat
     }
 }
 
+/// Every problem with a new reading, with `found` (fields a form could not read at all).
+pub fn problems(
+    input: NewReading,
+    mut found: Vec<FieldError>,
+    now: NaiveDateTime,
+) -> Vec<FieldError> {
+    if let Err(AppError::Validation(more)) = validate(input.data(), now.date()) {
+        found.extend(more);
+    }
+    found
+}
+
 impl NewReading {
     fn data(&self) -> ReadingData {
         ReadingData {

@@ -375,6 +375,8 @@ pub struct Ctx<'a> {
     pub memo: &'a Memo,
     pub caller: &'a Caller,
     pub now: NaiveDateTime,
+    /// Book lookups made for this request before its database work (`tools::prefetch`).
+    pub prefetched: &'a super::tools::Prefetched,
 }
 
 impl Ctx<'_> {

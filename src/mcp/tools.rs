@@ -8,12 +8,14 @@ use super::{era, MAX_RESPONSE_CHARS};
 use crate::auth::Scope;
 use crate::error::{AppError, AppResult};
 use crate::library::books::{self, Book, BookPatch, BookQuery, NewBook};
+use crate::library::metadata::{FoundBook, Lookup, Metadata};
 use crate::library::readings::{self, NewReading, Reading, ReadingQuery};
 use crate::library::{goals, recommend, stats, Shelf};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
+use std::collections::HashMap;
 
 /// What a tool's function returns: its result, written out once.
 type ToolResult = AppResult<Box<RawValue>>;
@@ -67,9 +69,11 @@ pub static TOOLS: &[Tool] = &[
     Tool {
         name: "add_book",
         title: "Add a book",
-        description: "Add a book to the user's library (to the to-read shelf unless told otherwise). If the book \
-                      is already there (same ISBN, or same title and author), nothing is added and the existing \
-                      book's id is returned in the error.",
+        description: "Add a book to the user's library (to the to-read shelf unless told otherwise). Give a title, \
+                      or only an ISBN: given only an ISBN, or only a title, the server looks the book up (Open \
+                      Library unless configured otherwise) and fills in what was not given. If the book is already \
+                      there (same ISBN, or same title and author), nothing is added and the existing book's id is \
+                      returned in the error.",
         scope: Scope::Write,
         read_only: false,
         destructive: false,
@@ -486,10 +490,155 @@ fn get_book(ctx: &mut Ctx<'_>, mut arguments: Value) -> ToolResult {
     Ok(raw(&json!({ "book": book_with_readings(ctx, id)? })))
 }
 
-fn add_book(ctx: &mut Ctx<'_>, arguments: Value) -> ToolResult {
+fn add_book(ctx: &mut Ctx<'_>, mut arguments: Value) -> ToolResult {
+    let mut looked_up = None;
+    if let Some(wanted) = Wanted::of(&arguments) {
+        match ctx.prefetched.0.get(&wanted.key()) {
+            Some((source, Ok(found))) => {
+                let fields = fill_from(&mut arguments, found);
+                if !fields.is_empty() {
+                    looked_up = Some(json!({"source": source, "fields": fields}));
+                }
+            }
+            // Only an ISBN: without the lookup there is no title to add.
+            Some((_, Err(error))) if matches!(wanted, Wanted::Isbn(_)) => {
+                return Err(AppError::validation(
+                    "title",
+                    format!("is required, and the ISBN could not be looked up: {error}"),
+                ));
+            }
+            // Only a title: the book is added as given.
+            _ => {}
+        }
+    }
     let input: NewBook = parse(arguments)?;
     let book = books::create(ctx.conn, ctx.user_id(), input, ctx.now)?;
-    Ok(raw(&json!({ "book": book })))
+    Ok(raw(&match looked_up {
+        Some(looked_up) => json!({ "book": book, "looked_up": looked_up }),
+        None => json!({ "book": book }),
+    }))
+}
+
+/// The lookups `add_book` calls in a request need, made before its database work so that no
+/// database turn waits on the network: for each, the source's name and what it found.
+#[derive(Default)]
+pub struct Prefetched(HashMap<String, (String, Lookup)>);
+
+/// What `add_book` looks up: the book of an ISBN given without a title, or the best match for a
+/// title given without an author or ISBN.
+enum Wanted {
+    Isbn(String),
+    Title(String),
+}
+
+impl Wanted {
+    fn of(arguments: &Value) -> Option<Wanted> {
+        let text = |field: &str| {
+            arguments
+                .get(field)
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_string)
+        };
+        let has_author = text("author").is_some()
+            || arguments
+                .get("authors")
+                .and_then(Value::as_array)
+                .is_some_and(|a| {
+                    a.iter()
+                        .any(|n| n.as_str().is_some_and(|n| !n.trim().is_empty()))
+                });
+        let isbn = text("isbn")
+            .or_else(|| text("isbn13"))
+            .or_else(|| text("isbn10"));
+        match (text("title"), isbn) {
+            (None, Some(isbn)) => Some(Wanted::Isbn(isbn)),
+            (Some(title), None) if !has_author => Some(Wanted::Title(title)),
+            _ => None,
+        }
+    }
+
+    fn key(&self) -> String {
+        match self {
+            Wanted::Isbn(isbn) => format!("isbn:{isbn}"),
+            Wanted::Title(title) => format!("title:{title}"),
+        }
+    }
+}
+
+/// Makes the lookups that the `tools/call` requests among `calls` (their `params`) need.
+pub async fn prefetch<'a>(
+    metadata: &Metadata,
+    calls: impl Iterator<Item = &'a Value>,
+) -> Prefetched {
+    let mut found = Prefetched::default();
+    for params in calls {
+        if params.get("name").and_then(Value::as_str) != Some("add_book") {
+            continue;
+        }
+        let Some(wanted) = params.get("arguments").and_then(Wanted::of) else {
+            continue;
+        };
+        let key = wanted.key();
+        if found.0.contains_key(&key) {
+            continue;
+        }
+        let outcome = match &wanted {
+            Wanted::Isbn(isbn) => metadata.by_isbn(isbn).await,
+            Wanted::Title(title) => metadata.by_title(title, None).await,
+        };
+        found.0.insert(key, (metadata.source_name(), outcome));
+    }
+    found
+}
+
+/// Fills the arguments the caller left out from what the lookup found; what the caller gave
+/// stays. Returns the names of the fields filled.
+fn fill_from(arguments: &mut Value, found: &FoundBook) -> Vec<&'static str> {
+    let Some(args) = arguments.as_object_mut() else {
+        return Vec::new();
+    };
+    let mut filled = Vec::new();
+    let absent = |args: &Map<String, Value>, field: &str| match args.get(field) {
+        None | Some(Value::Null) => true,
+        Some(Value::String(s)) => s.trim().is_empty(),
+        Some(Value::Array(a)) => a.is_empty(),
+        Some(_) => false,
+    };
+    let mut put = |args: &mut Map<String, Value>, field: &'static str, value: Value| {
+        if absent(args, field) {
+            args.insert(field.to_string(), value);
+            filled.push(field);
+        }
+    };
+    if let Some(title) = &found.title {
+        put(args, "title", json!(title));
+    }
+    if !found.authors.is_empty() && absent(args, "author") {
+        put(args, "authors", json!(found.authors));
+    }
+    if let Some(isbn) = &found.isbn {
+        if ["isbn", "isbn10", "isbn13"].iter().all(|f| absent(args, f)) {
+            put(args, "isbn", json!(isbn));
+        }
+    }
+    if let Some(pages) = found.pages {
+        put(args, "pages", json!(pages));
+    }
+    if let Some(year) = found.published_year {
+        put(args, "published_year", json!(year));
+    }
+    if let Some(publisher) = &found.publisher {
+        put(args, "publisher", json!(publisher));
+    }
+    if let Some(cover) = &found.cover_url {
+        put(args, "cover_url", json!(cover));
+    }
+    if !found.tags.is_empty() {
+        put(args, "tags", json!(found.tags));
+    }
+    filled
 }
 
 fn update_book(ctx: &mut Ctx<'_>, mut arguments: Value) -> ToolResult {
@@ -620,8 +769,9 @@ fn book_fields() -> Map<String, Value> {
     }
 }
 
+/// `title` is not required: given only an ISBN, the book's details are looked up.
 fn add_book_input() -> Value {
-    object(Value::Object(book_fields()), &["title"])
+    object(Value::Object(book_fields()), &[])
 }
 
 fn update_book_input() -> Value {
@@ -647,7 +797,7 @@ fn search_books_input() -> Value {
             "author": {"type": "string", "description": "Only books by this author (part of the name is enough)."},
             "tag": {"type": "string", "description": "Only books with this tag."},
             "shelf": {"type": "string", "enum": SHELVES},
-            "sort": {"type": "string", "enum": ["added", "updated", "title", "author", "published", "pages"], "description": "Default: most recently added first."},
+            "sort": {"type": "string", "enum": ["added", "updated", "title", "author", "published", "pages", "read", "rating"], "description": "Default: most recently added first. read: by the day last finished; rating: by the book's rating."},
             "limit": {"type": "integer", "minimum": 1, "maximum": 50, "description": "Default 20."},
             "cursor": {"type": "string", "description": "next_cursor from the previous call."}
         }),

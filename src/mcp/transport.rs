@@ -8,7 +8,8 @@
 
 use super::era::{self, Era, Headers};
 use super::protocol::{self, Ctx, Dialect, Incoming, Method, Outcome, Response, RpcError};
-use super::{session, tools};
+use super::session;
+use super::tools::{self, Prefetched};
 use crate::auth::guard::{self, Caller};
 use crate::auth::Scope;
 use crate::db::{self, models::now};
@@ -164,8 +165,14 @@ impl Request<'_> {
             return self.listen(id).await;
         }
         let version = envelope.version;
+        // Only a caller that may add books makes the server look one up.
+        let prefetched = if method == Method::ToolsCall && self.caller.scopes.allows(Scope::Write) {
+            tools::prefetch(&self.state.metadata, std::iter::once(&params)).await
+        } else {
+            Prefetched::default()
+        };
         let answered = self
-            .run(move |ctx| {
+            .run(prefetched, move |ctx| {
                 let dialect = Dialect {
                     era: Era::Modern,
                     version: &version,
@@ -216,8 +223,15 @@ impl Request<'_> {
         };
         let header_version = self.headers.version.clone();
         let session_id = self.headers.session.clone();
+        let may_add = self.caller.scopes.allows(Scope::Write);
+        let calls = messages
+            .iter()
+            .filter(|_| may_add)
+            .filter(|m| m.get("method").and_then(Value::as_str) == Some("tools/call"))
+            .filter_map(|m| m.get("params"));
+        let prefetched = tools::prefetch(&self.state.metadata, calls).await;
         let answered = self
-            .run(move |ctx| {
+            .run(prefetched, move |ctx| {
                 // A named session must exist (a client re-initializes on 404); its version
                 // stands in for a missing header.
                 let session_version = match session_id {
@@ -316,7 +330,7 @@ impl Request<'_> {
             .and_then(Value::as_str)
             .map(String::from);
         let created = self
-            .run(move |ctx| {
+            .run(Prefetched::default(), move |ctx| {
                 let session_id = session::create(
                     ctx.conn,
                     ctx.user_id(),
@@ -384,7 +398,7 @@ impl Request<'_> {
 
     /// Runs `work` with a database connection, after checking that the token's row is live,
     /// in one blocking call.
-    async fn run<F>(&self, work: F) -> Result<Answered, AppError>
+    async fn run<F>(&self, prefetched: Prefetched, work: F) -> Result<Answered, AppError>
     where
         F: FnOnce(&mut Ctx<'_>) -> Result<Answered, AppError> + Send + 'static,
     {
@@ -399,6 +413,7 @@ impl Request<'_> {
                 memo: &memo,
                 caller: &caller,
                 now: now(),
+                prefetched: &prefetched,
             };
             work(&mut ctx)
         })

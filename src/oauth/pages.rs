@@ -135,7 +135,7 @@ async fn connections(
     render(
         StatusCode::OK,
         &ConnectionsPage {
-            nav: me.nav()?,
+            nav: me.nav()?.at("connections"),
             grants: list.into_iter().map(GrantView::from).collect(),
             message: Done::message_for(flash.done.as_deref()),
         },
@@ -210,7 +210,7 @@ async fn admin_page(
     render(
         status,
         &AdminPage {
-            nav: me.nav()?,
+            nav: me.nav()?.at("admin"),
             grants: list.into_iter().map(GrantView::from).collect(),
             user_filter: query.user.unwrap_or_default(),
             client_filter: query.client.unwrap_or_default(),

@@ -37,6 +37,11 @@ struct HomePage {
     email: String,
     is_admin: bool,
     mcp_url: String,
+    /// Books on the Reading shelf (the first few), and how many there are.
+    reading: Vec<super::books::BookItem>,
+    reading_total: i64,
+    /// The latest finished readings.
+    finished: Vec<crate::library::readings::Reading>,
     /// This year's reading goal (`partials/goal.html`).
     goal_card: super::stats::GoalCard,
 }
@@ -48,33 +53,55 @@ struct LandingPage {
 }
 
 async fn home(state: web::Data<AppState>, session: Session) -> PageResult {
-    match current_user(&state, &session).await? {
-        Some(user) => {
-            let (id, today) = (user.id, db::models::now().date());
-            let mut goal_card = db::run(&state.pool, move |c| {
-                super::stats::goal_card(c, id, today.year(), today, "home")
-            })
-            .await?;
-            goal_card.notice = super::stats::take_notice(&session);
-            render(
-                StatusCode::OK,
-                &HomePage {
-                    nav: Nav::for_user(&user, &session)?,
-                    name: user.name().to_string(),
-                    email: user.email.clone(),
-                    is_admin: user.is_admin,
-                    mcp_url: state.config.url("/mcp"),
-                    goal_card,
-                },
-            )
-        }
-        None => render(
+    use crate::library::books::{self, BookQuery};
+    use crate::library::readings::{self, ReadingQuery};
+    use crate::library::{ReadingStatus, Shelf};
+    let Some(user) = current_user(&state, &session).await? else {
+        return render(
             StatusCode::OK,
             &LandingPage {
                 nav: Nav::anonymous(&session)?,
             },
-        ),
-    }
+        );
+    };
+    let (id, memo, today) = (user.id, state.memo.clone(), db::models::now().date());
+    let (reading, finished, mut goal_card) = db::run(&state.pool, move |c| {
+        let reading = BookQuery {
+            shelf: Some(Shelf::Reading),
+            limit: Some(5),
+            ..BookQuery::default()
+        };
+        let finished = ReadingQuery {
+            status: Some(ReadingStatus::Finished),
+            limit: Some(5),
+            ..ReadingQuery::default()
+        };
+        Ok((
+            books::list(c, &memo, id, &reading)?,
+            readings::list(c, id, &finished)?.items,
+            super::stats::goal_card(c, id, today.year(), today, "home")?,
+        ))
+    })
+    .await?;
+    goal_card.notice = super::stats::take_notice(&session);
+    render(
+        StatusCode::OK,
+        &HomePage {
+            nav: Nav::for_user(&user, &session)?,
+            name: user.name().to_string(),
+            email: user.email.clone(),
+            is_admin: user.is_admin,
+            mcp_url: state.config.url("/mcp"),
+            reading: reading
+                .items
+                .iter()
+                .map(super::books::BookItem::from)
+                .collect(),
+            reading_total: reading.total,
+            finished,
+            goal_card,
+        },
+    )
 }
 
 #[derive(Deserialize)]
@@ -391,7 +418,7 @@ impl AccountPage {
             Ok(()) => None,
         };
         Ok(AccountPage {
-            nav: signed.nav()?,
+            nav: signed.nav()?.at("account"),
             email: signed.user.email.clone(),
             notice: None,
             password: PasswordErrors::default(),

@@ -53,7 +53,7 @@ async fn show(
     render(
         status,
         &ConnectorsPage {
-            nav: me.nav()?,
+            nav: me.nav()?.at("connectors"),
             connectors,
             oauth_providers,
             paste_pending,

@@ -1,6 +1,7 @@
 //! Server-rendered pages (Askama templates in `templates/`), and how errors look on them.
 
 pub mod account;
+pub mod books;
 pub mod charts;
 pub mod connectors;
 pub mod stats;
@@ -19,6 +20,7 @@ use futures_util::future::LocalBoxFuture;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     account::configure(cfg);
+    books::configure(cfg);
     connectors::configure(cfg);
     stats::configure(cfg);
     transfer::configure(cfg);
@@ -30,6 +32,9 @@ pub struct Nav {
     pub user: Option<String>,
     pub is_admin: bool,
     pub csrf: String,
+    /// The section of the navigation this page belongs to (`books`, `new`, ...), marked
+    /// `aria-current` there; empty for none.
+    pub current: &'static str,
 }
 
 impl Nav {
@@ -38,6 +43,7 @@ impl Nav {
             user: None,
             is_admin: false,
             csrf: csrf::token(session)?,
+            current: "",
         })
     }
 
@@ -46,7 +52,16 @@ impl Nav {
             user: Some(user.name().to_string()),
             is_admin: user.is_admin,
             csrf: csrf::token(session)?,
+            current: "",
         })
+    }
+
+    /// The same navigation, with `section` marked as the current one.
+    pub fn at(self, section: &'static str) -> Nav {
+        Nav {
+            current: section,
+            ..self
+        }
     }
 }
 
@@ -107,6 +122,7 @@ impl ResponseError for PageError {
                         user: None,
                         is_admin: false,
                         csrf: String::new(),
+                        current: "",
                     },
                     title: status.canonical_reason().unwrap_or("Error"),
                     message: capitalise(&error.public_message()),

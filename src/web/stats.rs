@@ -194,7 +194,7 @@ async fn show(
     adjust(&mut card);
     render(
         status,
-        &StatsPage::new(me.nav()?, &stats, &activity, card, today),
+        &StatsPage::new(me.nav()?.at("stats"), &stats, &activity, card, today),
     )
 }
 

@@ -111,7 +111,7 @@ fn show_form(
     render(
         status,
         &ImportPage {
-            nav: me.nav()?,
+            nav: me.nav()?.at("import"),
             error,
             formats: formats(),
             chosen,
@@ -248,7 +248,7 @@ async fn report(state: web::Data<AppState>, me: SignedIn, job: web::Path<String>
         .ok_or(AppError::NotFound)?;
     let outcome = job.outcome.lock().ok().and_then(|o| o.clone());
     let mut page = ReportPage {
-        nav: me.nav()?,
+        nav: me.nav()?.at("import"),
         file_name: job.file_name.clone(),
         format: job.source.describe(),
         running: None,
@@ -303,7 +303,12 @@ struct ExportPage {
 }
 
 async fn export_page(me: SignedIn) -> PageResult {
-    render(StatusCode::OK, &ExportPage { nav: me.nav()? })
+    render(
+        StatusCode::OK,
+        &ExportPage {
+            nav: me.nav()?.at("import"),
+        },
+    )
 }
 
 async fn library_of(state: &AppState, me: &SignedIn) -> Result<export::LibraryExport, AppError> {

@@ -42,7 +42,7 @@ cleanup() {
 trap cleanup EXIT
 
 DATABASE_URL="sqlite://$RUN/conformance.db" PUBLIC_URL="$BASE" SERVER_HOST=127.0.0.1 \
-  SERVER_PORT="$PORT" RUST_LOG=warn BCRYPT_COST=4 "$BIN" serve >"$RUN/server.log" 2>&1 &
+  SERVER_PORT="$PORT" RUST_LOG=warn BCRYPT_COST=4 METADATA_URL=off "$BIN" serve >"$RUN/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 100); do
   curl -fs "$BASE/health" >/dev/null && break

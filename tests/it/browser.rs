@@ -2,6 +2,11 @@
 //! keyboard input and clicks, no JavaScript of ours. Each test saves a screenshot under
 //! `target/browser-screenshots/` when it fails. Without Chromium the tests are skipped with a
 //! printed reason, unless `PANICLESS_REQUIRE_BROWSER=1` (CI), where that is a failure.
+//!
+//! For every test that shows pages: [`axe_check`] runs axe-core (the npm package, pinned in
+//! tests/browser/package-lock.json and installed there by `npm ci`) in the page and fails on any
+//! `serious` or `critical` violation; [`screenshots`] saves the page at 375 px and at desktop
+//! width as `target/browser-screenshots/<test>-<page>-<width>.png`; [`check_page`] does both.
 
 use crate::common::{Backend, TestApp, PASSWORD};
 use crate::oauth::{pkce, query_of, register_client};
@@ -127,8 +132,7 @@ where
         .catch_unwind()
         .await;
     if let Err(panic) = outcome {
-        let folder = screenshot_folder();
-        let file = folder.join(format!("{name}.png"));
+        let file = screenshot_folder().join(format!("{name}.png"));
         match browser.client.screenshot().await {
             Ok(png) if std::fs::write(&file, &png).is_ok() => {
                 let _ = writeln!(std::io::stderr(), "screenshot: {}", file.display());
@@ -209,6 +213,179 @@ pub(crate) async fn press(c: &Client, button_text: &str) {
     .click()
     .await
     .unwrap();
+}
+
+/// A Chrome DevTools command through chromedriver (`goog/cdp/execute`).
+#[derive(Debug)]
+struct Cdp(&'static str, serde_json::Value);
+
+impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        let body = json!({"cmd": self.0, "params": self.1});
+        (http::Method::POST, Some(body.to_string()))
+    }
+}
+
+async fn cdp(c: &Client, command: &'static str, params: serde_json::Value) {
+    c.issue_cmd(Cdp(command, params))
+        .await
+        .unwrap_or_else(|e| panic!("{command}: {e}"));
+}
+
+/// Shows the page as a screen `width` px wide (a phone's below 600) and `height` px tall.
+async fn emulate(c: &Client, width: u32, height: u64) {
+    cdp(
+        c,
+        "Emulation.setDeviceMetricsOverride",
+        json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600}),
+    )
+    .await;
+}
+
+/// Light or dark, as `prefers-color-scheme` reports it to the page.
+async fn color_scheme(c: &Client, scheme: &str) {
+    cdp(
+        c,
+        "Emulation.setEmulatedMedia",
+        json!({"features": [{"name": "prefers-color-scheme", "value": scheme}]}),
+    )
+    .await;
+}
+
+async fn page_number(c: &Client, expression: &str) -> u64 {
+    c.execute(&format!("return {expression};"), vec![])
+        .await
+        .unwrap()
+        .as_u64()
+        .unwrap_or(0)
+}
+
+/// Saves the whole page at a phone's width (375 px) and a desktop's (1280 px) as `<test>-<page>-<width>.png` (and the phone's
+/// in the dark scheme as `<test>-<page>-<width>-dark.png`), failing if the page is wider than
+/// the screen (sideways scrolling on a phone).
+pub(crate) async fn screenshots(c: &Client, test: &str, page: &str) {
+    for (width, scheme) in [(375, "light"), (375, "dark"), (1280, "light")] {
+        color_scheme(c, scheme).await;
+        emulate(c, width, 800).await;
+        let wide = page_number(c, "document.documentElement.scrollWidth").await;
+        assert!(
+            wide <= u64::from(width),
+            "{page} is {wide} px wide on a {width} px screen"
+        );
+        let tall = page_number(c, "document.documentElement.scrollHeight")
+            .await
+            .clamp(400, 8000);
+        emulate(c, width, tall).await;
+        let png = c.screenshot().await.unwrap();
+        let suffix = if scheme == "dark" { "-dark" } else { "" };
+        let file = screenshot_folder().join(format!("{test}-{page}-{width}{suffix}.png"));
+        std::fs::write(&file, png).unwrap();
+    }
+    cdp(c, "Emulation.clearDeviceMetricsOverride", json!({})).await;
+    color_scheme(c, "light").await;
+}
+
+/// axe-core's `axe.min.js`, installed by `npm ci` in tests/browser; `None` when it is not.
+fn axe_script() -> Option<&'static str> {
+    static SCRIPT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    SCRIPT
+        .get_or_init(|| {
+            let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/browser/node_modules/axe-core/axe.min.js");
+            std::fs::read_to_string(path).ok()
+        })
+        .as_deref()
+}
+
+/// Runs axe-core in the page and fails on any `serious` or `critical` violation, listing each
+/// with the elements concerned. Without axe-core installed the check is skipped with a printed
+/// reason, unless `PANICLESS_REQUIRE_BROWSER=1`.
+pub(crate) async fn axe_check(c: &Client, page: &str) {
+    let Some(script) = axe_script() else {
+        let reason = "axe-core checks skipped: tests/browser/node_modules/axe-core is missing \
+                      (run `npm ci` in tests/browser)";
+        if std::env::var("PANICLESS_REQUIRE_BROWSER").as_deref() == Ok("1") {
+            panic!("PANICLESS_REQUIRE_BROWSER=1 but {reason}");
+        }
+        static REASON: std::sync::Once = std::sync::Once::new();
+        REASON.call_once(|| {
+            let _ = writeln!(std::io::stderr(), "note: {reason}");
+        });
+        return;
+    };
+    c.execute(script, vec![]).await.unwrap();
+    let outcome = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, {resultTypes: ['violations']})
+               .then(r => done(JSON.stringify(r.violations)))
+               .catch(e => done(JSON.stringify({error: String(e)})));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let violations: serde_json::Value =
+        serde_json::from_str(outcome.as_str().unwrap_or("null")).unwrap();
+    assert!(
+        violations.is_array(),
+        "axe-core failed on {page}: {violations}"
+    );
+    let serious: Vec<String> = violations
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| matches!(v["impact"].as_str(), Some("serious" | "critical")))
+        .map(|v| {
+            let nodes: Vec<String> = v["nodes"]
+                .as_array()
+                .map(|nodes| {
+                    nodes
+                        .iter()
+                        .map(|n| {
+                            format!("    {} {}", n["target"], n["html"].as_str().unwrap_or(""))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            format!(
+                "  {} ({}): {}\n{}",
+                v["id"].as_str().unwrap_or("?"),
+                v["impact"].as_str().unwrap_or("?"),
+                v["help"].as_str().unwrap_or(""),
+                nodes.join("\n")
+            )
+        })
+        .collect();
+    assert!(
+        serious.is_empty(),
+        "axe-core: serious or critical violations on {page} ({}):\n{}",
+        c.current_url()
+            .await
+            .map(|u| u.to_string())
+            .unwrap_or_default(),
+        serious.join("\n")
+    );
+}
+
+/// axe-core on the page, in the light scheme and the dark one (colours and contrast differ),
+/// then its screenshots: what every test does with every page it shows.
+pub(crate) async fn check_page(c: &Client, test: &str, page: &str) {
+    axe_check(c, page).await;
+    color_scheme(c, "dark").await;
+    axe_check(c, &format!("{page} (dark)")).await;
+    color_scheme(c, "light").await;
+    screenshots(c, test, page).await;
 }
 
 pub(crate) async fn sign_in(c: &Client, app: &TestApp, email: &str) {
@@ -530,11 +707,37 @@ async fn pages_have_no_scripts_and_every_field_has_a_label() {
     let (consent, _) = authorize(&app, &client_id, &redirect);
     pages.push(("consent".into(), get_page(&browser, &consent).await));
     assert!(pages.last().unwrap().1.contains("Approve"));
+    // The library's pages, with a book to show.
+    let token = app.login_token("owner@example.org").await;
+    let (_, book) = app
+        .api(
+            reqwest::Method::POST,
+            "/api/books",
+            &token,
+            Some(json!({"title": "Kindred", "authors": ["Octavia E. Butler"]})),
+        )
+        .await;
+    let id = book["id"].as_i64().unwrap();
+    for path in [
+        "/books".to_string(),
+        "/books?q=kindred".into(),
+        "/books/new".into(),
+        format!("/books/{id}"),
+        format!("/books/{id}/edit"),
+        format!("/books/{id}/delete"),
+    ] {
+        pages.push((path.clone(), get_page(&browser, &app.at(&path)).await));
+    }
 
     for (path, page) in &pages {
         assert!(!page.contains("<script"), "{path} has a script");
         let mut rest = page.as_str();
-        while let Some(at) = rest.find("<input") {
+        // Every field: an input (but a hidden one), a select or a text area.
+        while let Some(at) = ["<input", "<select", "<textarea"]
+            .iter()
+            .filter_map(|tag| rest.find(tag))
+            .min()
+        {
             let tag = &rest[at..at + rest[at..].find('>').unwrap()];
             rest = &rest[at + tag.len()..];
             if tag.contains("type=\"hidden\"") {
@@ -550,10 +753,6 @@ async fn pages_have_no_scripts_and_every_field_has_a_label() {
                 before.rfind("<label").unwrap_or(0) > before.rfind("</label>").unwrap_or(0);
             assert!(labelled || wrapped, "{path}: no label for {tag}>");
         }
-        assert!(
-            !page.contains("<select") || page.contains("<label for=\"oauth-provider\""),
-            "{path}: a select without a label"
-        );
     }
 }
 
@@ -567,4 +766,50 @@ fn attribute<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
     let marker = format!(" {name}=\"");
     let start = tag.find(&marker)? + marker.len();
     Some(&tag[start..start + tag[start..].find('"')?])
+}
+
+/// axe-core finds no serious or critical violation on any page that existed before the library
+/// pages, signed out and signed in, at a phone's width and a desktop's; each is saved as a
+/// screenshot.
+#[actix_web::test]
+async fn existing_pages_pass_axe_at_both_widths() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.register_user("owner@example.org").await; // the first account: administrator
+    let (client_id, redirect) = client_landing_here(&app, "Browser App").await;
+    let app = &app;
+    in_browser("existing_pages", |c| async move {
+        for (path, name) in [
+            ("/", "landing"),
+            ("/login", "login"),
+            ("/register", "register"),
+            ("/no-such-page", "not-found"),
+        ] {
+            c.goto(&app.at(path)).await.unwrap();
+            check_page(&c, "existing_pages", name).await;
+        }
+        // A refused sign-in shows its error.
+        c.goto(&app.at("/login")).await.unwrap();
+        fill(&c, "Email", "owner@example.org").await;
+        fill(&c, "Password", "not the password").await;
+        press(&c, "Sign in").await;
+        wait_for_text(&c, "The email or password is incorrect.").await;
+        check_page(&c, "existing_pages", "login-refused").await;
+        sign_in(&c, app, "owner@example.org").await;
+        check_page(&c, "existing_pages", "home").await;
+        for (path, name, text) in [
+            ("/account/connections", "connections", "Connected apps"),
+            ("/admin/tokens", "admin-tokens", "Tokens and grants"),
+            ("/connectors", "connectors", "Connectors"),
+            ("/logout", "logout", "Sign out"),
+        ] {
+            c.goto(&app.at(path)).await.unwrap();
+            wait_for_text(&c, text).await;
+            check_page(&c, "existing_pages", name).await;
+        }
+        let (url, _) = authorize(app, &client_id, &redirect);
+        c.goto(&url).await.unwrap();
+        wait_for_text(&c, "to use your library?").await;
+        check_page(&c, "existing_pages", "consent").await;
+    })
+    .await;
 }

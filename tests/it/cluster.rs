@@ -59,6 +59,7 @@ pub fn start(database_url: &str, public_url: &str, port: u16, extra: &[(&str, &s
         .env("SERVER_PORT", port.to_string())
         .env("SERVER_WORKERS", "2")
         .env("BCRYPT_COST", "4")
+        .env("METADATA_URL", "off")
         .env("RUST_LOG", "warn")
         .current_dir(dir.path())
         .stdin(Stdio::null())

@@ -492,7 +492,7 @@ async fn the_proxy_forwards_and_returns_only_allowed_headers() {
     assert_eq!(headers["x-frame-options"], "DENY");
     assert_eq!(
         headers["content-security-policy"],
-        "default-src 'self'; frame-ancestors 'none'"
+        "default-src 'self'; img-src 'self' https: http:; frame-ancestors 'none'"
     );
     assert_eq!(headers["x-ratelimit-remaining-requests"], "41");
     assert_eq!(headers["request-id"], "req_123");

@@ -6,7 +6,9 @@
 mod account_control;
 mod accounts;
 mod api_errors;
+mod books_pages;
 mod browser;
+mod browser_books;
 mod browser_import;
 mod browser_stats;
 mod claude;

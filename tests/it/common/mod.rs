@@ -111,6 +111,9 @@ pub fn test_config(database_url: &str, public_url: &str, extra: &[(&str, &str)])
         ("BCRYPT_COST".into(), "4".into()),
         ("SERVER_WORKERS".into(), "2".into()),
         ("DATABASE_POOL_SIZE".into(), "8".into()),
+        // Nothing in the tests reaches the internet: book lookups are off unless a test points
+        // them at its own fake of the Open Library API (tests/it/books_pages.rs).
+        ("METADATA_URL".into(), "off".into()),
     ]);
     for (k, v) in extra {
         vars.insert(k.to_string(), v.to_string());
