@@ -1,31 +1,13 @@
 //! `/import` and `/export`: in a real browser (sign up, import the real goodreads-1.csv through
-//! the form, read the report, download the export; screenshots at 375 px and desktop width),
+//! the form, read the report, download the export; axe-core on each page and screenshots at
+//! 375 px and 1280 px, and the account page checked the same way),
 //! and over plain HTTP on both backends (sign-in, CSRF, progress, another user's report).
 
-use crate::browser::{fill, in_browser, press, wait_for_text};
+use crate::browser::{check_page, fill, in_browser, press, wait_for_text};
 use crate::common::{backends, csrf_from, Backend, TestApp, PASSWORD};
 use crate::import::{data, snapshot};
 use fantoccini::{Client, Locator};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
-
-fn screenshot_folder() -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .map(|target| target.join("browser-screenshots"))
-        .unwrap_or_else(|| PathBuf::from("browser-screenshots"))
-}
-
-/// Saves the page at a phone's width (375 px) and a desktop's (1280 px).
-async fn screenshots(c: &Client, name: &str) {
-    let folder = screenshot_folder();
-    std::fs::create_dir_all(&folder).unwrap();
-    for (width, label) in [(375, "375"), (1280, "desktop")] {
-        c.set_window_size(width, 1000).await.unwrap();
-        let png = c.screenshot().await.unwrap();
-        std::fs::write(folder.join(format!("{name}-{label}.png")), png).unwrap();
-    }
-}
 
 /// Waits (the import runs in the background; the page reloads itself) for `needle`.
 async fn wait_long_for(c: &Client, needle: &str) -> String {
@@ -57,7 +39,7 @@ async fn import_goodreads_through_the_form_read_the_report_and_download_the_expo
 
         c.goto(&app.at("/import")).await.unwrap();
         wait_for_text(&c, "Import your library").await;
-        screenshots(&c, "import-form").await;
+        check_page(&c, "import", "import-form").await;
         let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../shared/data/imports/goodreads-1.csv")
             .canonicalize()
@@ -71,18 +53,18 @@ async fn import_goodreads_through_the_form_read_the_report_and_download_the_expo
             "{report}"
         );
         assert!(report.contains("merged with an earlier row"), "{report}");
-        screenshots(&c, "import-report").await;
+        check_page(&c, "import", "import-report").await;
         c.execute(
             "document.querySelector('.problems').scrollIntoView()",
             vec![],
         )
         .await
         .unwrap();
-        screenshots(&c, "import-report-problems").await;
+        check_page(&c, "import", "import-report-problems").await;
 
         c.goto(&app.at("/export")).await.unwrap();
         wait_for_text(&c, "Export your library").await;
-        screenshots(&c, "export").await;
+        check_page(&c, "import", "export").await;
         // The download, with the browser's own session.
         let link = c
             .find(Locator::LinkText("Download a Goodreads CSV"))
@@ -109,6 +91,10 @@ async fn import_goodreads_through_the_form_read_the_report_and_download_the_expo
         let csv = response.text().await.unwrap();
         assert!(csv.starts_with("Book Id,Title,Author"));
         assert!(csv.contains("The Tale of Genji"));
+        // The account page (password change, deletion) beside the library's.
+        c.goto(&app.at("/account")).await.unwrap();
+        wait_for_text(&c, "Change your password").await;
+        check_page(&c, "import", "account").await;
     })
     .await;
 }

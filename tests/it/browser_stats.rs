@@ -200,6 +200,7 @@ async fn set_a_goal_and_read_the_charts_at_both_widths() {
 
         screenshot(&c, "stats-desktop", 1280).await;
         screenshot(&c, "stats-375", 375).await;
+        crate::browser::axe_check(&c, "stats").await;
 
         // The home page shows the same progress.
         c.goto(&app.at("/")).await.unwrap();
@@ -207,6 +208,7 @@ async fn set_a_goal_and_read_the_charts_at_both_widths() {
         let progress = c.find(Locator::Css("progress.goal-bar")).await.unwrap();
         assert!(progress.attr("value").await.unwrap().is_some());
         screenshot(&c, "home-goal-375", 375).await;
+        crate::browser::axe_check(&c, "home with a goal").await;
 
         // Another year, chosen with the selector.
         c.set_window_size(1280, 900).await.unwrap();
@@ -224,6 +226,7 @@ async fn set_a_goal_and_read_the_charts_at_both_widths() {
         assert!(source.contains(&format!("Reading goal for {previous}")));
         assert!(!source.contains("is saved"), "the notice was shown once");
         screenshot(&c, "stats-previous-year-desktop", 1280).await;
+        crate::browser::axe_check(&c, "stats, previous year").await;
     })
     .await;
 }
@@ -255,6 +258,7 @@ async fn the_charts_in_the_dark_scheme() {
         );
         screenshot(&c, "stats-dark-desktop", 1280).await;
         screenshot(&c, "stats-dark-375", 375).await;
+        crate::browser::axe_check(&c, "stats (dark)").await;
     })
     .await;
 }
@@ -288,6 +292,7 @@ async fn a_real_export_on_the_page() {
         assert!(source.contains("No finish date"));
         screenshot(&c, "stats-goodreads-desktop", 1280).await;
         screenshot(&c, "stats-goodreads-375", 375).await;
+        crate::browser::axe_check(&c, "stats of a Goodreads export").await;
     })
     .await;
 }
