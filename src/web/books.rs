@@ -112,47 +112,46 @@ impl Errors {
     }
 }
 
-/// An optional whole number typed in a form: blank is none; anything else must read.
-fn whole_number(text: &str, field: &str, problems: &mut Vec<FieldError>) -> Option<i32> {
+/// An optional value typed in a form: blank is none; anything else must read as `parse` reads
+/// it, or the field gets `message`.
+fn typed<T>(
+    text: &str,
+    field: &str,
+    problems: &mut Vec<FieldError>,
+    message: &str,
+    parse: impl FnOnce(&str) -> Option<T>,
+) -> Option<T> {
     let text = text.trim();
     if text.is_empty() {
         return None;
     }
-    match text.parse::<i32>() {
-        Ok(n) => Some(n),
-        Err(_) => {
-            problems.push(FieldError::new(field, "must be a whole number"));
-            None
-        }
+    let value = parse(text);
+    if value.is_none() {
+        problems.push(FieldError::new(field, message));
     }
+    value
 }
 
+fn whole_number(text: &str, field: &str, problems: &mut Vec<FieldError>) -> Option<i32> {
+    typed(text, field, problems, "must be a whole number", |t| {
+        t.parse::<i32>().ok()
+    })
+}
+
+/// A decimal comma is read as a point.
 fn decimal(text: &str, field: &str, problems: &mut Vec<FieldError>) -> Option<f64> {
-    let text = text.trim();
-    if text.is_empty() {
-        return None;
-    }
-    match text.replace(',', ".").parse::<f64>() {
-        Ok(n) if n.is_finite() => Some(n),
-        _ => {
-            problems.push(FieldError::new(field, "must be a number"));
-            None
-        }
-    }
+    typed(text, field, problems, "must be a number", |t| {
+        t.replace(',', ".")
+            .parse::<f64>()
+            .ok()
+            .filter(|n| n.is_finite())
+    })
 }
 
 fn date(text: &str, field: &str, problems: &mut Vec<FieldError>) -> Option<NaiveDate> {
-    let text = text.trim();
-    if text.is_empty() {
-        return None;
-    }
-    match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        Ok(d) => Some(d),
-        Err(_) => {
-            problems.push(FieldError::new(field, "must be a date (YYYY-MM-DD)"));
-            None
-        }
-    }
+    typed(text, field, problems, "must be a date (YYYY-MM-DD)", |t| {
+        NaiveDate::parse_from_str(t, "%Y-%m-%d").ok()
+    })
 }
 
 /// A choice from a select: blank is none; anything else must be one of the values.

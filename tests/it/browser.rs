@@ -396,6 +396,16 @@ pub(crate) async fn sign_in(c: &Client, app: &TestApp, email: &str) {
     wait_for_text(c, "<h1>Welcome, ").await;
 }
 
+/// Creates an account through the sign-up form and waits for the home page.
+pub(crate) async fn sign_up(c: &Client, app: &TestApp, email: &str) {
+    c.goto(&app.at("/register")).await.unwrap();
+    fill(c, "Email", email).await;
+    fill(c, "Password (8 characters or more)", PASSWORD).await;
+    fill(c, "Repeat the password", PASSWORD).await;
+    press(c, "Create account").await;
+    wait_for_text(c, "<h1>Welcome, ").await;
+}
+
 #[actix_web::test]
 async fn register_sign_in_and_see_the_home_page() {
     let app = TestApp::spawn(Backend::Sqlite).await;

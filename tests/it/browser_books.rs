@@ -6,7 +6,7 @@
 
 use crate::books_pages::FakeOpenLibrary;
 use crate::browser::{check_page, fill, in_browser, press, wait_for_text, wait_for_url};
-use crate::common::{Backend, TestApp, PASSWORD};
+use crate::common::{Backend, TestApp};
 use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::{Client, Locator};
 
@@ -85,11 +85,7 @@ async fn a_reader_manages_books_in_the_browser() {
     let app = &app;
     in_browser("books_flow", |c| async move {
         // Sign up: the home page greets with empty shelves.
-        c.goto(&app.at("/register")).await.unwrap();
-        fill(&c, "Email", "reader@example.org").await;
-        fill(&c, "Password (8 characters or more)", PASSWORD).await;
-        fill(&c, "Repeat the password", PASSWORD).await;
-        press(&c, "Create account").await;
+        crate::browser::sign_up(&c, app, "reader@example.org").await;
         wait_for_text(&c, "Currently reading").await;
         check_page(&c, TEST, "home-empty").await;
 

@@ -30,12 +30,7 @@ async fn import_goodreads_through_the_form_read_the_report_and_download_the_expo
     let app = TestApp::spawn(Backend::Sqlite).await;
     let app = &app;
     in_browser("import_export", |c| async move {
-        c.goto(&app.at("/register")).await.unwrap();
-        fill(&c, "Email", "importer@example.org").await;
-        fill(&c, "Password (8 characters or more)", PASSWORD).await;
-        fill(&c, "Repeat the password", PASSWORD).await;
-        press(&c, "Create account").await;
-        wait_for_text(&c, "<h1>Welcome, ").await;
+        crate::browser::sign_up(&c, app, "importer@example.org").await;
 
         c.goto(&app.at("/import")).await.unwrap();
         wait_for_text(&c, "Import your library").await;

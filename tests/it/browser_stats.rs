@@ -6,7 +6,7 @@
 use crate::browser::{
     fill, in_browser, in_browser_with, press, screenshot_folder, wait_for_text, wait_for_url,
 };
-use crate::common::{Backend, TestApp, PASSWORD};
+use crate::common::{Backend, TestApp};
 use chrono::{Datelike, Duration, NaiveDate};
 use fantoccini::{Client, Locator};
 use reqwest::Method;
@@ -132,12 +132,7 @@ async fn set_a_goal_and_read_the_charts_at_both_widths() {
         let year = today.year();
 
         // Sign up in the browser; the library arrives through the API.
-        c.goto(&app.at("/register")).await.unwrap();
-        fill(&c, "Email", "charts@example.org").await;
-        fill(&c, "Password (8 characters or more)", PASSWORD).await;
-        fill(&c, "Repeat the password", PASSWORD).await;
-        press(&c, "Create account").await;
-        wait_for_text(&c, "<h1>Welcome, ").await;
+        crate::browser::sign_up(&c, app, "charts@example.org").await;
         let token = app.login_token("charts@example.org").await;
         add_a_library(app, &token, today).await;
 
