@@ -1117,9 +1117,9 @@ pub fn list(
                 .limit(limit)
                 .offset(offset);
             if asc {
-                mine.order(books::id.asc()).load(c)
+                mine.order((books::added_at.asc(), books::id.asc())).load(c)
             } else {
-                mine.order(books::id.desc()).load(c)
+                mine.order((books::added_at.desc(), books::id.desc())).load(c)
             }
         })?;
         let items = rows.into_iter().map(Book::from).collect();
@@ -1142,8 +1142,10 @@ pub fn list(
     };
     let mut rows = filtered(conn.backend(), user_id, query, text);
     rows = match (sort, asc) {
-        (BookSort::Added, false) => rows.order(books::id.desc()),
-        (BookSort::Added, true) => rows.order(books::id.asc()),
+        // The added date a book shows (an import's "Date Added"), not the order rows were
+        // written in.
+        (BookSort::Added, false) => rows.order((books::added_at.desc(), books::id.desc())),
+        (BookSort::Added, true) => rows.order((books::added_at.asc(), books::id.asc())),
         (BookSort::Updated, false) => rows.order((books::updated_at.desc(), books::id.desc())),
         (BookSort::Updated, true) => rows.order((books::updated_at.asc(), books::id.asc())),
         (BookSort::Title, false) => rows.order((books::search_text.desc(), books::id.desc())),
@@ -1159,12 +1161,13 @@ pub fn list(
         // Unrated and never-read books come last either way (written out: NULL sorts first on
         // one backend and last on the other). Latest or best first, the common order, walks
         // the indexes of migration 2026-12-05-000300.
-        (BookSort::Rating, false) => {
-            rows.order(sql_order("books.rating DESC NULLS LAST, books.id DESC"))
-        }
-        (BookSort::Rating, true) => {
-            rows.order(sql_order("books.rating ASC NULLS LAST, books.id ASC"))
-        }
+        // The rating a book shows: its latest rated reading's, else its own (`Book::rating`).
+        (BookSort::Rating, false) => rows.order(sql_order(
+            "COALESCE(books.reading_rating, books.rating) DESC NULLS LAST, books.id DESC",
+        )),
+        (BookSort::Rating, true) => rows.order(sql_order(
+            "COALESCE(books.reading_rating, books.rating) ASC NULLS LAST, books.id ASC",
+        )),
         (BookSort::Read, false) => rows.order(sql_order(
             "books.last_finished_on DESC NULLS LAST, books.id DESC",
         )),

@@ -926,3 +926,60 @@ async fn statistics_tallies_follow_every_change() {
         app.stop().await;
     }
 }
+
+/// The "date added" and "rating" orders follow what each book shows: an import's "Date Added"
+/// (not the order its rows were written in) and the rating of the latest rated reading. They
+/// once followed the row id and the book's own rating, which an import leaves empty.
+#[actix_web::test]
+async fn added_and_rating_orders_follow_what_the_books_show() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let (_, token) = app.user("orders@example.org").await;
+        let csv = "Book Id,Title,Author,Exclusive Shelf,My Rating,Date Added,Date Read\n\
+                   1,Middle,A,read,3,2019/05/01,2019/06/01\n\
+                   2,Newest,B,read,5,2024/01/10,2024/02/01\n\
+                   3,Oldest,C,read,1,2011/03/03,2011/04/04\n\
+                   4,Unrated,D,to-read,0,2015/07/07,\n";
+        let response = app
+            .client
+            .post(app.at("/api/import/goodreads"))
+            .bearer_auth(&token)
+            .header("Content-Type", "text/csv")
+            .body(csv)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+        let titles = |page: Value| -> Vec<String> {
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|b| b["title"].as_str().unwrap().to_string())
+                .collect()
+        };
+        for (query, expected) in [
+            ("", vec!["Newest", "Middle", "Unrated", "Oldest"]),
+            ("?order=asc", vec!["Oldest", "Unrated", "Middle", "Newest"]),
+            (
+                "?q=e&sort=added",
+                vec!["Newest", "Middle", "Unrated", "Oldest"],
+            ),
+            (
+                "?sort=rating",
+                vec!["Newest", "Middle", "Oldest", "Unrated"],
+            ),
+            (
+                "?sort=rating&order=asc",
+                vec!["Oldest", "Middle", "Newest", "Unrated"],
+            ),
+        ] {
+            let (status, page) = app
+                .api(Method::GET, &format!("/api/books{query}"), &token, None)
+                .await;
+            assert_eq!(status, 200, "{page}");
+            assert_eq!(titles(page), expected, "{backend:?} /api/books{query}");
+        }
+        app.stop().await;
+    }
+}
