@@ -85,7 +85,9 @@ async fn a_reader_manages_books_in_the_browser() {
     let app = &app;
     in_browser("books_flow", |c| async move {
         // Sign up: the home page greets with empty shelves.
-        crate::browser::sign_up(&c, app, "reader@example.org").await;
+        // A long address: the home page's "Welcome, <email>" must wrap on a phone, not overflow
+        // (check_page fails on a page wider than the screen).
+        crate::browser::sign_up(&c, app, "a.reader.with.a.rather.long.address@example.org").await;
         wait_for_text(&c, "Currently reading").await;
         check_page(&c, TEST, "home-empty").await;
 
