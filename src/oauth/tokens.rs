@@ -713,16 +713,25 @@ pub fn revoke(
     Ok(())
 }
 
-async fn revoke_endpoint(
-    req: HttpRequest,
+/// What revocation and introspection share before their rule: the rate limit (they check
+/// client secrets: one budget with the token endpoint, so guesses cannot move here), the form,
+/// the client's credentials and the token. `rule` then runs for the authenticated client.
+async fn for_client_token<T, F>(
+    req: &HttpRequest,
     state: web::Data<AppState>,
-    body: web::Bytes,
-) -> Result<HttpResponse, OAuthError> {
-    // It checks client secrets: one budget with the token endpoint, so guesses cannot move here.
-    rate_limit::check(&state, &req, Bucket::Token)?;
-    let request = parse_request(&req, &body)?;
+    body: &[u8],
+    rule: F,
+) -> Result<T, OAuthError>
+where
+    F: FnOnce(&mut DbConn, &AppState, &Client, &str, NaiveDateTime) -> OAuthResult<T>
+        + Send
+        + 'static,
+    T: Send + 'static,
+{
+    rate_limit::check(&state, req, Bucket::Token)?;
+    let request = parse_request(req, body)?;
     let credentials = clients::credentials(
-        &req,
+        req,
         request.client_id.as_deref(),
         request.client_secret.as_deref(),
     )?;
@@ -730,12 +739,24 @@ async fn revoke_endpoint(
         .token
         .ok_or_else(|| OAuthError::InvalidRequest("token is required".into()))?;
     let state = state.into_inner();
-    db::run(&state.pool.clone(), move |conn| {
+    let answer = db::run(&state.pool.clone(), move |conn| {
         let now = db::models::now();
         Ok(clients::authenticate(conn, &credentials, now)
-            .and_then(|client| revoke(conn, &state.jwt, &state.config, &client, &token, now)))
+            .and_then(|client| rule(conn, &state, &client, &token, now)))
     })
     .await??;
+    Ok(answer)
+}
+
+async fn revoke_endpoint(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, OAuthError> {
+    for_client_token(&req, state, &body, |conn, state, client, token, now| {
+        revoke(conn, &state.jwt, &state.config, client, token, now)
+    })
+    .await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .finish())
@@ -812,24 +833,10 @@ async fn introspect_endpoint(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, OAuthError> {
-    // It checks client secrets: one budget with the token endpoint, so guesses cannot move here.
-    rate_limit::check(&state, &req, Bucket::Token)?;
-    let request = parse_request(&req, &body)?;
-    let credentials = clients::credentials(
-        &req,
-        request.client_id.as_deref(),
-        request.client_secret.as_deref(),
-    )?;
-    let token = request
-        .token
-        .ok_or_else(|| OAuthError::InvalidRequest("token is required".into()))?;
-    let state = state.into_inner();
-    let answer = db::run(&state.pool.clone(), move |conn| {
-        let now = db::models::now();
-        Ok(clients::authenticate(conn, &credentials, now)
-            .and_then(|client| introspect(conn, &state.jwt, &state.config, &client, &token, now)))
+    let answer = for_client_token(&req, state, &body, |conn, state, client, token, now| {
+        introspect(conn, &state.jwt, &state.config, client, token, now)
     })
-    .await??;
+    .await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(answer))
