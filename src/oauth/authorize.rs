@@ -668,68 +668,11 @@ async fn authorize_json(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
-    use crate::db::models::user::{self, AdminPolicy};
     use crate::db::schema::oauth_codes;
 
-    const PUBLIC_URL: &str = "https://books.example.org";
-    const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
-
-    fn now() -> NaiveDateTime {
-        chrono::DateTime::from_timestamp(1_800_000_000, 0)
-            .map(|t| t.naive_utc())
-            .unwrap_or_default()
-    }
-
-    struct World {
-        conn: DbConn,
-        user: i64,
-    }
-
-    fn world() -> World {
-        let mut conn = db::in_memory();
-        let user = user::create(
-            &mut conn,
-            "reader@example.org",
-            "not-a-real-hash",
-            None,
-            AdminPolicy::FirstUserOnly,
-            now(),
-        )
-        .map(|u| u.id)
-        .unwrap_or_else(|e| panic!("{e}"));
-        World { conn, user }
-    }
-
-    /// Registers a client the way `POST /oauth/register` does; `None` for a public client.
-    fn register(w: &mut World, method: &str) -> String {
-        register_for(w, method, "read write")
-    }
-
-    fn register_for(w: &mut World, method: &str, scope: &str) -> String {
-        let registration = serde_json::from_value(serde_json::json!({
-            "redirect_uris": ["https://claude.ai/api/mcp/auth_callback"],
-            "token_endpoint_auth_method": method,
-            "client_name": "Claude",
-            "scope": scope,
-        }))
-        .unwrap_or_else(|e| panic!("{e}"));
-        clients::register_client(&mut w.conn, registration, now())
-            .map(|r| r.client_id)
-            .unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    /// The operator's own client (OAUTH_CLIENT_ID), the only one whose errors are redirected.
-    fn operator_client(w: &mut World) -> String {
-        let config = Config::from_lookup(|name| match name {
-            "PUBLIC_URL" => Some(PUBLIC_URL.into()),
-            "OAUTH_REDIRECT_URIS" => Some("https://app.example.org/cb".into()),
-            _ => None,
-        })
-        .unwrap_or_else(|e| panic!("{e:?}"));
-        clients::upsert_static(&mut w.conn, &config, now()).unwrap_or_else(|e| panic!("{e}"));
-        config.oauth_client_id
-    }
+    use crate::oauth::testing::{
+        now, operator_client, register, register_for, world, World, CHALLENGE, PUBLIC_URL,
+    };
 
     fn params(client_id: &str, redirect_uri: &str) -> AuthorizeParams {
         AuthorizeParams {

@@ -181,6 +181,83 @@ pub fn resolve_resource(public_url: &str, requested: Option<&str>) -> OAuthResul
     }
 }
 
+/// What the unit tests of the authorization server's rules share: an in-memory database with a
+/// user, clients registered as `POST /oauth/register` does, and a fixed clock.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::clients;
+    use crate::config::Config;
+    use crate::db::models::user::{self, AdminPolicy};
+    use crate::db::{self, DbConn};
+    use chrono::NaiveDateTime;
+
+    pub const PUBLIC_URL: &str = "https://books.example.org";
+    /// A PKCE verifier and its S256 challenge (`tokens::pkce_challenge`, checked against Python's
+    /// hashlib in that module's tests).
+    pub const VERIFIER: &str = "dBjftJeZ4CVP-mJ92K6KjtyhPEgZJGJYQhH_KZuTVjo";
+    pub const CHALLENGE: &str = "rrZ22EiBeebXB8OwfbVyj9Akt1ldC6miM4Tzq9F2yAA";
+
+    pub fn now() -> NaiveDateTime {
+        chrono::DateTime::from_timestamp(1_800_000_000, 0)
+            .map(|t| t.naive_utc())
+            .unwrap_or_default()
+    }
+
+    pub struct World {
+        pub conn: DbConn,
+        pub user: i64,
+    }
+
+    pub fn world() -> World {
+        let mut conn = db::in_memory();
+        let user = user::create(
+            &mut conn,
+            "reader@example.org",
+            "not-a-real-hash",
+            None,
+            AdminPolicy::FirstUserOnly,
+            now(),
+        )
+        .map(|u| u.id)
+        .unwrap_or_else(|e| panic!("{e}"));
+        World { conn, user }
+    }
+
+    pub fn config() -> Config {
+        Config::from_lookup(|name| match name {
+            "PUBLIC_URL" => Some(PUBLIC_URL.into()),
+            "OAUTH_REDIRECT_URIS" => Some("https://app.example.org/cb".into()),
+            _ => None,
+        })
+        .unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    /// Registers a client the way `POST /oauth/register` does (`none`: a public client).
+    pub fn register(w: &mut World, method: &str) -> String {
+        register_for(w, method, "read write")
+    }
+
+    pub fn register_for(w: &mut World, method: &str, scope: &str) -> String {
+        let registration = serde_json::from_value(serde_json::json!({
+            "redirect_uris": ["https://claude.ai/api/mcp/auth_callback"],
+            "token_endpoint_auth_method": method,
+            "client_name": "Claude",
+            "scope": scope,
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        clients::register_client(&mut w.conn, registration, now())
+            .map(|r| r.client_id)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// The operator's own client (OAUTH_CLIENT_ID), the only one whose errors are redirected.
+    pub fn operator_client(w: &mut World) -> String {
+        let config = config();
+        clients::upsert_static(&mut w.conn, &config, now()).unwrap_or_else(|e| panic!("{e}"));
+        config.oauth_client_id
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

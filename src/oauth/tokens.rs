@@ -845,6 +845,275 @@ async fn introspect_endpoint(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oauth::authorize::{self, AuthorizeParams};
+    use crate::oauth::testing::{now, register, register_for, world, World, CHALLENGE, VERIFIER};
+    use crate::oauth::{CODE_LIFETIME_SECS, REFRESH_GRACE_SECS};
+
+    /// The keys and configuration a token is issued with.
+    struct Keys {
+        jwt: JwtKeys,
+        config: Config,
+    }
+
+    fn keys() -> Keys {
+        let config = crate::oauth::testing::config();
+        Keys {
+            jwt: JwtKeys::new(b"unit-test-secret-unit-test-secret", &config.public_url),
+            config,
+        }
+    }
+
+    impl Keys {
+        fn issuer(&self) -> Issuer<'_> {
+            Issuer {
+                jwt: &self.jwt,
+                config: &self.config,
+            }
+        }
+    }
+
+    /// A code for the world's user, asked for by a public client with `scope`.
+    fn code(w: &mut World, client_id: &str, scope: &str) -> String {
+        let params = AuthorizeParams {
+            response_type: Some("code".into()),
+            client_id: Some(client_id.into()),
+            redirect_uri: Some("https://claude.ai/api/mcp/auth_callback".into()),
+            scope: Some(scope.into()),
+            state: None,
+            code_challenge: Some(CHALLENGE.into()),
+            code_challenge_method: Some("S256".into()),
+            resource: None,
+        };
+        authorize::authorize_directly(
+            &mut w.conn,
+            crate::oauth::testing::PUBLIC_URL,
+            &params,
+            w.user,
+            now(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|r| panic!("{r:?}"))
+        .code
+    }
+
+    fn public(client_id: &str) -> Credentials {
+        Credentials {
+            client_id: Some(client_id.into()),
+            secret: None,
+            basic: false,
+        }
+    }
+
+    fn exchange_code(
+        w: &mut World,
+        keys: &Keys,
+        client_id: &str,
+        code: &str,
+        verifier: &str,
+        at: NaiveDateTime,
+    ) -> OAuthResult<TokenResponse> {
+        let request = TokenRequest {
+            grant_type: Some("authorization_code".into()),
+            code: Some(code.into()),
+            redirect_uri: Some("https://claude.ai/api/mcp/auth_callback".into()),
+            code_verifier: Some(verifier.into()),
+            ..TokenRequest::default()
+        };
+        exchange(
+            &mut w.conn,
+            &keys.issuer(),
+            &public(client_id),
+            &request,
+            at,
+        )
+    }
+
+    fn refresh_with(
+        w: &mut World,
+        keys: &Keys,
+        client_id: &str,
+        token: &str,
+        scope: Option<&str>,
+        at: NaiveDateTime,
+    ) -> OAuthResult<TokenResponse> {
+        let request = TokenRequest {
+            grant_type: Some("refresh_token".into()),
+            refresh_token: Some(token.into()),
+            scope: scope.map(String::from),
+            ..TokenRequest::default()
+        };
+        exchange(
+            &mut w.conn,
+            &keys.issuer(),
+            &public(client_id),
+            &request,
+            at,
+        )
+    }
+
+    fn grant_revoked(w: &mut World, token: &str) -> bool {
+        let grant: String = oauth_tokens::table
+            .filter(oauth_tokens::token_hash.eq(hash_token(token)))
+            .select(oauth_tokens::grant_id)
+            .first(&mut w.conn)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let live: i64 = oauth_tokens::table
+            .filter(oauth_tokens::grant_id.eq(grant))
+            .filter(oauth_tokens::revoked_at.is_null())
+            .count()
+            .get_result(&mut w.conn)
+            .unwrap_or(-1);
+        live == 0
+    }
+
+    /// A code and the tokens it gave, for the refresh tests.
+    fn granted(w: &mut World, keys: &Keys, scope: &str) -> (String, TokenResponse) {
+        let client = register(w, "none");
+        let code = code(w, &client, scope);
+        let tokens = exchange_code(w, keys, &client, &code, VERIFIER, now())
+            .unwrap_or_else(|e| panic!("{e}"));
+        (client, tokens)
+    }
+
+    #[test]
+    fn a_code_opens_only_with_its_pkce_verifier() {
+        let (mut w, keys) = (world(), keys());
+        let client = register(&mut w, "none");
+        let code = code(&mut w, &client, "read");
+        let wrong = "x".repeat(43);
+        let refused = exchange_code(&mut w, &keys, &client, &code, &wrong, now());
+        assert!(
+            matches!(refused, Err(OAuthError::InvalidGrant(_))),
+            "{refused:?}"
+        );
+        let tokens = exchange_code(&mut w, &keys, &client, &code, VERIFIER, now());
+        assert!(tokens.is_ok_and(|t| t.scope == "read"));
+    }
+
+    #[test]
+    fn a_code_expires_after_its_lifetime() {
+        let (mut w, keys) = (world(), keys());
+        let client = register(&mut w, "none");
+        let code = code(&mut w, &client, "read");
+        let late = now() + Duration::seconds(CODE_LIFETIME_SECS);
+        let refused = exchange_code(&mut w, &keys, &client, &code, VERIFIER, late);
+        assert!(
+            matches!(&refused, Err(OAuthError::InvalidGrant(m)) if m.contains("expired")),
+            "{refused:?}"
+        );
+    }
+
+    #[test]
+    fn a_code_used_twice_ends_the_grant_it_gave() {
+        let (mut w, keys) = (world(), keys());
+        let client = register(&mut w, "none");
+        let code = code(&mut w, &client, "read");
+        let first = exchange_code(&mut w, &keys, &client, &code, VERIFIER, now())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let again = exchange_code(&mut w, &keys, &client, &code, VERIFIER, now());
+        assert!(
+            matches!(again, Err(OAuthError::InvalidGrant(_))),
+            "{again:?}"
+        );
+        assert!(grant_revoked(&mut w, &first.refresh_token));
+    }
+
+    #[test]
+    fn another_clients_code_is_refused() {
+        let (mut w, keys) = (world(), keys());
+        let client = register(&mut w, "none");
+        let other = register(&mut w, "none");
+        let code = code(&mut w, &client, "read");
+        let refused = exchange_code(&mut w, &keys, &other, &code, VERIFIER, now());
+        assert!(
+            matches!(refused, Err(OAuthError::InvalidGrant(_))),
+            "{refused:?}"
+        );
+    }
+
+    #[test]
+    fn a_refresh_rotates_the_pair() {
+        let (mut w, keys) = (world(), keys());
+        let (client, first) = granted(&mut w, &keys, "read write");
+        let later = now() + Duration::seconds(60);
+        let second = refresh_with(&mut w, &keys, &client, &first.refresh_token, None, later)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_ne!(second.refresh_token, first.refresh_token);
+        assert_ne!(second.access_token, first.access_token);
+        assert_eq!(second.scope, "read write");
+    }
+
+    #[test]
+    fn within_the_grace_window_the_old_token_gives_the_same_pair_until_the_new_one_is_used() {
+        let (mut w, keys) = (world(), keys());
+        let (client, first) = granted(&mut w, &keys, "read");
+        let t = now() + Duration::seconds(60);
+        let second = refresh_with(&mut w, &keys, &client, &first.refresh_token, None, t)
+            .unwrap_or_else(|e| panic!("{e}"));
+        // A concurrent refresh a moment later: the same pair, the grant intact.
+        let soon = t + Duration::seconds(REFRESH_GRACE_SECS);
+        let again = refresh_with(&mut w, &keys, &client, &first.refresh_token, None, soon)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(again, second);
+        // Once the new token is used, the old one is a replay even within the window.
+        let third = refresh_with(&mut w, &keys, &client, &second.refresh_token, None, soon)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let replay = refresh_with(&mut w, &keys, &client, &first.refresh_token, None, soon);
+        assert!(
+            matches!(replay, Err(OAuthError::InvalidGrant(_))),
+            "{replay:?}"
+        );
+        assert!(grant_revoked(&mut w, &third.refresh_token));
+    }
+
+    #[test]
+    fn after_the_grace_window_the_old_token_ends_the_grant() {
+        let (mut w, keys) = (world(), keys());
+        let (client, first) = granted(&mut w, &keys, "read");
+        let t = now() + Duration::seconds(60);
+        let second = refresh_with(&mut w, &keys, &client, &first.refresh_token, None, t)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let late = t + Duration::seconds(REFRESH_GRACE_SECS + 1);
+        let replay = refresh_with(&mut w, &keys, &client, &first.refresh_token, None, late);
+        assert!(
+            matches!(replay, Err(OAuthError::InvalidGrant(_))),
+            "{replay:?}"
+        );
+        assert!(grant_revoked(&mut w, &second.refresh_token));
+    }
+
+    #[test]
+    fn a_refresh_may_narrow_the_scope_but_never_widen_it() {
+        let (mut w, keys) = (world(), keys());
+        let (client, first) = granted(&mut w, &keys, "read write");
+        let t = now() + Duration::seconds(60);
+        let narrowed = refresh_with(
+            &mut w,
+            &keys,
+            &client,
+            &first.refresh_token,
+            Some("read"),
+            t,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(narrowed.scope, "read");
+        let client = register_for(&mut w, "none", "read");
+        let code = code(&mut w, &client, "read");
+        let only_read = exchange_code(&mut w, &keys, &client, &code, VERIFIER, now())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let wider = refresh_with(
+            &mut w,
+            &keys,
+            &client,
+            &only_read.refresh_token,
+            Some("read write"),
+            t,
+        );
+        assert!(
+            matches!(wider, Err(OAuthError::InvalidScope(_))),
+            "{wider:?}"
+        );
+    }
 
     #[test]
     fn pkce_challenge_is_base64url_sha256_without_padding() {
