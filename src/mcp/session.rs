@@ -11,13 +11,6 @@ use diesel::prelude::*;
 /// A session unused this long is gone; the client re-initializes (the spec's answer to a 404).
 pub const IDLE_LIFETIME_HOURS: i64 = 24;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct McpSession {
-    pub id: i64,
-    pub user_id: i64,
-    pub protocol_version: String,
-}
-
 /// Creates a session and returns the id the client will send back.
 pub fn create(
     conn: &mut DbConn,
@@ -39,14 +32,14 @@ pub fn create(
     Ok(session_id)
 }
 
-/// The live session named `session_id` for `user_id`. Another user's session is as unknown as
-/// one that never existed.
+/// The protocol version of the live session named `session_id` for `user_id` (all a request
+/// needs of it). Another user's session is as unknown as one that never existed.
 pub fn find(
     conn: &mut DbConn,
     session_id: &str,
     user_id: i64,
     now: NaiveDateTime,
-) -> AppResult<Option<McpSession>> {
+) -> AppResult<Option<String>> {
     let row: Option<(i64, i64, String, NaiveDateTime)> = mcp_sessions::table
         .filter(mcp_sessions::session_hash.eq(hash_token(session_id)))
         .select((
@@ -71,11 +64,7 @@ pub fn find(
                 .execute(c)
         })?;
     }
-    Ok(Some(McpSession {
-        id,
-        user_id,
-        protocol_version,
-    }))
+    Ok(Some(protocol_version))
 }
 
 /// Ends a session. Returns whether there was one to end.

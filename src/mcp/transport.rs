@@ -236,7 +236,7 @@ impl Request<'_> {
                 // stands in for a missing header.
                 let session_version = match session_id {
                     Some(id) => match session::find(ctx.conn, &id, ctx.user_id(), ctx.now)? {
-                        Some(session) => Some(session.protocol_version),
+                        Some(version) => Some(version),
                         None => return Ok(Answered::UnknownSession),
                     },
                     None => None,
