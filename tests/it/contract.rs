@@ -388,3 +388,24 @@ async fn a_blank_isbn_and_a_year_past_i32_are_refused_by_name() {
     assert_eq!(problem["errors"][0]["field"], "year", "{problem}");
     app.stop().await;
 }
+
+#[actix_web::test]
+async fn a_csv_whose_first_column_begins_with_a_brace_is_still_csv() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (_, token) = app.user("brace@example.org").await;
+    // Found by schemathesis: the document's pattern allows any first column; the server took
+    // a leading `{` for our JSON export and refused the file.
+    let response = app
+        .client
+        .post(app.at("/api/import/storygraph"))
+        .bearer_auth(&token)
+        .header("Content-Type", "text/csv")
+        .body("\u{feff}{x,Title,Authors,Read Status\r\n,Piranesi,Susanna Clarke,read\r\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let report: Value = response.json().await.unwrap();
+    assert_eq!(report["created"], 1, "{report}");
+    app.stop().await;
+}

@@ -109,22 +109,23 @@ impl Source {
 pub fn detect(bytes: &[u8]) -> Option<Source> {
     let bytes = strip_bom(bytes);
     let start = bytes.iter().position(|b| !b.is_ascii_whitespace())?;
-    if bytes.get(start) == Some(&b'{') {
-        return Some(Source::Panicless);
-    }
+    // A first line that names a CSV format's columns decides, even when it happens to begin
+    // with `{` (a column may be named anything); otherwise `{` means our JSON export.
     let first_line = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .from_reader(first_line);
-    let header = reader.records().next()?.ok()?;
-    let columns = Columns::new(&header);
-    if columns.has("Book Id") && columns.has("Exclusive Shelf") {
-        Some(Source::Goodreads)
-    } else if columns.has("Read Status") && columns.has("Authors") {
-        Some(Source::StoryGraph)
-    } else {
-        None
+    let columns = reader
+        .records()
+        .next()
+        .and_then(Result::ok)
+        .map(|header| Columns::new(&header));
+    match columns {
+        Some(c) if c.has("Book Id") && c.has("Exclusive Shelf") => Some(Source::Goodreads),
+        Some(c) if c.has("Read Status") && c.has("Authors") => Some(Source::StoryGraph),
+        _ if bytes.get(start) == Some(&b'{') => Some(Source::Panicless),
+        _ => None,
     }
 }
 
@@ -1106,6 +1107,11 @@ mod tests {
             Some(Source::StoryGraph)
         );
         assert_eq!(detect(b"  {\"books\": []}"), Some(Source::Panicless));
+        // Found by schemathesis: a CSV header whose first column's name begins with `{`.
+        assert_eq!(
+            detect(b"{x,Title,Authors,Read Status\r\nA,B,read\r\n"),
+            Some(Source::StoryGraph)
+        );
         assert_eq!(detect(b"a,b,c\n"), None);
         assert_eq!(detect(b""), None);
     }
