@@ -14,6 +14,7 @@ pub mod error;
 pub mod library;
 pub mod mcp;
 pub mod oauth;
+pub mod rate_limit;
 pub mod seed;
 pub mod state;
 pub mod threads;

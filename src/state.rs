@@ -12,7 +12,7 @@ pub struct AppState {
     pub pool: Pool,
     pub jwt: JwtKeys,
     pub passwords: PasswordHasher,
-    pub rate_limits: Arc<crate::oauth::rate_limit::RateLimiter>,
+    pub rate_limits: Arc<crate::rate_limit::RateLimiter>,
     pub keyring: Arc<crate::connectors::Keyring>,
     pub providers: Arc<crate::connectors::providers::Providers>,
     /// List totals and statistics, valid while the library's version is unchanged.

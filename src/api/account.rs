@@ -8,7 +8,7 @@ use crate::api::{resource, JsonBody};
 use crate::auth::account::{self, PasswordChange};
 use crate::auth::guard::{All, Authorized};
 use crate::error::{AppError, AppResult, Problem};
-use crate::oauth::rate_limit::{check_app, Bucket};
+use crate::rate_limit::{check_app, Bucket};
 use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;

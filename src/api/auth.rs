@@ -75,7 +75,7 @@ pub async fn register(
     if !state.config.allow_registration {
         return Err(AppError::Forbidden);
     }
-    crate::oauth::rate_limit::check_app(&state, &req, crate::oauth::rate_limit::Bucket::SignUp)?;
+    crate::rate_limit::check_app(&state, &req, crate::rate_limit::Bucket::SignUp)?;
     let body = body.into_inner()?;
     let user = create_account(&state, &body.email, body.password, body.display_name).await?;
     Ok(HttpResponse::Created().json(UserResponse::from(user)))
@@ -107,7 +107,7 @@ pub async fn login(
     state: web::Data<AppState>,
     body: super::JsonBody<LoginRequest>,
 ) -> AppResult<HttpResponse> {
-    crate::oauth::rate_limit::check_app(&state, &req, crate::oauth::rate_limit::Bucket::Login)?;
+    crate::rate_limit::check_app(&state, &req, crate::rate_limit::Bucket::Login)?;
     let body = body.into_inner()?;
     let user = authenticate(&state, &body.email, body.password).await?;
     let issued = issue_first_party_token(&state, &user).await?;

@@ -103,7 +103,7 @@ async fn proxy(
     body: web::Bytes,
 ) -> AppResult<HttpResponse> {
     let (id, rest) = path.into_inner();
-    crate::oauth::rate_limit::check_user(&state, auth.user_id)?;
+    crate::rate_limit::check_user(&state, auth.user_id)?;
     let (row, credential) = refresh::credential(&state, auth.user_id, id).await?;
     let provider = state.providers.get(&row.provider).ok_or_else(|| {
         AppError::validation(

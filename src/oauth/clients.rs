@@ -1,13 +1,14 @@
 //! OAuth clients: dynamic registration (RFC 7591), the static client from the configuration,
 //! client authentication, and exact redirect URI matching.
 
-use super::{rate_limit, OAuthError, OAuthResult};
+use super::{OAuthError, OAuthResult};
 use crate::auth::secret::{constant_time_eq, hash_token, random_token};
 use crate::auth::{Scope, ScopeSet};
 use crate::config::Config;
 use crate::db::schema::oauth_clients;
 use crate::db::{self, write_transaction, DbConn};
 use crate::error::AppResult;
+use crate::rate_limit;
 use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 use base64::Engine;

@@ -12,7 +12,6 @@ pub mod grants;
 pub mod metadata;
 pub mod pages;
 pub mod purge;
-pub mod rate_limit;
 pub mod tokens;
 
 use crate::error::AppError;

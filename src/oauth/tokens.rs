@@ -2,7 +2,6 @@
 //! /oauth/revoke` (RFC 7009) and `POST /oauth/introspect` (RFC 7662).
 
 use super::clients::{self, Client, Credentials};
-use super::rate_limit::{self, Bucket};
 use super::{resolve_resource, OAuthError, OAuthResult, REFRESH_GRACE_SECS};
 use crate::auth::jwt::{unix, Claims, JwtKeys};
 use crate::auth::secret::{constant_time_eq, hash_token, random_token};
@@ -11,6 +10,7 @@ use crate::config::Config;
 use crate::db::models::{token, user};
 use crate::db::schema::{oauth_codes, oauth_tokens};
 use crate::db::{self, write_transaction, DbConn};
+use crate::rate_limit::{self, Bucket};
 use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 use aes_gcm::aead::{Aead, KeyInit};

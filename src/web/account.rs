@@ -175,7 +175,7 @@ async fn login(
 ) -> PageResult {
     let form = form.into_inner();
     csrf::verify(&session, &form.csrf_token)?;
-    crate::oauth::rate_limit::check_app(&state, &req, crate::oauth::rate_limit::Bucket::Login)?;
+    crate::rate_limit::check_app(&state, &req, crate::rate_limit::Bucket::Login)?;
     match authenticate(&state, &form.email, form.password).await {
         Ok(user) => {
             let remember = form.remember.is_some();
@@ -296,7 +296,7 @@ async fn register(
 ) -> PageResult {
     let form = form.into_inner();
     csrf::verify(&session, &form.csrf_token)?;
-    crate::oauth::rate_limit::check_app(&state, &req, crate::oauth::rate_limit::Bucket::SignUp)?;
+    crate::rate_limit::check_app(&state, &req, crate::rate_limit::Bucket::SignUp)?;
     let return_to = session::safe_return_to(form.return_to.as_deref()).unwrap_or_default();
     let failure = |message: String| -> PageResult {
         render(
@@ -450,7 +450,7 @@ async fn change_password(
 ) -> PageResult {
     let form = form.into_inner();
     csrf::verify(&signed.session, &form.csrf_token)?;
-    crate::oauth::rate_limit::check_app(&state, &req, crate::oauth::rate_limit::Bucket::Login)?;
+    crate::rate_limit::check_app(&state, &req, crate::rate_limit::Bucket::Login)?;
     let mut errors = PasswordErrors::default();
     if form.new_password != form.new_password_confirm {
         errors.new_password_confirm = Some("The two new passwords do not match.".into());
@@ -510,7 +510,7 @@ async fn delete_account(
 ) -> PageResult {
     let form = form.into_inner();
     csrf::verify(&signed.session, &form.csrf_token)?;
-    crate::oauth::rate_limit::check_app(&state, &req, crate::oauth::rate_limit::Bucket::Login)?;
+    crate::rate_limit::check_app(&state, &req, crate::rate_limit::Bucket::Login)?;
     let mut errors = DeletionErrors {
         confirmed: form.confirm.is_some(),
         ..DeletionErrors::default()

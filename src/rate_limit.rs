@@ -7,8 +7,8 @@
 //! address instead: the one that proxy appended. Earlier entries come from the client and can
 //! be anything.
 
-use super::OAuthError;
 use crate::error::AppError;
+use crate::oauth::OAuthError;
 use crate::state::AppState;
 use actix_web::HttpRequest;
 use std::collections::HashMap;
