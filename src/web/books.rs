@@ -154,25 +154,6 @@ fn date(text: &str, field: &str, problems: &mut Vec<FieldError>) -> Option<Naive
     })
 }
 
-/// A choice from a select: blank is none; anything else must be one of the values.
-fn one_of<T>(
-    text: &str,
-    field: &str,
-    parse: fn(&str) -> Option<T>,
-    message: &str,
-    problems: &mut Vec<FieldError>,
-) -> Option<T> {
-    let text = text.trim();
-    if text.is_empty() {
-        return None;
-    }
-    let value = parse(text);
-    if value.is_none() {
-        problems.push(FieldError::new(field, message));
-    }
-    value
-}
-
 fn optional(text: &str) -> Option<String> {
     Some(text.trim().to_string()).filter(|t| !t.is_empty())
 }
@@ -504,12 +485,13 @@ impl BookForm {
     /// The book as `library::books` takes it, and the fields that could not be read at all.
     fn new_book(&self) -> (NewBook, Vec<FieldError>) {
         let mut problems = Vec::new();
-        let shelf = one_of(
+        // A choice from a select: one of the shelves.
+        let shelf = typed(
             &self.shelf,
             "shelf",
-            Shelf::parse,
-            "is not a shelf",
             &mut problems,
+            "is not a shelf",
+            Shelf::parse,
         );
         let book = NewBook {
             title: self.title.clone(),
@@ -1081,12 +1063,12 @@ async fn log_reading(
     let (form, id, user) = (form.into_inner(), id.into_inner(), me.user.id);
     csrf::verify(&me.session, &form.csrf_token)?;
     let mut problems = Vec::new();
-    let status = one_of(
+    let status = typed(
         &form.status,
         "status",
-        ReadingStatus::parse,
-        "is not a reading status",
         &mut problems,
+        "is not a reading status",
+        ReadingStatus::parse,
     );
     let input = NewReading {
         book_id: id,
