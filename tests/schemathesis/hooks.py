@@ -12,12 +12,15 @@ carry only the few it cannot, each named in the document's descriptions:
   the 422 naming only `book_id` ("no such book in your library") is not a failure;
 - deleting a book deletes its readings: a reading found gone after its book was deleted (which
   schemathesis, not knowing the cascade, calls "created resource not found") is not a failure;
-- the 256 KiB limit on a JSON body, in encoded bytes: cases over it are dropped.
+- the 256 KiB limit on a JSON body, in encoded bytes: cases over it are dropped;
+- a null ISBN that schemathesis calls a `format` violation (JSON Schema's `format` applies to
+  strings only, and the fields are nullable): not a failure when that is all it found.
 Negative cases are never changed: what the schema forbids must still be refused.
 """
 
 import json
 import os
+import re
 import urllib.request
 import uuid
 
@@ -152,9 +155,31 @@ def after_call(context, case, response):
         _deleted_books.add(int(str(case.path_parameters["id"])))
 
 
+_FORMAT_AT = re.compile(r"violates `format` at /(?:\$ref/[^/]+/)?properties/(isbn|isbn10|isbn13)$")
+
+
+def _null_called_a_format_violation(failure, case):
+    """schemathesis 4.32 can count a null as a `format` violation of a nullable string
+    (`type: [string, null], format: isbn`), though JSON Schema's `format` applies to strings
+    only. Such a case, whose every listed violation is that and whose fields are null, is valid
+    by the document: accepting it is right. Any other violation still fails the run."""
+    if getattr(failure, "code", None) != "ST201" or not isinstance(case.body, dict):
+        return False
+    lines = [line[line.index("violates"):] for line in str(failure.message).splitlines() if "violates" in line]
+    if not lines:
+        return False
+    for line in lines:
+        match = _FORMAT_AT.search(line)
+        if match is None or case.body.get(match.group(1), "absent") is not None:
+            return False
+    return True
+
+
 @schemathesis.hook
 def filter_failure(context, failure, case, response):
-    """Keeps every failure but the two the server's documented rules explain."""
+    """Keeps every failure but the three the server's documented rules explain."""
+    if _null_called_a_format_violation(failure, case):
+        return False
     method, path = _route(context, case)
     if path == "/api/readings/{id}" and response.status_code == 404:
         reading = str((case.path_parameters or {}).get("id"))
