@@ -151,7 +151,7 @@ fn refresh_rows(database_url: &str) -> i64 {
     use panicless::db::schema::oauth_tokens;
     let mut conn = diesel::PgConnection::establish(database_url).unwrap();
     oauth_tokens::table
-        .filter(oauth_tokens::kind.eq("refresh"))
+        .filter(oauth_tokens::kind.eq(panicless::db::models::token::TokenKind::Refresh))
         .count()
         .get_result(&mut conn)
         .unwrap()
