@@ -107,8 +107,8 @@ impl Issuer<'_> {
     }
 }
 
-/// The answer that hands out a token: the token endpoint's (a pair) and first-party sign-in's
-/// (an access token alone), each the same on the wire as before they shared this type.
+// The answer that hands out tokens: the token endpoint's (a pair) and first-party sign-in's (an
+// access token alone). A plain comment: a doc comment would become the schema's description.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct TokenResponse {
     pub access_token: String,
@@ -156,5 +156,74 @@ impl TokenResponse {
             refresh_token: Some(refresh_token),
             scope,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::guard::token_is_live;
+    use crate::oauth::testing::{config, now, world, PUBLIC_URL};
+    use serde_json::json;
+
+    #[test]
+    fn an_issued_token_claims_what_its_row_says() {
+        let mut w = world();
+        let config = config();
+        let jwt = JwtKeys::new(b"unit-test-secret-unit-test-secret", config.issuer());
+        let issuer = Issuer {
+            jwt: &jwt,
+            config: &config,
+        };
+        let access = Access {
+            user_id: w.user,
+            scope: "read write",
+            audience: PUBLIC_URL,
+            client: None,
+            grant_id: None,
+            parent_id: None,
+        };
+        let issued = issuer
+            .access_token(&mut w.conn, &access, now())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let claims = jwt
+            .verify_ignoring_expiry(&issued.token, &[PUBLIC_URL])
+            .unwrap_or_else(|| panic!("the issued token does not verify"));
+        assert_eq!(claims.user_id(), Some(w.user));
+        assert_eq!(claims.scope, "read write");
+        assert_eq!(claims.email.as_deref(), Some("reader@example.org"));
+        assert_eq!(claims.client_id, None);
+        assert_eq!(claims.exp - claims.iat, config.jwt_access_token_expiry);
+        assert_eq!(issued.expires_in, config.jwt_access_token_expiry);
+        let live = |conn: &mut DbConn, claims: &Claims| {
+            token_is_live(conn, claims, w.user, now()).unwrap_or_else(|e| panic!("{e}"))
+        };
+        assert!(live(&mut w.conn, &claims));
+        // The guard holds claims to their row: a scope the row does not say is refused.
+        let widened = Claims {
+            scope: "all".into(),
+            ..claims
+        };
+        assert!(!live(&mut w.conn, &widened));
+    }
+
+    #[test]
+    fn each_answer_keeps_its_shape_on_the_wire() {
+        let first_party = TokenResponse::access(Issued {
+            token: "t".into(),
+            scope: "all".into(),
+            expires_in: 3600,
+            row_id: 1,
+        });
+        assert_eq!(
+            serde_json::to_value(first_party).unwrap_or_default(),
+            json!({"access_token": "t", "token_type": "Bearer", "expires_in": 3600, "scope": "all"})
+        );
+        let pair = TokenResponse::pair("t".into(), "r".into(), "read".into(), 3600);
+        assert_eq!(
+            serde_json::to_value(pair).unwrap_or_default(),
+            json!({"access_token": "t", "token_type": "Bearer", "expires_in": 3600,
+                   "refresh_token": "r", "scope": "read", "jwt_token": "t"})
+        );
     }
 }

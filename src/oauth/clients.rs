@@ -507,6 +507,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn origins_keep_the_words_rows_were_stored_with() {
+        // Rows written before the enum (and the column's default, 'dynamic') say these.
+        let words = [
+            (ClientOrigin::Static, "static"),
+            (ClientOrigin::Dynamic, "dynamic"),
+            (ClientOrigin::Metadata, "metadata"),
+        ];
+        for (origin, word) in words {
+            assert_eq!(origin.as_str(), word);
+            assert_eq!(ClientOrigin::parse(word), Some(origin));
+        }
+        // The client list pads it like any text.
+        assert_eq!(format!("{:<8}|", ClientOrigin::Static), "static  |");
+    }
+
+    #[test]
     fn redirect_uris_match_exactly_except_loopback_ports() {
         assert!(redirect_matches(
             "https://claude.ai/api/mcp/auth_callback",
