@@ -63,7 +63,7 @@ pub struct SealKey {
 }
 
 /// A short, stable id for a key, so values say which key sealed them without naming it.
-pub fn key_id(key: &[u8; 32]) -> String {
+fn key_id(key: &[u8; 32]) -> String {
     let digest = Sha256::digest(key);
     digest.iter().take(4).map(|b| format!("{b:02x}")).collect()
 }
@@ -81,10 +81,6 @@ impl SealKey {
     pub fn derive(purpose: &str, secret: &str) -> SealKey {
         let key: [u8; 32] = Sha256::digest(format!("{purpose}\0{secret}").as_bytes()).into();
         SealKey::new(&key)
-    }
-
-    pub fn id(&self) -> &str {
-        &self.id
     }
 
     pub fn seal(&self, plaintext: &[u8], binding: &impl Bound) -> Result<String, CryptoError> {
