@@ -9,6 +9,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod connectors;
+pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod library;

@@ -13,7 +13,7 @@ pub struct AppState {
     pub jwt: JwtKeys,
     pub passwords: PasswordHasher,
     pub rate_limits: Arc<crate::rate_limit::RateLimiter>,
-    pub keyring: Arc<crate::connectors::Keyring>,
+    pub keyring: Arc<crate::crypto::Keyring>,
     pub providers: Arc<crate::connectors::providers::Providers>,
     /// List totals and statistics, valid while the library's version is unchanged.
     pub memo: Arc<crate::library::memo::Memo>,
@@ -40,7 +40,7 @@ impl AppState {
             .get()
             .map_err(|e| format!("cannot connect to {}: {e}", target.display()))?;
         let keyring =
-            crate::connectors::Keyring::new(&config.encryption_key, &config.encryption_keys_old);
+            crate::crypto::Keyring::new(&config.encryption_key, &config.encryption_keys_old);
         db::with_startup_lock(&mut conn, |conn| {
             let applied = db::apply_migrations(conn)?;
             if applied > 0 {
@@ -82,6 +82,14 @@ impl AppState {
             config: Arc::new(config),
             pool,
         })
+    }
+
+    /// What every access token is issued with.
+    pub fn issuer(&self) -> crate::auth::issue::Issuer<'_> {
+        crate::auth::issue::Issuer {
+            jwt: &self.jwt,
+            config: &self.config,
+        }
     }
 
     /// Audience of first-party API tokens: the server itself.

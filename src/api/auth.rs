@@ -5,8 +5,7 @@
 //! (which accepts only tokens issued for the MCP resource) refuses them.
 
 use crate::auth::guard;
-use crate::auth::jwt::{unix, Claims};
-use crate::auth::secret::{hash_token, random_token};
+use crate::auth::issue::{Access, TokenResponse};
 use crate::auth::ScopeSet;
 use crate::db::{self, models::token, models::user};
 use crate::error::{AppError, AppResult, Problem};
@@ -87,16 +86,6 @@ pub struct LoginRequest {
     pub password: String,
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct TokenResponse {
-    pub access_token: String,
-    /// Always `Bearer`.
-    pub token_type: &'static str,
-    /// Seconds until the token expires.
-    pub expires_in: i64,
-    pub scope: String,
-}
-
 /// Exchanges an email and password for a signed access token with scope `all`.
 #[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = TokenResponse),
@@ -116,55 +105,30 @@ pub async fn login(
         .json(issued))
 }
 
-/// Signs a first-party token and records it, so it can be listed and revoked like any other.
+/// Issues a first-party token: audience the API, scope `all`, no client.
 pub async fn issue_first_party_token(
     state: &AppState,
     user: &user::User,
 ) -> AppResult<TokenResponse> {
-    let now = db::models::now();
-    let ttl = state.config.jwt_access_token_expiry;
-    let scope = ScopeSet::all().to_string();
-    let claims = Claims {
-        iss: state.jwt.issuer().to_string(),
-        sub: user.id.to_string(),
-        aud: state.api_audience().to_string(),
-        iat: unix(now),
-        exp: unix(now) + ttl,
-        jti: random_token(16),
-        scope: scope.clone(),
-        email: Some(user.email.clone()),
-        client_id: None,
-    };
-    let access_token = state.jwt.sign(&claims)?;
     let user_id = user.id;
-    let jti = claims.jti.clone();
-    let audience = claims.aud.clone();
-    let scope_row = scope.clone();
-    db::run(&state.pool, move |conn| {
-        token::insert(
-            conn,
-            &token::NewToken {
-                kind: "access",
-                token_hash: &hash_token(&jti),
-                jti: Some(&jti),
-                user_id,
-                client_id: None,
-                scope: &scope_row,
-                audience: Some(&audience),
-                grant_id: &random_token(16),
-                parent_id: None,
-                issued_at: now,
-                expires_at: now + chrono::Duration::seconds(ttl),
-            },
-        )
+    let state = state.clone();
+    let issued = db::run(&state.pool.clone(), move |conn| {
+        let access = Access {
+            user_id,
+            scope: &ScopeSet::all().to_string(),
+            audience: state.api_audience(),
+            client: None,
+            grant_id: None,
+            parent_id: None,
+        };
+        db::write_transaction(conn, |conn| {
+            state
+                .issuer()
+                .access_token(conn, &access, db::models::now())
+        })
     })
     .await?;
-    Ok(TokenResponse {
-        access_token,
-        token_type: "Bearer",
-        expires_in: ttl,
-        scope,
-    })
+    Ok(TokenResponse::access(issued))
 }
 
 /// Revokes the Bearer token the request carries: it is refused from the next request on. Any

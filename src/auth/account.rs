@@ -39,7 +39,7 @@ pub fn set_password(
     keep_jti: Option<&str>,
     now: NaiveDateTime,
 ) -> AppResult<user::User> {
-    let keep = keep_jti.map(crate::auth::secret::hash_token);
+    let keep = keep_jti.map(crate::crypto::hash_token);
     write_transaction(conn, |conn| {
         let changed = diesel::update(users::table.find(user_id))
             .set((

@@ -1,7 +1,7 @@
 //! CSRF protection for every form: a random token kept in the (encrypted) session cookie and
 //! echoed in a hidden field; a POST whose field does not match is refused.
 
-use crate::auth::secret::{constant_time_eq, random_token};
+use crate::crypto::{constant_time_eq, random_token};
 use crate::error::{AppError, AppResult};
 use actix_session::Session;
 

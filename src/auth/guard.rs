@@ -7,8 +7,9 @@
 //! request, and records the scope, audience and client the token claims.
 
 use crate::auth::jwt::Claims;
-use crate::auth::secret::hash_token;
 use crate::auth::{Scope, ScopeSet};
+use crate::crypto::hash_token;
+use crate::db::models::token::TokenKind;
 use crate::db::schema::{oauth_clients, oauth_tokens};
 use crate::db::{self, DbConn};
 use crate::error::{AppError, AppResult};
@@ -249,7 +250,7 @@ pub fn token_is_live(
     let row: Option<TokenState> = db::on_backend!(conn, c => oauth_tokens::table
         .left_join(oauth_clients::table)
         .filter(oauth_tokens::token_hash.eq(&hash))
-        .filter(oauth_tokens::kind.eq("access"))
+        .filter(oauth_tokens::kind.eq(TokenKind::Access))
         .select((
             oauth_tokens::id,
             oauth_tokens::user_id,

@@ -3,10 +3,10 @@
 pub mod account;
 pub mod csrf;
 pub mod guard;
+pub mod issue;
 pub mod jwt;
 pub mod password;
 pub mod scopes;
-pub mod secret;
 pub mod session;
 
 pub use scopes::{Scope, ScopeSet};

@@ -78,7 +78,7 @@ impl PasswordHasher {
 
     async fn decoy(&self) -> AppResult<String> {
         self.decoy
-            .get_or_try_init(|| self.hash(crate::auth::secret::random_token(24)))
+            .get_or_try_init(|| self.hash(crate::crypto::random_token(24)))
             .await
             .cloned()
     }

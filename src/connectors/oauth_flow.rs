@@ -2,10 +2,10 @@
 //! click, kept in the database bound to the browser session, valid ten minutes, used once. The
 //! provider sends the code back to our callback, or shows `code#state` for the user to paste.
 
-use super::crypto::{Binding, Field, Keyring};
+use super::binding::{Binding, Field};
 use super::providers::{Provider, RedirectMode};
 use super::store;
-use crate::auth::secret::{hash_token, random_token};
+use crate::crypto::{hash_token, random_token, Keyring};
 use crate::db::schema::{connector_attempts, connectors};
 use crate::db::{write_transaction, DbConn};
 use crate::error::{AppError, AppResult};

@@ -3,7 +3,7 @@
 //! connector, and a lease in the database for several instances. A refresh the provider refuses
 //! marks the connector `needs_reauth` with the provider's reason.
 
-use super::crypto::Field;
+use super::binding::Field;
 use super::oauth_flow::{self, FlowError};
 use super::store::{self, ConnectorRow};
 use crate::db::schema::connectors;

@@ -1,7 +1,8 @@
 //! Connector rows: create, list, rename, delete, and re-sealing under a new key. Secrets go in
 //! sealed and come out only to the code that uses them; what the API shows is a hint.
 
-use super::crypto::{Binding, Field, Keyring};
+use super::binding::{Binding, Field};
+use crate::crypto::Keyring;
 use crate::db::schema::{connectors, encryption_keys};
 use crate::db::{write_transaction, DbConn};
 use crate::error::{AppError, AppResult, FieldError};
@@ -185,7 +186,7 @@ pub fn list(conn: &mut DbConn, user_id: i64) -> AppResult<Vec<Connector>> {
         .collect())
 }
 
-fn sealing(error: super::crypto::CryptoError) -> AppError {
+fn sealing(error: crate::crypto::CryptoError) -> AppError {
     AppError::Internal(format!("sealing: {error}"))
 }
 
@@ -430,7 +431,7 @@ pub fn ensure_canary(conn: &mut DbConn, keyring: &Keyring, now: NaiveDateTime) -
             (Field::RefreshToken, &row.refresh_token_sealed),
         ] {
             if let Some(sealed) = sealed {
-                if let Err(super::crypto::CryptoError::UnknownKey(id)) = keyring.open(
+                if let Err(crate::crypto::CryptoError::UnknownKey(id)) = keyring.open(
                     sealed,
                     Binding {
                         connector_id: row.id,

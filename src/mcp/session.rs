@@ -1,7 +1,7 @@
 //! MCP sessions: created at `initialize`, named by a random `Mcp-Session-Id`, stored hashed,
 //! bound to the user who created them, ended by `DELETE /mcp` or after a day of silence.
 
-use crate::auth::secret::{hash_token, random_token};
+use crate::crypto::{hash_token, random_token};
 use crate::db::schema::mcp_sessions;
 use crate::db::DbConn;
 use crate::error::AppResult;

@@ -6,8 +6,8 @@
 use super::clients::{self, Client};
 use super::{resolve_resource, OAuthError, CODE_LIFETIME_SECS};
 use crate::auth::guard;
-use crate::auth::secret::{hash_token, random_token};
 use crate::auth::{csrf, Scope, ScopeSet};
+use crate::crypto::{hash_token, random_token};
 use crate::db::schema::{oauth_codes, oauth_consents};
 use crate::db::{self, write_transaction, DbConn};
 use crate::error::{AppError, AppResult};

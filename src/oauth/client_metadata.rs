@@ -6,7 +6,7 @@
 //! authorization requests cannot make this server fetch without end. Clients nobody uses are
 //! purged (`oauth::purge`).
 
-use super::clients::{self, validate_redirect_uri, Client};
+use super::clients::{self, validate_redirect_uri, Client, ClientOrigin};
 use super::{OAuthError, OAuthResult};
 use crate::auth::{Scope, ScopeSet};
 use crate::db::schema::oauth_clients;
@@ -174,7 +174,7 @@ pub async fn resolve(state: &AppState, client_id: &str) -> OAuthResult<()> {
 fn fetched_at(conn: &mut DbConn, client_id: &str) -> AppResult<Option<NaiveDateTime>> {
     Ok(oauth_clients::table
         .filter(oauth_clients::client_id.eq(client_id))
-        .filter(oauth_clients::origin.eq("metadata"))
+        .filter(oauth_clients::origin.eq(ClientOrigin::Metadata))
         .select(oauth_clients::metadata_fetched_at)
         .first::<Option<NaiveDateTime>>(conn)
         .optional()?
@@ -313,7 +313,7 @@ fn store(
                     oauth_clients::scope.eq(scope.to_string()),
                     oauth_clients::client_uri.eq(&document.client_uri),
                     oauth_clients::logo_uri.eq(&document.logo_uri),
-                    oauth_clients::origin.eq("metadata"),
+                    oauth_clients::origin.eq(ClientOrigin::Metadata),
                     oauth_clients::disabled.eq(false),
                     oauth_clients::created_at.eq(now),
                     oauth_clients::metadata_fetched_at.eq(now),

@@ -2,9 +2,9 @@
 //! client authentication, and exact redirect URI matching.
 
 use super::{OAuthError, OAuthResult};
-use crate::auth::secret::{constant_time_eq, hash_token, random_token};
 use crate::auth::{Scope, ScopeSet};
 use crate::config::Config;
+use crate::crypto::{constant_time_eq, hash_token, random_token};
 use crate::db::schema::oauth_clients;
 use crate::db::{self, write_transaction, DbConn};
 use crate::error::AppResult;
@@ -20,6 +20,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/oauth/register", web::post().to(register));
 }
 
+crate::db::models::text_enum! {
+    /// How a client came to be known.
+    pub enum ClientOrigin {
+        /// The operator's, from the configuration (`OAUTH_CLIENT_ID`).
+        Static = "static",
+        /// Registered itself (RFC 7591).
+        Dynamic = "dynamic",
+        /// Known by its client ID metadata document.
+        Metadata = "metadata",
+    }
+}
+
 #[derive(Queryable, Selectable, Clone)]
 #[diesel(table_name = oauth_clients)]
 pub struct Client {
@@ -32,7 +44,7 @@ pub struct Client {
     pub scope: String,
     pub token_endpoint_auth_method: String,
     pub client_uri: Option<String>,
-    pub origin: String,
+    pub origin: ClientOrigin,
     pub disabled: bool,
     pub created_at: NaiveDateTime,
     pub last_used_at: Option<NaiveDateTime>,
@@ -65,13 +77,13 @@ impl Client {
     /// whole allow-list: only such a client is shown as verified, and only its redirect URIs
     /// are trusted with an error before the user approved anything.
     pub fn configured_by_operator(&self) -> bool {
-        self.origin == "static"
+        self.origin == ClientOrigin::Static
     }
 
     /// For a client known by its metadata document: the host (and port, when not the default)
     /// that published it.
     pub fn document_host(&self) -> Option<String> {
-        if self.origin != "metadata" {
+        if self.origin != ClientOrigin::Metadata {
             return None;
         }
         let url = url::Url::parse(&self.client_id).ok()?;
@@ -302,7 +314,7 @@ pub fn register_client(
             oauth_clients::scope.eq(scope.to_string()),
             oauth_clients::client_uri.eq(&request.client_uri),
             oauth_clients::logo_uri.eq(&request.logo_uri),
-            oauth_clients::origin.eq("dynamic"),
+            oauth_clients::origin.eq(ClientOrigin::Dynamic),
             oauth_clients::disabled.eq(false),
             oauth_clients::created_at.eq(now),
         ))
@@ -355,7 +367,7 @@ pub fn upsert_static(conn: &mut DbConn, config: &Config, now: NaiveDateTime) -> 
                         oauth_clients::client_secret_hash.eq(Some(&secret_hash)),
                         oauth_clients::redirect_uris.eq(&uris),
                         oauth_clients::scope.eq(&scope),
-                        oauth_clients::origin.eq("static"),
+                        oauth_clients::origin.eq(ClientOrigin::Static),
                         oauth_clients::token_endpoint_auth_method.eq("client_secret_basic"),
                     ))
                     .execute(conn)?;
@@ -371,7 +383,7 @@ pub fn upsert_static(conn: &mut DbConn, config: &Config, now: NaiveDateTime) -> 
                         oauth_clients::response_types.eq("[\"code\"]"),
                         oauth_clients::token_endpoint_auth_method.eq("client_secret_basic"),
                         oauth_clients::scope.eq(&scope),
-                        oauth_clients::origin.eq("static"),
+                        oauth_clients::origin.eq(ClientOrigin::Static),
                         oauth_clients::disabled.eq(false),
                         oauth_clients::created_at.eq(now),
                     ))
@@ -493,6 +505,22 @@ pub fn authenticate(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn origins_keep_the_words_rows_were_stored_with() {
+        // Rows written before the enum (and the column's default, 'dynamic') say these.
+        let words = [
+            (ClientOrigin::Static, "static"),
+            (ClientOrigin::Dynamic, "dynamic"),
+            (ClientOrigin::Metadata, "metadata"),
+        ];
+        for (origin, word) in words {
+            assert_eq!(origin.as_str(), word);
+            assert_eq!(ClientOrigin::parse(word), Some(origin));
+        }
+        // The client list pads it like any text.
+        assert_eq!(format!("{:<8}|", ClientOrigin::Static), "static  |");
+    }
 
     #[test]
     fn redirect_uris_match_exactly_except_loopback_ports() {

@@ -2,6 +2,7 @@
 //! never used within a day (Claude.ai registers again on every connect), and clients known by a
 //! metadata document that nobody uses (anyone can make this server fetch and keep one).
 
+use super::clients::ClientOrigin;
 use crate::db::schema::{oauth_clients, oauth_codes, oauth_tokens};
 use crate::db::{self, DbConn};
 use crate::error::AppResult;
@@ -45,7 +46,7 @@ fn purge_unlocked(conn: &mut DbConn, now: NaiveDateTime) -> AppResult<Purged> {
     .execute(conn)?;
     let clients = diesel::delete(
         oauth_clients::table
-            .filter(oauth_clients::origin.eq("dynamic"))
+            .filter(oauth_clients::origin.eq(ClientOrigin::Dynamic))
             .filter(oauth_clients::last_used_at.is_null())
             .filter(oauth_clients::created_at.lt(now - Duration::days(1))),
     )
@@ -66,7 +67,7 @@ fn purge_unlocked(conn: &mut DbConn, now: NaiveDateTime) -> AppResult<Purged> {
 /// after the token purge, so a grant that ended no longer holds its client.
 fn purge_metadata_clients(conn: &mut DbConn, now: NaiveDateTime) -> AppResult<usize> {
     let idle = oauth_clients::table
-        .filter(oauth_clients::origin.eq("metadata"))
+        .filter(oauth_clients::origin.eq(ClientOrigin::Metadata))
         .filter(
             oauth_clients::last_used_at
                 .is_null()

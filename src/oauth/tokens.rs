@@ -3,18 +3,18 @@
 
 use super::clients::{self, Client, Credentials};
 use super::{resolve_resource, OAuthError, OAuthResult, REFRESH_GRACE_SECS};
-use crate::auth::jwt::{unix, Claims, JwtKeys};
-use crate::auth::secret::{constant_time_eq, hash_token, random_token};
+use crate::auth::issue::{Access, ClientRef, Issuer, TokenResponse};
+use crate::auth::jwt::{unix, JwtKeys};
 use crate::auth::ScopeSet;
 use crate::config::Config;
-use crate::db::models::{token, user};
+use crate::crypto::{self, constant_time_eq, hash_token, random_token, Bound, SealKey};
+use crate::db::models::token::{self, TokenKind};
+use crate::db::models::user;
 use crate::db::schema::{oauth_codes, oauth_tokens};
 use crate::db::{self, write_transaction, DbConn};
 use crate::rate_limit::{self, Bucket};
 use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
-use aes_gcm::aead::{Aead, KeyInit};
-use aes_gcm::{Aes256Gcm, Nonce};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{Duration, NaiveDateTime};
@@ -68,37 +68,6 @@ fn parse_request(req: &HttpRequest, body: &[u8]) -> OAuthResult<TokenRequest> {
         serde_urlencoded::from_bytes(body)
             .map_err(|e| OAuthError::InvalidRequest(format!("invalid form body: {e}")))
     }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct TokenResponse {
-    pub access_token: String,
-    pub token_type: String,
-    pub expires_in: i64,
-    pub refresh_token: String,
-    pub scope: String,
-    /// The same as `access_token`, for clients written against seed 000.
-    pub jwt_token: String,
-}
-
-impl TokenResponse {
-    /// The answer for a pair, whether just minted or opened from a seal.
-    fn bearer(access_token: String, refresh_token: String, scope: String, expires_in: i64) -> Self {
-        TokenResponse {
-            jwt_token: access_token.clone(),
-            access_token,
-            token_type: "Bearer".into(),
-            expires_in,
-            refresh_token,
-            scope,
-        }
-    }
-}
-
-/// What a token endpoint call needs beyond the database.
-pub struct Issuer<'a> {
-    pub jwt: &'a JwtKeys,
-    pub config: &'a Config,
 }
 
 async fn token_endpoint(
@@ -276,9 +245,15 @@ fn authorization_code(
             )));
         }
         let scope = ScopeSet::parse_lenient(&row.scope);
-        let minted = mint(conn, issuer, client, row.user_id, &scope, &audience, now)?;
-        record(conn, &minted, client, &row.grant_id, None)?;
-        Ok(Ok(minted.response))
+        let grant = Grant {
+            user_id: row.user_id,
+            scope: &scope,
+            audience: &audience,
+            grant_id: &row.grant_id,
+            parent_id: None,
+        };
+        let issued = issue_pair(conn, issuer, client, &grant, now)?;
+        Ok(Ok(issued.response))
     })?
 }
 
@@ -299,86 +274,68 @@ fn granted_audience(
     Ok(audience)
 }
 
-/// An access token signed and a refresh token drawn, not recorded yet: `record` stores them.
-/// A refresh grant first seals the pair into the old token's row, in the same UPDATE that
-/// claims it.
-struct Minted {
-    response: TokenResponse,
-    jti: String,
+/// What a pair is issued for.
+struct Grant<'a> {
     user_id: i64,
-    audience: String,
-    issued_at: NaiveDateTime,
-    refresh_expires_at: NaiveDateTime,
+    scope: &'a ScopeSet,
+    audience: &'a str,
+    grant_id: &'a str,
+    /// The refresh token the pair replaces, on a refresh grant.
+    parent_id: Option<i64>,
 }
 
-fn mint(
+/// A pair issued and recorded: its answer, and its rows (taken back if a concurrent refresh
+/// wins).
+struct IssuedPair {
+    response: TokenResponse,
+    rows: [i64; 2],
+}
+
+/// Issues an access token (`auth::issue`, like every token) and a refresh token, and records
+/// the refresh token's hash.
+fn issue_pair(
     conn: &mut DbConn,
     issuer: &Issuer<'_>,
     client: &Client,
-    user_id: i64,
-    scope: &ScopeSet,
-    audience: &str,
+    grant: &Grant<'_>,
     now: NaiveDateTime,
-) -> OAuthResult<Minted> {
-    let ttl = issuer.config.jwt_access_token_expiry;
-    let email = user::find(conn, user_id)?.map(|u| u.email);
-    let claims = Claims {
-        iss: issuer.config.issuer().to_string(),
-        sub: user_id.to_string(),
-        aud: audience.to_string(),
-        iat: unix(now),
-        exp: unix(now) + ttl,
-        jti: random_token(16),
-        scope: scope.to_string(),
-        email,
-        client_id: Some(client.client_id.clone()),
-    };
-    let access_token = issuer.jwt.sign(&claims)?;
-    Ok(Minted {
-        response: TokenResponse::bearer(access_token, random_token(32), claims.scope, ttl),
-        jti: claims.jti,
-        user_id,
-        audience: claims.aud,
-        issued_at: now,
-        refresh_expires_at: now + Duration::seconds(issuer.config.refresh_token_expiry),
+) -> OAuthResult<IssuedPair> {
+    let access = issuer.access_token(
+        conn,
+        &Access {
+            user_id: grant.user_id,
+            scope: &grant.scope.to_string(),
+            audience: grant.audience,
+            client: Some(ClientRef {
+                id: client.id,
+                client_id: &client.client_id,
+            }),
+            grant_id: Some(grant.grant_id),
+            parent_id: grant.parent_id,
+        },
+        now,
+    )?;
+    let refresh_token = random_token(32);
+    let refresh_row = token::insert(
+        conn,
+        &token::NewToken {
+            kind: TokenKind::Refresh,
+            token_hash: &hash_token(&refresh_token),
+            jti: None,
+            user_id: grant.user_id,
+            client_id: Some(client.id),
+            scope: &access.scope,
+            audience: Some(grant.audience),
+            grant_id: grant.grant_id,
+            parent_id: grant.parent_id,
+            issued_at: now,
+            expires_at: now + Duration::seconds(issuer.config.refresh_token_expiry),
+        },
+    )?;
+    Ok(IssuedPair {
+        rows: [access.row_id, refresh_row],
+        response: TokenResponse::pair(access.token, refresh_token, access.scope, access.expires_in),
     })
-}
-
-/// Records a minted pair: only hashes, never the tokens themselves.
-fn record(
-    conn: &mut DbConn,
-    minted: &Minted,
-    client: &Client,
-    grant_id: &str,
-    parent_id: Option<i64>,
-) -> OAuthResult<()> {
-    let (access_hash, refresh_hash) = (
-        hash_token(&minted.jti),
-        hash_token(&minted.response.refresh_token),
-    );
-    let token = |kind, token_hash, jti, expires_at| token::NewToken {
-        kind,
-        token_hash,
-        jti,
-        user_id: minted.user_id,
-        client_id: Some(client.id),
-        scope: &minted.response.scope,
-        audience: Some(&minted.audience),
-        grant_id,
-        parent_id,
-        issued_at: minted.issued_at,
-        expires_at,
-    };
-    let access_expires_at = minted.issued_at + Duration::seconds(minted.response.expires_in);
-    token::insert(
-        conn,
-        &token("access", &access_hash, Some(&minted.jti), access_expires_at),
-    )?;
-    token::insert(
-        conn,
-        &token("refresh", &refresh_hash, None, minted.refresh_expires_at),
-    )?;
-    Ok(())
 }
 
 #[derive(Queryable)]
@@ -410,7 +367,7 @@ fn refresh(
         let hash = hash_token(presented);
         let row: RefreshRow = db::on_backend!(conn, c => oauth_tokens::table
             .filter(oauth_tokens::token_hash.eq(&hash))
-            .filter(oauth_tokens::kind.eq("refresh"))
+            .filter(oauth_tokens::kind.eq(TokenKind::Refresh))
             .select((
                 oauth_tokens::id,
                 oauth_tokens::user_id,
@@ -476,8 +433,15 @@ fn refresh(
         )?;
         // The new pair is sealed into the old token's row by the UPDATE that claims it: one
         // statement, where there were two (diesel compiles every UPDATE afresh).
-        let minted = mint(conn, issuer, client, row.user_id, &scope, &audience, now)?;
-        let sealed = seal_replacement(presented, &minted.response);
+        let grant = Grant {
+            user_id: row.user_id,
+            scope: &scope,
+            audience: &audience,
+            grant_id: &row.grant_id,
+            parent_id: Some(row.id),
+        };
+        let issued = issue_pair(conn, issuer, client, &grant, now)?;
+        let sealed = seal_replacement(presented, row.id, &issued.response);
         let claimed = db::on_backend!(conn, c => diesel::update(
             oauth_tokens::table
                 .filter(oauth_tokens::id.eq(row.id))
@@ -491,8 +455,9 @@ fn refresh(
         if claimed != 1 {
             // A concurrent refresh of the same token (another instance, on PostgreSQL) rotated
             // it between our read and our update, and has committed by now: answer with the
-            // pair it issued, as the grace window would a moment later. Ours was never
-            // recorded.
+            // pair it issued, as the grace window would a moment later. Ours is taken back.
+            diesel::delete(oauth_tokens::table.filter(oauth_tokens::id.eq_any(issued.rows)))
+                .execute(conn)?;
             let sealed: Option<String> = oauth_tokens::table
                 .find(row.id)
                 .select(oauth_tokens::replacement_sealed)
@@ -507,8 +472,7 @@ fn refresh(
                     OAuthError::InvalidGrant("the refresh token was just used; retry".into())
                 });
         }
-        record(conn, &minted, client, &row.grant_id, Some(row.id))?;
-        Ok(Ok(minted.response))
+        Ok(Ok(issued.response))
     })?
 }
 
@@ -523,14 +487,14 @@ fn replacement_if_unused(
     let Some(previous) = row
         .replacement_sealed
         .as_deref()
-        .and_then(|s| open_replacement(presented, s))
+        .and_then(|s| open_replacement(presented, row.id, s))
     else {
         return Ok(None);
     };
     // Only on a replay, never on a plain refresh: found by the parent_id index.
     let successor: Option<(Option<NaiveDateTime>, Option<NaiveDateTime>)> = db::on_backend!(conn, c => oauth_tokens::table
             .filter(oauth_tokens::parent_id.eq(row.id))
-            .filter(oauth_tokens::kind.eq("refresh"))
+            .filter(oauth_tokens::kind.eq(TokenKind::Refresh))
             .select((oauth_tokens::rotated_at, oauth_tokens::revoked_at))
             .first(c)
             .optional())?;
@@ -540,11 +504,19 @@ fn replacement_if_unused(
     })
 }
 
-/// The key that seals a replacement pair: derived from the old refresh token, which the server
-/// does not keep, so only the token's holder can open it.
-fn replacement_cipher(old_token: &str) -> Option<Aes256Gcm> {
-    let key = Sha256::digest(format!("panicless refresh replacement\0{old_token}").as_bytes());
-    Aes256Gcm::new_from_slice(&key).ok()
+/// What a replacement pair is sealed with: a key derived from the old refresh token, which the
+/// server does not keep, so only the token's holder can open it.
+fn replacement_key(old_token: &str) -> SealKey {
+    SealKey::derive("panicless refresh replacement", old_token)
+}
+
+/// A replacement is bound to the row of the token it replaces.
+struct ReplacementOf(i64);
+
+impl Bound for ReplacementOf {
+    fn associated_data(&self) -> String {
+        format!("panicless refresh replacement of token {}", self.0)
+    }
 }
 
 /// What a seal holds: the pair and its answer's scope and lifetime. `token_type` and
@@ -567,40 +539,30 @@ struct OpenedPair {
     expires_in: i64,
 }
 
-fn seal_replacement(old_token: &str, response: &TokenResponse) -> Option<String> {
+fn seal_replacement(old_token: &str, row_id: i64, response: &TokenResponse) -> Option<String> {
     let pair = SealedPair {
         access_token: &response.access_token,
-        refresh_token: &response.refresh_token,
+        refresh_token: response.refresh_token.as_deref()?,
         scope: &response.scope,
         expires_in: response.expires_in,
     };
-    seal(old_token, &serde_json::to_vec(&pair).ok()?)
+    let plaintext = serde_json::to_vec(&pair).ok()?;
+    replacement_key(old_token)
+        .seal(&plaintext, &ReplacementOf(row_id))
+        .ok()
 }
 
-fn seal(old_token: &str, plaintext: &[u8]) -> Option<String> {
-    let cipher = replacement_cipher(old_token)?;
-    let mut nonce = [0u8; 12];
-    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut nonce);
-    let sealed = cipher.encrypt(Nonce::from_slice(&nonce), plaintext).ok()?;
-    Some(format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(nonce),
-        URL_SAFE_NO_PAD.encode(sealed)
-    ))
-}
-
-fn open_replacement(old_token: &str, sealed: &str) -> Option<TokenResponse> {
-    let (nonce, body) = sealed.split_once('.')?;
-    let nonce = URL_SAFE_NO_PAD.decode(nonce).ok()?;
-    let body = URL_SAFE_NO_PAD.decode(body).ok()?;
-    if nonce.len() != 12 {
-        return None;
+/// Opens a replacement, in the versioned format or in the unversioned one seals had before.
+fn open_replacement(old_token: &str, row_id: i64, sealed: &str) -> Option<TokenResponse> {
+    let key = replacement_key(old_token);
+    let plaintext = if crypto::is_versioned(sealed) {
+        key.open(sealed, &ReplacementOf(row_id))
+    } else {
+        key.open_unversioned(sealed)
     }
-    let plaintext = replacement_cipher(old_token)?
-        .decrypt(Nonce::from_slice(&nonce), body.as_slice())
-        .ok()?;
+    .ok()?;
     let pair: OpenedPair = serde_json::from_slice(&plaintext).ok()?;
-    Some(TokenResponse::bearer(
+    Some(TokenResponse::pair(
         pair.access_token,
         pair.refresh_token,
         pair.scope,
@@ -630,7 +592,7 @@ fn find_presented(
     let hash = hash_token(token);
     let by_hash: Option<PresentedRow> = db::on_backend!(conn, c => oauth_tokens::table
         .filter(oauth_tokens::token_hash.eq(&hash))
-        .filter(oauth_tokens::kind.eq("refresh"))
+        .filter(oauth_tokens::kind.eq(TokenKind::Refresh))
         .select(PresentedRow::as_select())
         .first(c)
         .optional())?;
@@ -643,7 +605,7 @@ fn find_presented(
     let hash = hash_token(&claims.jti);
     Ok(db::on_backend!(conn, c => oauth_tokens::table
         .filter(oauth_tokens::token_hash.eq(&hash))
-        .filter(oauth_tokens::kind.eq("access"))
+        .filter(oauth_tokens::kind.eq(TokenKind::Access))
         .select(PresentedRow::as_select())
         .first(c)
         .optional())?)
@@ -653,7 +615,7 @@ fn find_presented(
 #[diesel(table_name = oauth_tokens)]
 struct PresentedRow {
     id: i64,
-    kind: String,
+    kind: TokenKind,
     user_id: i64,
     client_id: Option<i64>,
     scope: String,
@@ -699,7 +661,7 @@ pub fn revoke(
             ))
         }
     }
-    if row.kind == "refresh" {
+    if row.kind == TokenKind::Refresh {
         revoke_grant(conn, &row.grant_id, now)?;
     } else {
         diesel::update(
@@ -813,7 +775,7 @@ pub fn introspect(
         username,
         sub: Some(row.user_id.to_string()),
         token_type: Some(
-            if row.kind == "refresh" {
+            if row.kind == TokenKind::Refresh {
                 "refresh_token"
             } else {
                 "access_token"
@@ -966,6 +928,14 @@ mod tests {
         live == 0
     }
 
+    /// The refresh token of a token endpoint's answer.
+    fn rt(tokens: &TokenResponse) -> &str {
+        tokens
+            .refresh_token
+            .as_deref()
+            .unwrap_or_else(|| panic!("no refresh token in {tokens:?}"))
+    }
+
     /// A code and the tokens it gave, for the refresh tests.
     fn granted(w: &mut World, keys: &Keys, scope: &str) -> (String, TokenResponse) {
         let client = register(w, "none");
@@ -1015,7 +985,7 @@ mod tests {
             matches!(again, Err(OAuthError::InvalidGrant(_))),
             "{again:?}"
         );
-        assert!(grant_revoked(&mut w, &first.refresh_token));
+        assert!(grant_revoked(&mut w, rt(&first)));
     }
 
     #[test]
@@ -1036,7 +1006,7 @@ mod tests {
         let (mut w, keys) = (world(), keys());
         let (client, first) = granted(&mut w, &keys, "read write");
         let later = now() + Duration::seconds(60);
-        let second = refresh_with(&mut w, &keys, &client, &first.refresh_token, None, later)
+        let second = refresh_with(&mut w, &keys, &client, rt(&first), None, later)
             .unwrap_or_else(|e| panic!("{e}"));
         assert_ne!(second.refresh_token, first.refresh_token);
         assert_ne!(second.access_token, first.access_token);
@@ -1048,22 +1018,22 @@ mod tests {
         let (mut w, keys) = (world(), keys());
         let (client, first) = granted(&mut w, &keys, "read");
         let t = now() + Duration::seconds(60);
-        let second = refresh_with(&mut w, &keys, &client, &first.refresh_token, None, t)
+        let second = refresh_with(&mut w, &keys, &client, rt(&first), None, t)
             .unwrap_or_else(|e| panic!("{e}"));
         // A concurrent refresh a moment later: the same pair, the grant intact.
         let soon = t + Duration::seconds(REFRESH_GRACE_SECS);
-        let again = refresh_with(&mut w, &keys, &client, &first.refresh_token, None, soon)
+        let again = refresh_with(&mut w, &keys, &client, rt(&first), None, soon)
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(again, second);
         // Once the new token is used, the old one is a replay even within the window.
-        let third = refresh_with(&mut w, &keys, &client, &second.refresh_token, None, soon)
+        let third = refresh_with(&mut w, &keys, &client, rt(&second), None, soon)
             .unwrap_or_else(|e| panic!("{e}"));
-        let replay = refresh_with(&mut w, &keys, &client, &first.refresh_token, None, soon);
+        let replay = refresh_with(&mut w, &keys, &client, rt(&first), None, soon);
         assert!(
             matches!(replay, Err(OAuthError::InvalidGrant(_))),
             "{replay:?}"
         );
-        assert!(grant_revoked(&mut w, &third.refresh_token));
+        assert!(grant_revoked(&mut w, rt(&third)));
     }
 
     #[test]
@@ -1071,15 +1041,15 @@ mod tests {
         let (mut w, keys) = (world(), keys());
         let (client, first) = granted(&mut w, &keys, "read");
         let t = now() + Duration::seconds(60);
-        let second = refresh_with(&mut w, &keys, &client, &first.refresh_token, None, t)
+        let second = refresh_with(&mut w, &keys, &client, rt(&first), None, t)
             .unwrap_or_else(|e| panic!("{e}"));
         let late = t + Duration::seconds(REFRESH_GRACE_SECS + 1);
-        let replay = refresh_with(&mut w, &keys, &client, &first.refresh_token, None, late);
+        let replay = refresh_with(&mut w, &keys, &client, rt(&first), None, late);
         assert!(
             matches!(replay, Err(OAuthError::InvalidGrant(_))),
             "{replay:?}"
         );
-        assert!(grant_revoked(&mut w, &second.refresh_token));
+        assert!(grant_revoked(&mut w, rt(&second)));
     }
 
     #[test]
@@ -1087,15 +1057,8 @@ mod tests {
         let (mut w, keys) = (world(), keys());
         let (client, first) = granted(&mut w, &keys, "read write");
         let t = now() + Duration::seconds(60);
-        let narrowed = refresh_with(
-            &mut w,
-            &keys,
-            &client,
-            &first.refresh_token,
-            Some("read"),
-            t,
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
+        let narrowed = refresh_with(&mut w, &keys, &client, rt(&first), Some("read"), t)
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(narrowed.scope, "read");
         let client = register_for(&mut w, "none", "read");
         let code = code(&mut w, &client, "read");
@@ -1105,7 +1068,7 @@ mod tests {
             &mut w,
             &keys,
             &client,
-            &only_read.refresh_token,
+            rt(&only_read),
             Some("read write"),
             t,
         );
@@ -1125,24 +1088,36 @@ mod tests {
     }
 
     #[test]
-    fn replacements_open_only_with_the_old_token() {
-        let response = TokenResponse {
-            access_token: "a".into(),
-            token_type: "Bearer".into(),
-            expires_in: 3600,
-            refresh_token: "r".into(),
-            scope: "read".into(),
-            jwt_token: "a".into(),
-        };
-        let sealed = seal_replacement("old-token", &response).unwrap();
+    fn replacements_open_only_with_the_old_token_for_its_row() {
+        let response = TokenResponse::pair("a".into(), "r".into(), "read".into(), 3600);
+        let sealed = seal_replacement("old-token", 7, &response).unwrap();
+        assert!(crypto::is_versioned(&sealed));
         assert_eq!(
-            open_replacement("old-token", &sealed),
+            open_replacement("old-token", 7, &sealed),
             Some(response.clone())
         );
-        assert_eq!(open_replacement("other-token", &sealed), None);
-        // A seal of the whole answer, as written before seals held only the pair, still opens.
-        let whole = seal("old-token", &serde_json::to_vec(&response).unwrap()).unwrap();
-        assert_eq!(open_replacement("old-token", &whole), Some(response));
-        assert!(whole.len() > sealed.len());
+        assert_eq!(open_replacement("other-token", 7, &sealed), None);
+        assert_eq!(open_replacement("old-token", 8, &sealed), None);
+    }
+
+    #[test]
+    fn replacements_sealed_before_the_versioned_format_still_open() {
+        // Unversioned seals (`nonce.body`, no associated data) under the key derived from
+        // "old-token", computed independently with Python's `cryptography`: one of the pair
+        // alone, and one of the whole answer, as written before seals held only the pair.
+        let response = TokenResponse::pair("a".into(), "r".into(), "read".into(), 3600);
+        let pair = "AAECAwQFBgcICQoL.3E-o0_K28qnxMMNvK70_uEPFLh1tFB2Kgg8zkyFjK1yfHpefdvi3vmqFH\
+                    c35akhltHEgi2N9CCC53QrrBDzWfEbuqanXOsFNhzNiogSHwrRumxX810jbJa4";
+        let whole = "DA0ODxAREhMUFRYX.Dpi33uhEiDok8uZon378ON2Fj9QrmSpfv_7ICpkJatNdOub3PJhlrtWsLN\
+                     OGJ6u3m9Tj6JNeJ9I_-oqfJbmIgqrwDS99ScVN0D-gEvQIMeprXQP11ePWrNyGEoHYRkxxkpUUue8\
+                     7GXzdmU7XSaeuCm4z-jeEw5TR4zGrnXUFog";
+        for old in [pair, whole] {
+            // Any row: these seals were bound to nothing.
+            assert_eq!(
+                open_replacement("old-token", 7, old),
+                Some(response.clone())
+            );
+            assert_eq!(open_replacement("other-token", 7, old), None);
+        }
     }
 }

@@ -204,7 +204,7 @@ async fn oauth_start(
     let label = Some(form.label.trim().to_string())
         .filter(|l| !l.is_empty())
         .unwrap_or_else(|| provider.title().to_string());
-    let secret = crate::auth::secret::random_token(32);
+    let secret = crate::crypto::random_token(32);
     me.session
         .insert(ATTEMPT_KEY, &secret)
         .map_err(|e| AppError::internal(format!("session: {e}")))?;

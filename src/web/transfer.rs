@@ -8,7 +8,8 @@
 
 use super::{redirect, render, Nav, PageError, SignedIn};
 use crate::api::transfer::read_upload;
-use crate::auth::{csrf, secret};
+use crate::auth::csrf;
+use crate::crypto;
 use crate::db::{self, models::now};
 use crate::error::AppError;
 use crate::library::export;
@@ -57,7 +58,7 @@ pub struct ImportJobs {
 
 impl ImportJobs {
     fn add(&self, job: ImportJob) -> String {
-        let id = secret::random_token(16);
+        let id = crypto::random_token(16);
         if let Ok(mut jobs) = self.jobs.lock() {
             jobs.retain(|_, j| j.started.elapsed() < KEPT);
             jobs.insert(id.clone(), Arc::new(job));

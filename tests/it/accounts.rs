@@ -552,19 +552,20 @@ fn cli_creates_and_lists_users_with_the_password_from_stdin() {
 #[actix_web::test]
 async fn first_party_tokens_are_recorded_for_revocation() {
     use diesel::prelude::*;
+    use panicless::db::models::token::TokenKind;
     use panicless::db::schema::oauth_tokens;
     for backend in backends() {
         let app = TestApp::spawn(backend).await;
         let token = app.user_token("rows@example.org").await;
         let jti = jwt_claims(&token)["jti"].as_str().unwrap().to_string();
         let mut conn = app.state.pool.get().unwrap();
-        let (kind, stored_hash): (String, String) = oauth_tokens::table
+        let (kind, stored_hash): (TokenKind, String) = oauth_tokens::table
             .filter(oauth_tokens::jti.eq(&jti))
             .select((oauth_tokens::kind, oauth_tokens::token_hash))
             .first(&mut *conn)
             .unwrap();
-        assert_eq!(kind, "access");
-        assert_eq!(stored_hash, panicless::auth::secret::hash_token(&jti));
+        assert_eq!(kind, TokenKind::Access);
+        assert_eq!(stored_hash, panicless::crypto::hash_token(&jti));
         app.stop().await;
     }
 }

@@ -599,7 +599,7 @@ async fn disconnect_an_app_and_revoke_a_grant_as_administrator() {
     use diesel::prelude::*;
     use panicless::db::schema::oauth_tokens;
     let live: i64 = oauth_tokens::table
-        .filter(oauth_tokens::kind.eq("refresh"))
+        .filter(oauth_tokens::kind.eq(panicless::db::models::token::TokenKind::Refresh))
         .filter(oauth_tokens::revoked_at.is_null())
         .count()
         .get_result(&mut app.state.pool.get().unwrap())

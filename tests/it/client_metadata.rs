@@ -142,8 +142,8 @@ async fn metadata_clients_nobody_uses_are_purged() {
         panicless::db::models::token::insert(
             &mut conn,
             &panicless::db::models::token::NewToken {
-                kind: "refresh",
-                token_hash: &panicless::auth::secret::hash_token("refresh"),
+                kind: panicless::db::models::token::TokenKind::Refresh,
+                token_hash: &panicless::crypto::hash_token("refresh"),
                 jti: None,
                 user_id: 1,
                 client_id: Some(granted_row),

@@ -151,10 +151,17 @@ fn refresh_rows(database_url: &str) -> i64 {
     use panicless::db::schema::oauth_tokens;
     let mut conn = diesel::PgConnection::establish(database_url).unwrap();
     oauth_tokens::table
-        .filter(oauth_tokens::kind.eq("refresh"))
+        .filter(oauth_tokens::kind.eq(panicless::db::models::token::TokenKind::Refresh))
         .count()
         .get_result(&mut conn)
         .unwrap()
+}
+
+/// Count of token rows of every kind (each rotation adds a pair).
+fn token_rows(database_url: &str) -> i64 {
+    use panicless::db::schema::oauth_tokens;
+    let mut conn = diesel::PgConnection::establish(database_url).unwrap();
+    oauth_tokens::table.count().get_result(&mut conn).unwrap()
 }
 
 #[actix_web::test]
@@ -273,6 +280,7 @@ async fn two_instances_share_one_postgresql_database() {
     let mut refresh = tokens["refresh_token"].as_str().unwrap().to_string();
     for round in 0..5 {
         let before = refresh_rows(&db.url);
+        let rows_before = token_rows(&db.url);
         let ((status_a, on_a), (status_b, on_b)) = tokio::join!(
             refresh_grant(&a, &client_id, &refresh),
             refresh_grant(&b, &client_id, &refresh)
@@ -291,6 +299,13 @@ async fn two_instances_share_one_postgresql_database() {
             refresh_rows(&db.url),
             before + 1,
             "round {round}: one rotation"
+        );
+        // The instance that lost the race took its own pair back: no row for a token that
+        // nobody received.
+        assert_eq!(
+            token_rows(&db.url),
+            rows_before + 2,
+            "round {round}: one pair recorded"
         );
         refresh = on_a["refresh_token"].as_str().unwrap().to_string();
     }

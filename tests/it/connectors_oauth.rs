@@ -158,7 +158,7 @@ fn expire(s: &Setup, id: i64) {
 fn rotations(s: &Setup) -> i64 {
     let mut conn = s.provider.state.pool.get().unwrap();
     oauth_tokens::table
-        .filter(oauth_tokens::kind.eq("refresh"))
+        .filter(oauth_tokens::kind.eq(panicless::db::models::token::TokenKind::Refresh))
         .filter(oauth_tokens::rotated_at.is_not_null())
         .count()
         .get_result(&mut *conn)

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 pub const REDIRECT: &str = "http://127.0.0.1:9/callback";
 
 pub fn pkce() -> (String, String) {
-    let verifier = panicless::auth::secret::random_token(32);
+    let verifier = panicless::crypto::random_token(32);
     let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .encode(Sha256::digest(verifier.as_bytes()));
     (verifier, challenge)
@@ -491,9 +491,10 @@ async fn the_whole_flow_for_a_public_client() {
             use diesel::prelude::*;
             use panicless::db::schema::oauth_tokens;
             let mut conn = app.state.pool.get().unwrap();
-            diesel::update(oauth_tokens::table.filter(
-                oauth_tokens::token_hash.eq(panicless::auth::secret::hash_token(&refresh)),
-            ))
+            diesel::update(
+                oauth_tokens::table
+                    .filter(oauth_tokens::token_hash.eq(panicless::crypto::hash_token(&refresh))),
+            )
             .set(
                 oauth_tokens::rotated_at
                     .eq(panicless::db::models::now() - chrono::Duration::seconds(31)),

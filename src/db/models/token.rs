@@ -7,12 +7,21 @@ use crate::error::AppResult;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+crate::db::models::text_enum! {
+    /// What a row of `oauth_tokens` is: a signed access token (found by its `jti`) or an opaque
+    /// refresh token (found by its hash).
+    pub enum TokenKind {
+        Access = "access",
+        Refresh = "refresh",
+    }
+}
+
 // `None` is bound as NULL rather than left out of the column list: one SQL text for every token,
 // so SQLite keeps one prepared statement instead of compiling an INSERT per combination.
 #[derive(Insertable)]
 #[diesel(table_name = oauth_tokens, treat_none_as_default_value = false)]
 pub struct NewToken<'a> {
-    pub kind: &'a str,
+    pub kind: TokenKind,
     pub token_hash: &'a str,
     pub jti: Option<&'a str>,
     pub user_id: i64,
@@ -42,16 +51,49 @@ pub fn revoke_access(
     user_id: i64,
     now: NaiveDateTime,
 ) -> AppResult<usize> {
-    let hash = crate::auth::secret::hash_token(jti);
+    let hash = crate::crypto::hash_token(jti);
     Ok(crate::db::write_transaction(conn, |c| {
         diesel::update(
             oauth_tokens::table
                 .filter(oauth_tokens::token_hash.eq(&hash))
-                .filter(oauth_tokens::kind.eq("access"))
+                .filter(oauth_tokens::kind.eq(TokenKind::Access))
                 .filter(oauth_tokens::user_id.eq(user_id))
                 .filter(oauth_tokens::revoked_at.is_null()),
         )
         .set(oauth_tokens::revoked_at.eq(now))
         .execute(c)
     })?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::dsl::sql;
+    use diesel::sql_types::Text;
+
+    #[test]
+    fn kinds_keep_the_words_rows_were_stored_with() {
+        // Rows written before the enum say exactly these: no migration rewrote them.
+        assert_eq!(TokenKind::Access.as_str(), "access");
+        assert_eq!(TokenKind::Refresh.as_str(), "refresh");
+        for kind in [TokenKind::Access, TokenKind::Refresh] {
+            assert_eq!(TokenKind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(TokenKind::parse("Access"), None);
+    }
+
+    #[test]
+    fn a_kind_binds_and_loads_as_its_word_and_an_unknown_word_fails() {
+        let mut conn = crate::db::in_memory();
+        let bound: String = diesel::select(TokenKind::Refresh.into_sql::<Text>())
+            .get_result(&mut conn)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(bound, "refresh");
+        let loaded: TokenKind = diesel::select(sql::<Text>("'access'"))
+            .get_result(&mut conn)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(loaded, TokenKind::Access);
+        let unknown = diesel::select(sql::<Text>("'session'")).get_result::<TokenKind>(&mut conn);
+        assert!(unknown.is_err(), "{unknown:?}");
+    }
 }

@@ -72,7 +72,7 @@ impl TestDb {
                 let base = postgres_url().expect("PANICLESS_TEST_POSTGRES_URL");
                 let schema = format!(
                     "test_{}",
-                    panicless::auth::secret::random_token(9)
+                    panicless::crypto::random_token(9)
                         .to_lowercase()
                         .replace(['-', '_'], "x")
                 );
@@ -316,8 +316,8 @@ impl TestApp {
         self.token_for_client(user_id, scope, audience, None)
     }
 
-    /// A token issued to an OAuth client (its row id and public `client_id`), claims and row
-    /// agreeing as the token endpoint writes them.
+    /// A token issued to an OAuth client (its row id and public `client_id`) by the server's
+    /// own issuer, claims and row agreeing as the token endpoint writes them.
     pub fn token_for_client(
         &self,
         user_id: i64,
@@ -325,40 +325,23 @@ impl TestApp {
         audience: &str,
         client: Option<(i64, &str)>,
     ) -> String {
-        use panicless::auth::jwt::{unix, Claims};
-        use panicless::auth::secret::{hash_token, random_token};
-        use panicless::db::models::{now, token};
-        let now = now();
-        let claims = Claims {
-            iss: self.url.clone(),
-            sub: user_id.to_string(),
-            aud: audience.to_string(),
-            iat: unix(now),
-            exp: unix(now) + 3600,
-            jti: random_token(16),
-            scope: scope.to_string(),
-            email: None,
-            client_id: client.map(|(_, public)| public.to_string()),
+        use panicless::auth::issue::{Access, ClientRef};
+        let access = Access {
+            user_id,
+            scope,
+            audience,
+            client: client.map(|(id, client_id)| ClientRef { id, client_id }),
+            grant_id: None,
+            parent_id: None,
         };
         let mut conn = self.state.pool.get().unwrap();
-        token::insert(
-            &mut conn,
-            &token::NewToken {
-                kind: "access",
-                token_hash: &hash_token(&claims.jti),
-                jti: Some(&claims.jti),
-                user_id,
-                client_id: client.map(|(row, _)| row),
-                scope,
-                audience: Some(audience),
-                grant_id: &random_token(8),
-                parent_id: None,
-                issued_at: now,
-                expires_at: now + chrono::Duration::hours(1),
-            },
-        )
-        .unwrap();
-        self.state.jwt.sign(&claims).unwrap()
+        panicless::db::write_transaction(&mut conn, |conn| {
+            self.state
+                .issuer()
+                .access_token(conn, &access, panicless::db::models::now())
+        })
+        .unwrap()
+        .token
     }
 
     /// Marks the row of access token `token` revoked, as an administrator's revocation would.
