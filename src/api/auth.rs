@@ -141,22 +141,24 @@ pub async fn issue_first_party_token(
     let audience = claims.aud.clone();
     let scope_row = scope.clone();
     db::run(&state.pool, move |conn| {
-        token::insert(
-            conn,
-            &token::NewToken {
-                kind: "access",
-                token_hash: &hash_token(&jti),
-                jti: Some(&jti),
-                user_id,
-                client_id: None,
-                scope: &scope_row,
-                audience: Some(&audience),
-                grant_id: &random_token(16),
-                parent_id: None,
-                issued_at: now,
-                expires_at: now + chrono::Duration::seconds(ttl),
-            },
-        )
+        db::write_transaction(conn, |conn| {
+            token::insert(
+                conn,
+                &token::NewToken {
+                    kind: "access",
+                    token_hash: &hash_token(&jti),
+                    jti: Some(&jti),
+                    user_id,
+                    client_id: None,
+                    scope: &scope_row,
+                    audience: Some(&audience),
+                    grant_id: &random_token(16),
+                    parent_id: None,
+                    issued_at: now,
+                    expires_at: now + chrono::Duration::seconds(ttl),
+                },
+            )
+        })
     })
     .await?;
     Ok(TokenResponse {

@@ -9,7 +9,7 @@ use crate::auth::ScopeSet;
 use crate::config::Config;
 use crate::db::models::{token, user};
 use crate::db::schema::{oauth_codes, oauth_tokens};
-use crate::db::{self, write_transaction, DbConn};
+use crate::db::{self, write_transaction, DbConn, Writer};
 use crate::rate_limit::{self, Bucket};
 use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -216,7 +216,7 @@ fn authorization_code(
                 oauth_codes::used_at,
                 oauth_codes::redirect_uri_sent,
             ))
-            .first(conn)
+            .first(&mut **conn)
             .optional()?
             .ok_or_else(|| OAuthError::InvalidGrant("the code is invalid".into()))?;
         if row.used_at.is_some() {
@@ -267,7 +267,7 @@ fn authorization_code(
                 .filter(oauth_codes::used_at.is_null()),
         )
         .set(oauth_codes::used_at.eq(now))
-        .execute(conn)?;
+        .execute(&mut **conn)?;
         if claimed != 1 {
             // Another exchange of the same code won the race: that is a reuse too.
             revoke_grant(conn, &row.grant_id, now)?;
@@ -346,7 +346,7 @@ fn mint(
 
 /// Records a minted pair: only hashes, never the tokens themselves.
 fn record(
-    conn: &mut DbConn,
+    conn: &mut Writer<'_>,
     minted: &Minted,
     client: &Client,
     grant_id: &str,
@@ -408,7 +408,7 @@ fn refresh(
         .ok_or_else(|| OAuthError::InvalidRequest("refresh_token is required".into()))?;
     write_transaction(conn, |conn| {
         let hash = hash_token(presented);
-        let row: RefreshRow = db::on_backend!(conn, c => oauth_tokens::table
+        let row: RefreshRow = db::on_backend!(&mut **conn, c => oauth_tokens::table
             .filter(oauth_tokens::token_hash.eq(&hash))
             .filter(oauth_tokens::kind.eq("refresh"))
             .select((
@@ -478,7 +478,7 @@ fn refresh(
         // statement, where there were two (diesel compiles every UPDATE afresh).
         let minted = mint(conn, issuer, client, row.user_id, &scope, &audience, now)?;
         let sealed = seal_replacement(presented, &minted.response);
-        let claimed = db::on_backend!(conn, c => diesel::update(
+        let claimed = db::on_backend!(&mut **conn, c => diesel::update(
             oauth_tokens::table
                 .filter(oauth_tokens::id.eq(row.id))
                 .filter(oauth_tokens::rotated_at.is_null()),
@@ -496,7 +496,7 @@ fn refresh(
             let sealed: Option<String> = oauth_tokens::table
                 .find(row.id)
                 .select(oauth_tokens::replacement_sealed)
-                .first(conn)?;
+                .first(&mut **conn)?;
             let rotated = RefreshRow {
                 replacement_sealed: sealed,
                 ..row
@@ -609,14 +609,18 @@ fn open_replacement(old_token: &str, sealed: &str) -> Option<TokenResponse> {
 }
 
 /// Revokes every token of a grant.
-pub fn revoke_grant(conn: &mut DbConn, grant_id: &str, now: NaiveDateTime) -> OAuthResult<usize> {
+pub fn revoke_grant(
+    conn: &mut Writer<'_>,
+    grant_id: &str,
+    now: NaiveDateTime,
+) -> OAuthResult<usize> {
     Ok(diesel::update(
         oauth_tokens::table
             .filter(oauth_tokens::grant_id.eq(grant_id))
             .filter(oauth_tokens::revoked_at.is_null()),
     )
     .set(oauth_tokens::revoked_at.eq(now))
-    .execute(conn)?)
+    .execute(&mut **conn)?)
 }
 
 /// The row a presented token names: a refresh token by its hash, an access token by the hash of
@@ -699,18 +703,20 @@ pub fn revoke(
             ))
         }
     }
-    if row.kind == "refresh" {
-        revoke_grant(conn, &row.grant_id, now)?;
-    } else {
-        diesel::update(
-            oauth_tokens::table
-                .find(row.id)
-                .filter(oauth_tokens::revoked_at.is_null()),
-        )
-        .set(oauth_tokens::revoked_at.eq(now))
-        .execute(conn)?;
-    }
-    Ok(())
+    write_transaction(conn, |conn| {
+        if row.kind == "refresh" {
+            revoke_grant(conn, &row.grant_id, now)?;
+        } else {
+            diesel::update(
+                oauth_tokens::table
+                    .find(row.id)
+                    .filter(oauth_tokens::revoked_at.is_null()),
+            )
+            .set(oauth_tokens::revoked_at.eq(now))
+            .execute(&mut **conn)?;
+        }
+        Ok(())
+    })
 }
 
 /// What revocation and introspection share before their rule: the rate limit (they check

@@ -341,22 +341,24 @@ impl TestApp {
             client_id: client.map(|(_, public)| public.to_string()),
         };
         let mut conn = self.state.pool.get().unwrap();
-        token::insert(
-            &mut conn,
-            &token::NewToken {
-                kind: "access",
-                token_hash: &hash_token(&claims.jti),
-                jti: Some(&claims.jti),
-                user_id,
-                client_id: client.map(|(row, _)| row),
-                scope,
-                audience: Some(audience),
-                grant_id: &random_token(8),
-                parent_id: None,
-                issued_at: now,
-                expires_at: now + chrono::Duration::hours(1),
-            },
-        )
+        panicless::db::write_transaction(&mut conn, |w| {
+            token::insert(
+                w,
+                &token::NewToken {
+                    kind: "access",
+                    token_hash: &hash_token(&claims.jti),
+                    jti: Some(&claims.jti),
+                    user_id,
+                    client_id: client.map(|(row, _)| row),
+                    scope,
+                    audience: Some(audience),
+                    grant_id: &random_token(8),
+                    parent_id: None,
+                    issued_at: now,
+                    expires_at: now + chrono::Duration::hours(1),
+                },
+            )
+        })
         .unwrap();
         self.state.jwt.sign(&claims).unwrap()
     }
