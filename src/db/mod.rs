@@ -367,7 +367,8 @@ fn checkout(pool: &Pool) -> AppResult<PooledConn> {
 /// on SQLite it runs on the file's one writer: a function that writes takes `&mut Writer<'_>`
 /// (or opens its own `write_transaction`), and calling it with a pooled connection does not
 /// compile. Reads inside a write use it as the `DbConn` it derefs to; diesel's statements take
-/// that connection as `&mut **writer`.
+/// that connection as `&mut **writer`. (diesel itself accepts any connection: what the compiler
+/// holds is the signatures, so a new write goes in a function that takes a `Writer`.)
 pub struct Writer<'a> {
     conn: &'a mut DbConn,
 }
