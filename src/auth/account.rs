@@ -47,7 +47,7 @@ pub fn set_password(
                 users::updated_at.eq(now),
                 users::session_generation.eq(users::session_generation + 1),
             ))
-            .execute(conn)?;
+            .execute(&mut **conn)?;
         if changed == 0 {
             return Err(AppError::NotFound);
         }
@@ -58,10 +58,10 @@ pub fn set_password(
         match &keep {
             Some(hash) => diesel::update(first_party.filter(oauth_tokens::token_hash.ne(hash)))
                 .set(oauth_tokens::revoked_at.eq(now))
-                .execute(conn)?,
+                .execute(&mut **conn)?,
             None => diesel::update(first_party)
                 .set(oauth_tokens::revoked_at.eq(now))
-                .execute(conn)?,
+                .execute(&mut **conn)?,
         };
         user::find(conn, user_id)?.ok_or(AppError::NotFound)
     })
@@ -166,20 +166,22 @@ pub fn may_delete(conn: &mut DbConn, user_id: i64) -> AppResult<()> {
 pub fn delete(conn: &mut DbConn, user_id: i64) -> AppResult<()> {
     write_transaction(conn, |conn| {
         may_delete(conn, user_id)?;
-        diesel::delete(readings::table.filter(readings::user_id.eq(user_id))).execute(conn)?;
-        diesel::delete(books::table.filter(books::user_id.eq(user_id))).execute(conn)?;
-        diesel::delete(connectors::table.filter(connectors::user_id.eq(user_id))).execute(conn)?;
+        diesel::delete(readings::table.filter(readings::user_id.eq(user_id)))
+            .execute(&mut **conn)?;
+        diesel::delete(books::table.filter(books::user_id.eq(user_id))).execute(&mut **conn)?;
+        diesel::delete(connectors::table.filter(connectors::user_id.eq(user_id)))
+            .execute(&mut **conn)?;
         diesel::delete(connector_attempts::table.filter(connector_attempts::user_id.eq(user_id)))
-            .execute(conn)?;
+            .execute(&mut **conn)?;
         diesel::delete(oauth_consents::table.filter(oauth_consents::user_id.eq(user_id)))
-            .execute(conn)?;
+            .execute(&mut **conn)?;
         diesel::delete(oauth_codes::table.filter(oauth_codes::user_id.eq(user_id)))
-            .execute(conn)?;
+            .execute(&mut **conn)?;
         diesel::delete(oauth_tokens::table.filter(oauth_tokens::user_id.eq(user_id)))
-            .execute(conn)?;
+            .execute(&mut **conn)?;
         diesel::delete(mcp_sessions::table.filter(mcp_sessions::user_id.eq(user_id)))
-            .execute(conn)?;
-        let deleted = diesel::delete(users::table.find(user_id)).execute(conn)?;
+            .execute(&mut **conn)?;
+        let deleted = diesel::delete(users::table.find(user_id)).execute(&mut **conn)?;
         if deleted == 0 {
             return Err(AppError::NotFound);
         }

@@ -282,7 +282,7 @@ pub fn token_is_live(
         db::write_transaction(conn, |c| {
             diesel::update(oauth_tokens::table.find(id))
                 .set(oauth_tokens::last_used_at.eq(now))
-                .execute(c)
+                .execute(&mut **c)
         })?;
     }
     Ok(true)

@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::crypto::{hash_token, random_token};
 use crate::db::models::token::{self, TokenKind};
 use crate::db::models::user;
-use crate::db::DbConn;
+use crate::db::Writer;
 use crate::error::AppResult;
 use chrono::{Duration, NaiveDateTime};
 use serde::{Deserialize, Serialize};
@@ -56,7 +56,7 @@ impl Issuer<'_> {
     /// can be listed and revoked like any other.
     pub fn access_token(
         &self,
-        conn: &mut DbConn,
+        conn: &mut Writer<'_>,
         access: &Access<'_>,
         now: NaiveDateTime,
     ) -> AppResult<Issued> {
@@ -183,9 +183,10 @@ mod tests {
             grant_id: None,
             parent_id: None,
         };
-        let issued = issuer
-            .access_token(&mut w.conn, &access, now())
-            .unwrap_or_else(|e| panic!("{e}"));
+        let issued = crate::db::write_transaction(&mut w.conn, |conn| {
+            issuer.access_token(conn, &access, now())
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
         let claims = jwt
             .verify_ignoring_expiry(&issued.token, &[PUBLIC_URL])
             .unwrap_or_else(|| panic!("the issued token does not verify"));
@@ -195,7 +196,7 @@ mod tests {
         assert_eq!(claims.client_id, None);
         assert_eq!(claims.exp - claims.iat, config.jwt_access_token_expiry);
         assert_eq!(issued.expires_in, config.jwt_access_token_expiry);
-        let live = |conn: &mut DbConn, claims: &Claims| {
+        let live = |conn: &mut crate::db::DbConn, claims: &Claims| {
             token_is_live(conn, claims, w.user, now()).unwrap_or_else(|e| panic!("{e}"))
         };
         assert!(live(&mut w.conn, &claims));

@@ -99,7 +99,7 @@ pub fn start(
                 connector_attempts::expires_at.eq(now + Duration::seconds(ATTEMPT_LIFETIME_SECS)),
             ))
             .returning(connector_attempts::id)
-            .get_result(conn)?;
+            .get_result(&mut **conn)?;
         let sealed = keyring
             .seal(
                 &verifier,
@@ -112,7 +112,7 @@ pub fn start(
             .map_err(|e| AppError::Internal(e.to_string()))?;
         diesel::update(connector_attempts::table.find(id))
             .set(connector_attempts::verifier_sealed.eq(sealed))
-            .execute(conn)?;
+            .execute(&mut **conn)?;
         Ok::<(), AppError>(())
     })?;
     let mut url =
@@ -201,13 +201,15 @@ pub fn claim(
     if expires_at <= now {
         return Err(FlowError::Expired);
     }
-    let claimed = diesel::update(
-        connector_attempts::table
-            .filter(connector_attempts::id.eq(id))
-            .filter(connector_attempts::used_at.is_null()),
-    )
-    .set(connector_attempts::used_at.eq(now))
-    .execute(conn)?;
+    let claimed = write_transaction(conn, |conn| {
+        diesel::update(
+            connector_attempts::table
+                .filter(connector_attempts::id.eq(id))
+                .filter(connector_attempts::used_at.is_null()),
+        )
+        .set(connector_attempts::used_at.eq(now))
+        .execute(&mut **conn)
+    })?;
     if claimed != 1 {
         return Err(FlowError::Used);
     }
@@ -349,7 +351,7 @@ pub fn save_tokens(
                     connectors::updated_at.eq(now),
                 ))
                 .returning(connectors::id)
-                .get_result(conn)?,
+                .get_result(&mut **conn)?,
         };
         store::write_tokens(
             conn,

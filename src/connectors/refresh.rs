@@ -35,15 +35,17 @@ fn lock_for(state: &AppState, id: i64) -> Arc<tokio::sync::Mutex<()>> {
 
 /// Takes the database lease: only one instance wins it until it expires or is released.
 fn take_lease(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> AppResult<bool> {
-    let taken = diesel::update(
-        connectors::table.filter(connectors::id.eq(id)).filter(
-            connectors::refresh_lease_until
-                .is_null()
-                .or(connectors::refresh_lease_until.lt(now)),
-        ),
-    )
-    .set(connectors::refresh_lease_until.eq(now + Duration::seconds(LEASE_SECS)))
-    .execute(conn)?;
+    let taken = db::write_transaction(conn, |conn| {
+        diesel::update(
+            connectors::table.filter(connectors::id.eq(id)).filter(
+                connectors::refresh_lease_until
+                    .is_null()
+                    .or(connectors::refresh_lease_until.lt(now)),
+            ),
+        )
+        .set(connectors::refresh_lease_until.eq(now + Duration::seconds(LEASE_SECS)))
+        .execute(&mut **conn)
+    })?;
     Ok(taken == 1)
 }
 
@@ -111,9 +113,11 @@ async fn refresh_with_lease(state: &AppState, row: ConnectorRow) -> AppResult<Co
         let pool = state.pool.clone();
         async move {
             db::run(&pool, move |c| {
-                diesel::update(connectors::table.find(id))
-                    .set(connectors::refresh_lease_until.eq(None::<NaiveDateTime>))
-                    .execute(c)?;
+                db::write_transaction(c, |c| {
+                    diesel::update(connectors::table.find(id))
+                        .set(connectors::refresh_lease_until.eq(None::<NaiveDateTime>))
+                        .execute(&mut **c)
+                })?;
                 Ok(())
             })
             .await
@@ -189,13 +193,15 @@ async fn mark(
 ) -> AppResult<ConnectorRow> {
     let reason = reason.to_string();
     db::run(&state.pool, move |c| {
-        diesel::update(connectors::table.find(id))
-            .set((
-                connectors::status.eq(status),
-                connectors::status_reason.eq(Some(reason)),
-                connectors::updated_at.eq(db::models::now()),
-            ))
-            .execute(c)?;
+        db::write_transaction(c, |c| {
+            diesel::update(connectors::table.find(id))
+                .set((
+                    connectors::status.eq(status),
+                    connectors::status_reason.eq(Some(reason)),
+                    connectors::updated_at.eq(db::models::now()),
+                ))
+                .execute(&mut **c)
+        })?;
         store::row(c, user_id, id)
     })
     .await

@@ -4,7 +4,7 @@
 use super::binding::{Binding, Field};
 use crate::crypto::Keyring;
 use crate::db::schema::{connectors, encryption_keys};
-use crate::db::{write_transaction, DbConn};
+use crate::db::{write_transaction, DbConn, Writer};
 use crate::error::{AppError, AppResult, FieldError};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -237,7 +237,7 @@ pub fn create_api_key(
             .filter(connectors::user_id.eq(user_id))
             .filter(connectors::label.eq(&label))
             .count()
-            .get_result(conn)?;
+            .get_result(&mut **conn)?;
         if taken > 0 {
             return Err(AppError::Conflict {
                 message: format!("you already have a connector named {label}"),
@@ -256,7 +256,7 @@ pub fn create_api_key(
                 connectors::updated_at.eq(now),
             ))
             .returning(connectors::id)
-            .get_result(conn)?;
+            .get_result(&mut **conn)?;
         let sealed = keyring
             .seal(
                 &key,
@@ -269,7 +269,7 @@ pub fn create_api_key(
             .map_err(sealing)?;
         diesel::update(connectors::table.find(id))
             .set(connectors::api_key_sealed.eq(sealed))
-            .execute(conn)?;
+            .execute(&mut **conn)?;
         get(conn, user_id, id)
     })
 }
@@ -286,20 +286,24 @@ pub fn rename(
     if label.is_empty() || sent > 100 {
         return Err(AppError::validation("label", "must be 1 to 100 characters"));
     }
-    find_row(conn, user_id, id)?;
-    diesel::update(connectors::table.find(id))
-        .set((connectors::label.eq(label), connectors::updated_at.eq(now)))
-        .execute(conn)?;
-    get(conn, user_id, id)
+    write_transaction(conn, |conn| {
+        find_row(conn, user_id, id)?;
+        diesel::update(connectors::table.find(id))
+            .set((connectors::label.eq(label), connectors::updated_at.eq(now)))
+            .execute(&mut **conn)?;
+        get(conn, user_id, id)
+    })
 }
 
 pub fn delete(conn: &mut DbConn, user_id: i64, id: i64) -> AppResult<()> {
-    let deleted = diesel::delete(
-        connectors::table
-            .filter(connectors::id.eq(id))
-            .filter(connectors::user_id.eq(user_id)),
-    )
-    .execute(conn)?;
+    let deleted = write_transaction(conn, |conn| {
+        diesel::delete(
+            connectors::table
+                .filter(connectors::id.eq(id))
+                .filter(connectors::user_id.eq(user_id)),
+        )
+        .execute(&mut **conn)
+    })?;
     if deleted == 0 {
         Err(AppError::NotFound)
     } else {
@@ -335,7 +339,7 @@ pub fn rotate(conn: &mut DbConn, keyring: &Keyring, now: NaiveDateTime) -> AppRe
     write_transaction(conn, |conn| {
         let rows: Vec<ConnectorRow> = connectors::table
             .select(ConnectorRow::as_select())
-            .load(conn)?;
+            .load(&mut **conn)?;
         let mut count = 0;
         for row in rows {
             let mut fields: Vec<(Field, Option<String>)> = vec![
@@ -368,13 +372,13 @@ pub fn rotate(conn: &mut DbConn, keyring: &Keyring, now: NaiveDateTime) -> AppRe
                     connectors::refresh_token_sealed.eq(&fields[2].1),
                     connectors::updated_at.eq(now),
                 ))
-                .execute(conn)?;
+                .execute(&mut **conn)?;
         }
         // Every secret is under the current key now: older keys may be forgotten.
         diesel::delete(
             encryption_keys::table.filter(encryption_keys::key_id.ne(keyring.current_id())),
         )
-        .execute(conn)?;
+        .execute(&mut **conn)?;
         ensure_canary(conn, keyring, now)?;
         Ok(count)
     })
@@ -411,13 +415,15 @@ pub fn ensure_canary(conn: &mut DbConn, keyring: &Keyring, now: NaiveDateTime) -
         }
         None => {
             let sealed = keyring.seal(CANARY, canary_binding()).map_err(sealing)?;
-            diesel::insert_into(encryption_keys::table)
-                .values((
-                    encryption_keys::key_id.eq(keyring.current_id()),
-                    encryption_keys::canary.eq(sealed),
-                    encryption_keys::created_at.eq(now),
-                ))
-                .execute(conn)?;
+            write_transaction(conn, |conn| {
+                diesel::insert_into(encryption_keys::table)
+                    .values((
+                        encryption_keys::key_id.eq(keyring.current_id()),
+                        encryption_keys::canary.eq(sealed),
+                        encryption_keys::created_at.eq(now),
+                    ))
+                    .execute(&mut **conn)
+            })?;
         }
     }
     // Secrets sealed under a key that is neither current nor listed would never open.
@@ -454,7 +460,7 @@ pub fn ensure_canary(conn: &mut DbConn, keyring: &Keyring, now: NaiveDateTime) -
 /// Seals and stores a provider's tokens on a connector; a refresh token the provider did not
 /// rotate is kept. Marks the connector active.
 pub fn write_tokens(
-    conn: &mut DbConn,
+    conn: &mut Writer<'_>,
     keyring: &Keyring,
     id: i64,
     user_id: i64,
@@ -502,11 +508,11 @@ pub fn write_tokens(
             connectors::refresh_lease_until.eq(None::<NaiveDateTime>),
             connectors::updated_at.eq(now),
         ))
-        .execute(conn)?;
+        .execute(&mut **conn)?;
     if let Some(refresh) = refresh {
         diesel::update(connectors::table.find(id))
             .set(connectors::refresh_token_sealed.eq(refresh))
-            .execute(conn)?;
+            .execute(&mut **conn)?;
     }
     Ok(())
 }

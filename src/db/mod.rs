@@ -1,5 +1,8 @@
 //! Storage: one Diesel connection type over SQLite and PostgreSQL, an r2d2 pool, embedded
 //! migrations, and the helpers that keep blocking database work off the async workers.
+//!
+//! Every write runs on a [`Writer`], which only [`write_transaction`] hands out: on SQLite, the
+//! file's one writer connection. A pooled connection reads.
 
 pub mod models;
 pub mod schema;
@@ -359,6 +362,30 @@ fn checkout(pool: &Pool) -> AppResult<PooledConn> {
     }
 }
 
+/// The connection of a write transaction, as [`write_transaction`] hands it to its work; nothing
+/// else can make one. Every statement that writes (INSERT, UPDATE, DELETE) runs on a `Writer`, so
+/// on SQLite it runs on the file's one writer: a function that writes takes `&mut Writer<'_>`
+/// (or opens its own `write_transaction`), and calling it with a pooled connection does not
+/// compile. Reads inside a write use it as the `DbConn` it derefs to; diesel's statements take
+/// that connection as `&mut **writer`. (diesel itself accepts any connection: what the compiler
+/// holds is the signatures, so a new write goes in a function that takes a `Writer`.)
+pub struct Writer<'a> {
+    conn: &'a mut DbConn,
+}
+
+impl std::ops::Deref for Writer<'_> {
+    type Target = DbConn;
+    fn deref(&self) -> &DbConn {
+        self.conn
+    }
+}
+
+impl std::ops::DerefMut for Writer<'_> {
+    fn deref_mut(&mut self) -> &mut DbConn {
+        self.conn
+    }
+}
+
 /// A write transaction. On SQLite it starts with `BEGIN IMMEDIATE`, taking the write lock up
 /// front: a deferred transaction that reads and then writes can fail with "database is locked"
 /// when another writer committed in between, without waiting for the busy timeout.
@@ -372,11 +399,12 @@ fn checkout(pool: &Pool) -> AppResult<PooledConn> {
 ///   transaction, so writes spread over the pool re-read every page they touched (32 reads a
 ///   refresh grant). The writer's cache stays valid from one write to the next.
 ///
-/// `work` gets the connection the transaction runs on. Inside a transaction already, it is a
-/// savepoint on the same connection: write transactions nest.
+/// `work` gets the [`Writer`] of the connection the transaction runs on. Inside a transaction
+/// already (a `Writer` passed where a `&mut DbConn` is taken), it is a savepoint on the same
+/// connection: write transactions nest.
 pub fn write_transaction<T, E, F>(conn: &mut DbConn, work: F) -> Result<T, E>
 where
-    F: FnOnce(&mut DbConn) -> Result<T, E>,
+    F: FnOnce(&mut Writer<'_>) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
     if let DbConn::Sqlite(c) = conn {
@@ -398,7 +426,7 @@ fn sqlite_write<T, E, F>(
     work: F,
 ) -> Result<T, E>
 where
-    F: FnOnce(&mut DbConn) -> Result<T, E>,
+    F: FnOnce(&mut Writer<'_>) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
     match writer.try_lock() {
@@ -434,7 +462,7 @@ fn write_on<T, E, F>(
     work: F,
 ) -> Result<T, E>
 where
-    F: FnOnce(&mut DbConn) -> Result<T, E>,
+    F: FnOnce(&mut Writer<'_>) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
     if slot.is_none() {
@@ -450,7 +478,7 @@ where
 
 fn transaction<T, E, F>(conn: &mut DbConn, work: F) -> Result<T, E>
 where
-    F: FnOnce(&mut DbConn) -> Result<T, E>,
+    F: FnOnce(&mut Writer<'_>) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
     match conn {
@@ -463,7 +491,7 @@ where
         }
         DbConn::Pg(c) => AnsiTransactionManager::begin_transaction(c)?,
     }
-    match work(conn) {
+    match work(&mut Writer { conn }) {
         Ok(value) => {
             let committed = match conn {
                 DbConn::Sqlite(c) => AnsiTransactionManager::commit_transaction(c),

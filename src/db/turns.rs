@@ -4,11 +4,9 @@
 //! time, each holding a *turn*, and a thread that finishes a job takes the next one from the
 //! queue itself, without waking another thread. The queue is first come, first served.
 //!
-//! This replaced actix's blocking pool (`web::block`), where a pool of 16 connections meant up to
-//! 16 runnable threads on one core: the scheduler time-sliced them, so a page of books interrupted
-//! half-way waited a whole slice behind the others, and every job woke a thread. On one core,
-//! `GET /api/books` went from 9,500 requests/s with a p99 of 16 ms to 12,000/s and 9 ms, and an MCP
-//! `tools/call` from 7,300/s and 45 ms to 10,000/s and 9 ms (bench/README.md).
+//! Why: on actix's blocking pool (`web::block`) every pooled connection can be a runnable thread,
+//! time-sliced on the same core, and every job wakes one; turns cost less CPU a request
+//! (bench/README.md, "db::turns against actix's blocking pool").
 //!
 //! Only running work holds a turn. Work that waits or runs long gives its turn up meanwhile
 //! ([`off_turn`]), and another thread takes the queue over: a write waiting for the file's
@@ -17,7 +15,8 @@
 //! others up, and the connection pool can stay larger than the number of cores.
 //!
 //! PostgreSQL work waits on the network, not the CPU: `db::run` sends it to actix's blocking
-//! pool instead, where it ran 20 to 30% cheaper than here (every job would give its turn up).
+//! pool instead: here each of its jobs would give its turn up at once and wake another thread
+//! (bench/README.md, third round).
 
 use std::cell::Cell;
 use std::collections::VecDeque;
@@ -32,8 +31,8 @@ type Job = Box<dyn FnOnce() + Send>;
 /// turn (waiting for the writer or for another request's statistics, or on the network): 24 is
 /// the default pool of 16 connections and room to spare. With every thread busy, a job waits in
 /// the queue, which no thread's job waits for, so a full house cannot deadlock. Each thread
-/// costs a stack and, with glibc, may take a malloc arena of its own: with 64, sixty-four
-/// requests for statistics arriving together held 64 threads and RSS rose by 25 MB.
+/// costs a stack and, with glibc, may take a malloc arena of its own (bench/README.md, third
+/// round: 64 threads cost 25 MB).
 const MAX_THREADS: usize = 24;
 
 /// An idle thread ends after this long without work, as in actix's blocking pool.

@@ -7,7 +7,7 @@ use super::{
 };
 use crate::db::schema::{book_tags, books};
 use crate::db::time::{serialize_utc, StoredTime};
-use crate::db::{write_transaction, Backend, DbConn};
+use crate::db::{write_transaction, Backend, DbConn, Writer};
 use crate::error::{AppError, AppResult, FieldError};
 use chrono::{DateTime, Datelike, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -773,7 +773,7 @@ pub fn is_uid(text: &str) -> bool {
 
 /// Inserts a validated book (no duplicate check) and its tags; returns the new id.
 pub fn insert(
-    conn: &mut DbConn,
+    conn: &mut Writer<'_>,
     user_id: i64,
     data: &BookData,
     origin: &Origin,
@@ -791,14 +791,14 @@ pub fn insert(
             books::created_at.eq(now),
         ))
         .returning(books::id)
-        .get_result(conn)?;
+        .get_result(&mut **conn)?;
     write_tags(conn, user_id, id, &data.tags)?;
     Ok(id)
 }
 
 /// Overwrites a book's fields with validated data.
 pub fn write(
-    conn: &mut DbConn,
+    conn: &mut Writer<'_>,
     user_id: i64,
     id: i64,
     data: &BookData,
@@ -810,12 +810,12 @@ pub fn write(
             .filter(books::user_id.eq(user_id)),
     )
     .set(BookColumns::of(data, now))
-    .execute(conn)?;
-    diesel::delete(book_tags::table.filter(book_tags::book_id.eq(id))).execute(conn)?;
+    .execute(&mut **conn)?;
+    diesel::delete(book_tags::table.filter(book_tags::book_id.eq(id))).execute(&mut **conn)?;
     write_tags(conn, user_id, id, &data.tags)
 }
 
-fn write_tags(conn: &mut DbConn, user_id: i64, book_id: i64, tags: &[String]) -> AppResult<()> {
+fn write_tags(conn: &mut Writer<'_>, user_id: i64, book_id: i64, tags: &[String]) -> AppResult<()> {
     for tag in tags {
         diesel::insert_into(book_tags::table)
             .values((
@@ -823,7 +823,7 @@ fn write_tags(conn: &mut DbConn, user_id: i64, book_id: i64, tags: &[String]) ->
                 book_tags::user_id.eq(user_id),
                 book_tags::tag.eq(tag),
             ))
-            .execute(conn)?;
+            .execute(&mut **conn)?;
     }
     Ok(())
 }
@@ -872,27 +872,31 @@ pub fn set_shelf(
     shelf: Shelf,
     now: NaiveDateTime,
 ) -> AppResult<Book> {
-    let updated = diesel::update(
-        books::table
-            .filter(books::id.eq(id))
-            .filter(books::user_id.eq(user_id)),
-    )
-    .set((books::shelf.eq(shelf.as_str()), books::updated_at.eq(now)))
-    .execute(conn)?;
-    if updated == 0 {
-        return Err(AppError::NotFound);
-    }
-    get(conn, user_id, id)
+    write_transaction(conn, |conn| {
+        let updated = diesel::update(
+            books::table
+                .filter(books::id.eq(id))
+                .filter(books::user_id.eq(user_id)),
+        )
+        .set((books::shelf.eq(shelf.as_str()), books::updated_at.eq(now)))
+        .execute(&mut **conn)?;
+        if updated == 0 {
+            return Err(AppError::NotFound);
+        }
+        get(conn, user_id, id)
+    })
 }
 
 /// Deletes a book; its readings and tags go with it (foreign keys cascade).
 pub fn delete(conn: &mut DbConn, user_id: i64, id: i64) -> AppResult<()> {
-    let deleted = diesel::delete(
-        books::table
-            .filter(books::id.eq(id))
-            .filter(books::user_id.eq(user_id)),
-    )
-    .execute(conn)?;
+    let deleted = write_transaction(conn, |conn| {
+        diesel::delete(
+            books::table
+                .filter(books::id.eq(id))
+                .filter(books::user_id.eq(user_id)),
+        )
+        .execute(&mut **conn)
+    })?;
     if deleted == 0 {
         Err(AppError::NotFound)
     } else {

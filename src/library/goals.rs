@@ -258,7 +258,7 @@ pub fn set(
     write_transaction(conn, |conn| {
         // One statement for both backends: diesel's multi-backend connection has no upsert,
         // each backend's own connection does.
-        on_backend!(conn, c => diesel::insert_into(reading_goals::table)
+        on_backend!(&mut **conn, c => diesel::insert_into(reading_goals::table)
             .values((
                 reading_goals::user_id.eq(user_id),
                 reading_goals::year.eq(year),
@@ -281,7 +281,7 @@ pub fn set(
 /// Removes the user's goal for `year`; `NotFound` when there was none.
 pub fn delete(conn: &mut DbConn, user_id: i64, year: i32) -> AppResult<()> {
     let deleted = write_transaction(conn, |conn| {
-        diesel::delete(reading_goals::table.find((user_id, year))).execute(conn)
+        diesel::delete(reading_goals::table.find((user_id, year))).execute(&mut **conn)
     })?;
     if deleted == 0 {
         return Err(AppError::NotFound);

@@ -7,7 +7,7 @@ use super::{
 };
 use crate::db::schema::{books, readings};
 use crate::db::time::{serialize_utc, StoredTime};
-use crate::db::{write_transaction, DbConn};
+use crate::db::{write_transaction, DbConn, Writer};
 use crate::error::{AppError, AppResult, FieldError};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -306,7 +306,7 @@ pub fn get(conn: &mut DbConn, user_id: i64, id: i64) -> AppResult<Reading> {
 
 /// Inserts validated reading data (the book must be the user's); moves the book's shelf.
 pub fn insert(
-    conn: &mut DbConn,
+    conn: &mut Writer<'_>,
     user_id: i64,
     book_id: i64,
     data: &ReadingData,
@@ -330,7 +330,7 @@ pub fn insert(
             readings::updated_at.eq(now),
         ))
         .returning(readings::id)
-        .get_result(conn)?;
+        .get_result(&mut **conn)?;
     if data.rating.is_some() {
         refresh_rating(conn, user_id, book_id)?;
     }
@@ -340,7 +340,7 @@ pub fn insert(
 /// Sets the book's `reading_rating` to the rating of its latest rated reading (the latest by
 /// finish date, else start date; a dated reading is later than an undated one; the last
 /// written breaks ties), or none. Called wherever a reading's rating or dates change.
-pub fn refresh_rating(conn: &mut DbConn, user_id: i64, book_id: i64) -> AppResult<()> {
+pub fn refresh_rating(conn: &mut Writer<'_>, user_id: i64, book_id: i64) -> AppResult<()> {
     /// Id, finished, started and rating of a rated reading.
     type Rated = (i64, Option<NaiveDate>, Option<NaiveDate>, Option<f64>);
     let rated: Vec<Rated> = readings::table
@@ -353,7 +353,7 @@ pub fn refresh_rating(conn: &mut DbConn, user_id: i64, book_id: i64) -> AppResul
             readings::started_on,
             readings::rating,
         ))
-        .load(conn)?;
+        .load(&mut **conn)?;
     let latest = rated
         .into_iter()
         .max_by_key(|(id, finished, started, _)| {
@@ -367,14 +367,14 @@ pub fn refresh_rating(conn: &mut DbConn, user_id: i64, book_id: i64) -> AppResul
             .filter(books::user_id.eq(user_id)),
     )
     .set(books::reading_rating.eq(latest))
-    .execute(conn)?;
+    .execute(&mut **conn)?;
     Ok(())
 }
 
 /// The shelf a book belongs on after its readings change: `read` once any reading is finished,
 /// else `reading` while one is in progress, else `abandoned` if one was abandoned.
 pub fn reshelve(
-    conn: &mut DbConn,
+    conn: &mut Writer<'_>,
     user_id: i64,
     book_id: i64,
     now: NaiveDateTime,
@@ -390,7 +390,7 @@ pub fn reshelve(
         .filter(readings::book_id.eq(book_id))
         .select(readings::status)
         .distinct()
-        .load(conn)?;
+        .load(&mut **conn)?;
     let has = |s: ReadingStatus| statuses.iter().any(|x| x == s.as_str());
     let shelf = if has(ReadingStatus::Finished) {
         Shelf::Read
@@ -407,7 +407,7 @@ pub fn reshelve(
             .filter(books::user_id.eq(user_id)),
     )
     .set((books::shelf.eq(shelf.as_str()), books::updated_at.eq(now)))
-    .execute(conn)?;
+    .execute(&mut **conn)?;
     Ok(())
 }
 
@@ -444,7 +444,7 @@ pub fn update(
             .filter(readings::id.eq(id))
             .filter(readings::user_id.eq(user_id))
             .select(ReadingRow::as_select())
-            .first(conn)
+            .first(&mut **conn)
             .optional()?
             .ok_or(AppError::NotFound)?;
         let data = validate(patch.apply(row_data(&row)), now.date())?;
@@ -460,7 +460,7 @@ pub fn update(
                 readings::notes.eq(&data.notes),
                 readings::updated_at.eq(now),
             ))
-            .execute(conn)?;
+            .execute(&mut **conn)?;
         reshelve(conn, user_id, row.book_id, now)?;
         refresh_rating(conn, user_id, row.book_id)?;
         get(conn, user_id, id)
@@ -475,7 +475,7 @@ pub fn delete(conn: &mut DbConn, user_id: i64, id: i64) -> AppResult<()> {
                 .filter(readings::user_id.eq(user_id)),
         )
         .returning(readings::book_id)
-        .get_result(conn)
+        .get_result(&mut **conn)
         .optional()?
         .ok_or(AppError::NotFound)?;
         refresh_rating(conn, user_id, book_id)

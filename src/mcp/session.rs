@@ -3,7 +3,7 @@
 
 use crate::crypto::{hash_token, random_token};
 use crate::db::schema::mcp_sessions;
-use crate::db::DbConn;
+use crate::db::{DbConn, Writer};
 use crate::error::AppResult;
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
@@ -28,7 +28,7 @@ pub fn create(
         mcp_sessions::created_at.eq(now),
         mcp_sessions::last_seen_at.eq(now),
     ));
-    crate::db::write_transaction(conn, |c| insert.execute(c))?;
+    crate::db::write_transaction(conn, |c| insert.execute(&mut **c))?;
     Ok(session_id)
 }
 
@@ -61,7 +61,7 @@ pub fn find(
         crate::db::write_transaction(conn, |c| {
             diesel::update(mcp_sessions::table.find(id))
                 .set(mcp_sessions::last_seen_at.eq(now))
-                .execute(c)
+                .execute(&mut **c)
         })?;
     }
     Ok(Some(protocol_version))
@@ -75,16 +75,16 @@ pub fn end(conn: &mut DbConn, session_id: &str, user_id: i64) -> AppResult<bool>
                 .filter(mcp_sessions::session_hash.eq(hash_token(session_id)))
                 .filter(mcp_sessions::user_id.eq(user_id)),
         )
-        .execute(c)
+        .execute(&mut **c)
     })?;
     Ok(deleted > 0)
 }
 
 /// Removes sessions idle past their lifetime (called by the periodic purge).
-pub fn purge(conn: &mut DbConn, now: NaiveDateTime) -> AppResult<usize> {
+pub fn purge(conn: &mut Writer<'_>, now: NaiveDateTime) -> AppResult<usize> {
     Ok(diesel::delete(
         mcp_sessions::table
             .filter(mcp_sessions::last_seen_at.lt(now - Duration::hours(IDLE_LIFETIME_HOURS))),
     )
-    .execute(conn)?)
+    .execute(&mut **conn)?)
 }

@@ -9,7 +9,7 @@ use crate::auth::guard;
 use crate::auth::{csrf, Scope, ScopeSet};
 use crate::crypto::{hash_token, random_token};
 use crate::db::schema::{oauth_codes, oauth_consents};
-use crate::db::{self, write_transaction, DbConn};
+use crate::db::{self, write_transaction, DbConn, Writer};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::web::{current_user, redirect, render, Nav, PageError};
@@ -365,14 +365,14 @@ fn approve(
     }
     Ok(Approved {
         redirect_uri: request.redirect_uri.clone(),
-        code: issue_code(conn, request, user_id, now)?,
+        code: write_transaction(conn, |conn| issue_code(conn, request, user_id, now))?,
         state: request.state.clone(),
     })
 }
 
 /// Issues a code for an approved request.
 fn issue_code(
-    conn: &mut DbConn,
+    conn: &mut Writer<'_>,
     request: &ValidRequest,
     user_id: i64,
     now: NaiveDateTime,
@@ -393,7 +393,7 @@ fn issue_code(
             oauth_codes::created_at.eq(now),
             oauth_codes::expires_at.eq(now + Duration::seconds(CODE_LIFETIME_SECS)),
         ))
-        .execute(conn)?;
+        .execute(&mut **conn)?;
     Ok(code)
 }
 
@@ -431,7 +431,7 @@ pub fn remember_consent(
                 .filter(oauth_consents::user_id.eq(user_id))
                 .filter(oauth_consents::client_id.eq(request.client.id)),
         )
-        .execute(conn)?;
+        .execute(&mut **conn)?;
         diesel::insert_into(oauth_consents::table)
             .values((
                 oauth_consents::user_id.eq(user_id),
@@ -440,7 +440,7 @@ pub fn remember_consent(
                 oauth_consents::redirect_uri.eq(&request.redirect_uri),
                 oauth_consents::created_at.eq(now),
             ))
-            .execute(conn)?;
+            .execute(&mut **conn)?;
         Ok(())
     })
 }

@@ -10,7 +10,7 @@ use super::clients::{self, validate_redirect_uri, Client, ClientOrigin};
 use super::{OAuthError, OAuthResult};
 use crate::auth::{Scope, ScopeSet};
 use crate::db::schema::oauth_clients;
-use crate::db::{self, DbConn};
+use crate::db::{self, write_transaction, DbConn};
 use crate::error::AppResult;
 use crate::state::AppState;
 use chrono::{Duration, NaiveDateTime};
@@ -287,41 +287,43 @@ fn store(
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| client_id.to_string());
     let uris = serde_json::to_string(&document.redirect_uris).unwrap_or_else(|_| "[]".into());
-    let existing: Option<Client> = clients::find(conn, client_id)?;
-    match existing {
-        Some(client) => {
-            diesel::update(oauth_clients::table.find(client.id))
-                .set((
-                    oauth_clients::client_name.eq(&name),
-                    oauth_clients::redirect_uris.eq(&uris),
-                    oauth_clients::scope.eq(scope.to_string()),
-                    oauth_clients::client_uri.eq(&document.client_uri),
-                    oauth_clients::logo_uri.eq(&document.logo_uri),
-                    oauth_clients::metadata_fetched_at.eq(now),
-                ))
-                .execute(conn)?;
+    write_transaction(conn, |conn| {
+        let existing: Option<Client> = clients::find(conn, client_id)?;
+        match existing {
+            Some(client) => {
+                diesel::update(oauth_clients::table.find(client.id))
+                    .set((
+                        oauth_clients::client_name.eq(&name),
+                        oauth_clients::redirect_uris.eq(&uris),
+                        oauth_clients::scope.eq(scope.to_string()),
+                        oauth_clients::client_uri.eq(&document.client_uri),
+                        oauth_clients::logo_uri.eq(&document.logo_uri),
+                        oauth_clients::metadata_fetched_at.eq(now),
+                    ))
+                    .execute(&mut **conn)?;
+            }
+            None => {
+                diesel::insert_into(oauth_clients::table)
+                    .values((
+                        oauth_clients::client_id.eq(client_id),
+                        oauth_clients::client_name.eq(&name),
+                        oauth_clients::redirect_uris.eq(&uris),
+                        oauth_clients::grant_types.eq("[\"authorization_code\",\"refresh_token\"]"),
+                        oauth_clients::response_types.eq("[\"code\"]"),
+                        oauth_clients::token_endpoint_auth_method.eq("none"),
+                        oauth_clients::scope.eq(scope.to_string()),
+                        oauth_clients::client_uri.eq(&document.client_uri),
+                        oauth_clients::logo_uri.eq(&document.logo_uri),
+                        oauth_clients::origin.eq(ClientOrigin::Metadata),
+                        oauth_clients::disabled.eq(false),
+                        oauth_clients::created_at.eq(now),
+                        oauth_clients::metadata_fetched_at.eq(now),
+                    ))
+                    .execute(&mut **conn)?;
+            }
         }
-        None => {
-            diesel::insert_into(oauth_clients::table)
-                .values((
-                    oauth_clients::client_id.eq(client_id),
-                    oauth_clients::client_name.eq(&name),
-                    oauth_clients::redirect_uris.eq(&uris),
-                    oauth_clients::grant_types.eq("[\"authorization_code\",\"refresh_token\"]"),
-                    oauth_clients::response_types.eq("[\"code\"]"),
-                    oauth_clients::token_endpoint_auth_method.eq("none"),
-                    oauth_clients::scope.eq(scope.to_string()),
-                    oauth_clients::client_uri.eq(&document.client_uri),
-                    oauth_clients::logo_uri.eq(&document.logo_uri),
-                    oauth_clients::origin.eq(ClientOrigin::Metadata),
-                    oauth_clients::disabled.eq(false),
-                    oauth_clients::created_at.eq(now),
-                    oauth_clients::metadata_fetched_at.eq(now),
-                ))
-                .execute(conn)?;
-        }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 #[cfg(test)]

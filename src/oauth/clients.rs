@@ -300,25 +300,23 @@ pub fn register_client(
     }
     let client_id = random_token(16);
     let secret = (method != "none").then(|| random_token(32));
-    diesel::insert_into(oauth_clients::table)
-        .values((
-            oauth_clients::client_id.eq(&client_id),
-            oauth_clients::client_secret_hash.eq(secret.as_deref().map(hash_token)),
-            oauth_clients::client_name.eq(&name),
-            oauth_clients::redirect_uris
-                .eq(serde_json::to_string(&redirect_uris).unwrap_or_default()),
-            oauth_clients::grant_types.eq(serde_json::to_string(&grant_types).unwrap_or_default()),
-            oauth_clients::response_types
-                .eq(serde_json::to_string(&response_types).unwrap_or_default()),
-            oauth_clients::token_endpoint_auth_method.eq(&method),
-            oauth_clients::scope.eq(scope.to_string()),
-            oauth_clients::client_uri.eq(&request.client_uri),
-            oauth_clients::logo_uri.eq(&request.logo_uri),
-            oauth_clients::origin.eq(ClientOrigin::Dynamic),
-            oauth_clients::disabled.eq(false),
-            oauth_clients::created_at.eq(now),
-        ))
-        .execute(conn)?;
+    let insert = diesel::insert_into(oauth_clients::table).values((
+        oauth_clients::client_id.eq(&client_id),
+        oauth_clients::client_secret_hash.eq(secret.as_deref().map(hash_token)),
+        oauth_clients::client_name.eq(&name),
+        oauth_clients::redirect_uris.eq(serde_json::to_string(&redirect_uris).unwrap_or_default()),
+        oauth_clients::grant_types.eq(serde_json::to_string(&grant_types).unwrap_or_default()),
+        oauth_clients::response_types
+            .eq(serde_json::to_string(&response_types).unwrap_or_default()),
+        oauth_clients::token_endpoint_auth_method.eq(&method),
+        oauth_clients::scope.eq(scope.to_string()),
+        oauth_clients::client_uri.eq(&request.client_uri),
+        oauth_clients::logo_uri.eq(&request.logo_uri),
+        oauth_clients::origin.eq(ClientOrigin::Dynamic),
+        oauth_clients::disabled.eq(false),
+        oauth_clients::created_at.eq(now),
+    ));
+    write_transaction(conn, |conn| insert.execute(&mut **conn))?;
     Ok(Registered {
         client_id,
         client_secret_expires_at: secret.as_ref().map(|_| 0),
@@ -370,7 +368,7 @@ pub fn upsert_static(conn: &mut DbConn, config: &Config, now: NaiveDateTime) -> 
                         oauth_clients::origin.eq(ClientOrigin::Static),
                         oauth_clients::token_endpoint_auth_method.eq("client_secret_basic"),
                     ))
-                    .execute(conn)?;
+                    .execute(&mut **conn)?;
             }
             None => {
                 diesel::insert_into(oauth_clients::table)
@@ -387,7 +385,7 @@ pub fn upsert_static(conn: &mut DbConn, config: &Config, now: NaiveDateTime) -> 
                         oauth_clients::disabled.eq(false),
                         oauth_clients::created_at.eq(now),
                     ))
-                    .execute(conn)?;
+                    .execute(&mut **conn)?;
             }
         }
         Ok(())
@@ -496,7 +494,7 @@ pub fn authenticate(
         crate::db::write_transaction(conn, |c| {
             diesel::update(oauth_clients::table.find(client.id))
                 .set(oauth_clients::last_used_at.eq(now))
-                .execute(c)
+                .execute(&mut **c)
         })?;
     }
     Ok(client)

@@ -2,7 +2,7 @@
 //! share a grant id). Listed on the connections and admin pages and by the CLI; revoked there.
 
 use crate::db::schema::{oauth_clients, oauth_consents, oauth_tokens, users};
-use crate::db::{write_transaction, DbConn};
+use crate::db::{write_transaction, DbConn, Writer};
 use crate::error::AppResult;
 use chrono::NaiveDateTime;
 use diesel::dsl::{max, min};
@@ -136,6 +136,15 @@ pub fn revoke(
     user_id: Option<i64>,
     now: NaiveDateTime,
 ) -> AppResult<usize> {
+    write_transaction(conn, |conn| revoke_grant(conn, grant_id, user_id, now))
+}
+
+fn revoke_grant(
+    conn: &mut Writer<'_>,
+    grant_id: &str,
+    user_id: Option<i64>,
+    now: NaiveDateTime,
+) -> AppResult<usize> {
     let mut query = diesel::update(oauth_tokens::table)
         .filter(oauth_tokens::grant_id.eq(grant_id))
         .filter(oauth_tokens::revoked_at.is_null())
@@ -143,7 +152,9 @@ pub fn revoke(
     if let Some(user_id) = user_id {
         query = query.filter(oauth_tokens::user_id.eq(user_id));
     }
-    Ok(query.set(oauth_tokens::revoked_at.eq(now)).execute(conn)?)
+    Ok(query
+        .set(oauth_tokens::revoked_at.eq(now))
+        .execute(&mut **conn)?)
 }
 
 /// Disconnects an app from a user: revokes the grant and forgets the consent, so connecting
@@ -159,7 +170,7 @@ pub fn disconnect(
             .filter(oauth_tokens::grant_id.eq(grant_id))
             .filter(oauth_tokens::user_id.eq(user_id))
             .select(oauth_tokens::client_id)
-            .first(conn)
+            .first(&mut **conn)
             .optional()?;
         if let Some(Some(client)) = client {
             diesel::delete(
@@ -167,9 +178,9 @@ pub fn disconnect(
                     .filter(oauth_consents::user_id.eq(user_id))
                     .filter(oauth_consents::client_id.eq(client)),
             )
-            .execute(conn)?;
+            .execute(&mut **conn)?;
         }
-        revoke(conn, grant_id, Some(user_id), now)
+        revoke_grant(conn, grant_id, Some(user_id), now)
     })
 }
 
@@ -179,23 +190,23 @@ pub fn revoke_client(conn: &mut DbConn, client_id: &str, now: NaiveDateTime) -> 
         let Some(id) = oauth_clients::table
             .filter(oauth_clients::client_id.eq(client_id))
             .select(oauth_clients::id)
-            .first::<i64>(conn)
+            .first::<i64>(&mut **conn)
             .optional()?
         else {
             return Ok(0);
         };
         diesel::update(oauth_clients::table.find(id))
             .set(oauth_clients::disabled.eq(true))
-            .execute(conn)?;
+            .execute(&mut **conn)?;
         diesel::delete(oauth_consents::table.filter(oauth_consents::client_id.eq(id)))
-            .execute(conn)?;
+            .execute(&mut **conn)?;
         Ok(diesel::update(
             oauth_tokens::table
                 .filter(oauth_tokens::client_id.eq(id))
                 .filter(oauth_tokens::revoked_at.is_null()),
         )
         .set(oauth_tokens::revoked_at.eq(now))
-        .execute(conn)?)
+        .execute(&mut **conn)?)
     })
 }
 
@@ -203,13 +214,13 @@ pub fn revoke_client(conn: &mut DbConn, client_id: &str, now: NaiveDateTime) -> 
 pub fn revoke_user(conn: &mut DbConn, user_id: i64, now: NaiveDateTime) -> AppResult<usize> {
     write_transaction(conn, |conn| {
         diesel::delete(oauth_consents::table.filter(oauth_consents::user_id.eq(user_id)))
-            .execute(conn)?;
+            .execute(&mut **conn)?;
         Ok(diesel::update(
             oauth_tokens::table
                 .filter(oauth_tokens::user_id.eq(user_id))
                 .filter(oauth_tokens::revoked_at.is_null()),
         )
         .set(oauth_tokens::revoked_at.eq(now))
-        .execute(conn)?)
+        .execute(&mut **conn)?)
     })
 }

@@ -4,7 +4,7 @@
 
 use super::clients::ClientOrigin;
 use crate::db::schema::{oauth_clients, oauth_codes, oauth_tokens};
-use crate::db::{self, DbConn};
+use crate::db::{self, DbConn, Writer};
 use crate::error::AppResult;
 use crate::state::AppState;
 use chrono::{Duration, NaiveDateTime};
@@ -33,24 +33,24 @@ pub fn purge(conn: &mut DbConn, now: NaiveDateTime) -> AppResult<Option<Purged>>
     })
 }
 
-fn purge_unlocked(conn: &mut DbConn, now: NaiveDateTime) -> AppResult<Purged> {
+fn purge_unlocked(conn: &mut Writer<'_>, now: NaiveDateTime) -> AppResult<Purged> {
     // Used codes are kept until they expire: a second use must still be recognised as reuse.
     let codes = diesel::delete(
         oauth_codes::table.filter(oauth_codes::expires_at.lt(now - Duration::hours(1))),
     )
-    .execute(conn)?;
+    .execute(&mut **conn)?;
     // Tokens are kept a day past expiry so that a late reuse of a refresh token is still caught.
     let tokens = diesel::delete(
         oauth_tokens::table.filter(oauth_tokens::expires_at.lt(now - Duration::days(1))),
     )
-    .execute(conn)?;
+    .execute(&mut **conn)?;
     let clients = diesel::delete(
         oauth_clients::table
             .filter(oauth_clients::origin.eq(ClientOrigin::Dynamic))
             .filter(oauth_clients::last_used_at.is_null())
             .filter(oauth_clients::created_at.lt(now - Duration::days(1))),
     )
-    .execute(conn)?;
+    .execute(&mut **conn)?;
     let metadata_clients = purge_metadata_clients(conn, now)?;
     let sessions = crate::mcp::session::purge(conn, now)?;
     Ok(Purged {
@@ -65,7 +65,7 @@ fn purge_unlocked(conn: &mut DbConn, now: NaiveDateTime) -> AppResult<Purged> {
 /// Metadata-document clients never used within a day of their fetch, or unused for
 /// `METADATA_CLIENT_IDLE_DAYS`, unless a token of theirs is still kept (a live grant). Runs
 /// after the token purge, so a grant that ended no longer holds its client.
-fn purge_metadata_clients(conn: &mut DbConn, now: NaiveDateTime) -> AppResult<usize> {
+fn purge_metadata_clients(conn: &mut Writer<'_>, now: NaiveDateTime) -> AppResult<usize> {
     let idle = oauth_clients::table
         .filter(oauth_clients::origin.eq(ClientOrigin::Metadata))
         .filter(
@@ -79,7 +79,7 @@ fn purge_metadata_clients(conn: &mut DbConn, now: NaiveDateTime) -> AppResult<us
         .select(oauth_clients::id)
         // A bounded batch (the ids become query parameters); the next run takes the rest.
         .limit(1000);
-    let idle: Vec<i64> = idle.load(conn)?;
+    let idle: Vec<i64> = idle.load(&mut **conn)?;
     if idle.is_empty() {
         return Ok(0);
     }
@@ -87,14 +87,14 @@ fn purge_metadata_clients(conn: &mut DbConn, now: NaiveDateTime) -> AppResult<us
         .filter(oauth_tokens::client_id.eq_any(&idle))
         .select(oauth_tokens::client_id)
         .distinct()
-        .load(conn)?;
+        .load(&mut **conn)?;
     let unused: Vec<i64> = idle
         .into_iter()
         .filter(|id| !holding.contains(&Some(*id)))
         .collect();
     Ok(
         diesel::delete(oauth_clients::table.filter(oauth_clients::id.eq_any(&unused)))
-            .execute(conn)?,
+            .execute(&mut **conn)?,
     )
 }
 

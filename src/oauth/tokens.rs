@@ -11,7 +11,7 @@ use crate::crypto::{self, constant_time_eq, hash_token, random_token, Bound, Sea
 use crate::db::models::token::{self, TokenKind};
 use crate::db::models::user;
 use crate::db::schema::{oauth_codes, oauth_tokens};
-use crate::db::{self, write_transaction, DbConn};
+use crate::db::{self, write_transaction, DbConn, Writer};
 use crate::rate_limit::{self, Bucket};
 use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -185,7 +185,7 @@ fn authorization_code(
                 oauth_codes::used_at,
                 oauth_codes::redirect_uri_sent,
             ))
-            .first(conn)
+            .first(&mut **conn)
             .optional()?
             .ok_or_else(|| OAuthError::InvalidGrant("the code is invalid".into()))?;
         if row.used_at.is_some() {
@@ -236,7 +236,7 @@ fn authorization_code(
                 .filter(oauth_codes::used_at.is_null()),
         )
         .set(oauth_codes::used_at.eq(now))
-        .execute(conn)?;
+        .execute(&mut **conn)?;
         if claimed != 1 {
             // Another exchange of the same code won the race: that is a reuse too.
             revoke_grant(conn, &row.grant_id, now)?;
@@ -294,7 +294,7 @@ struct IssuedPair {
 /// Issues an access token (`auth::issue`, like every token) and a refresh token, and records
 /// the refresh token's hash.
 fn issue_pair(
-    conn: &mut DbConn,
+    conn: &mut Writer<'_>,
     issuer: &Issuer<'_>,
     client: &Client,
     grant: &Grant<'_>,
@@ -365,7 +365,7 @@ fn refresh(
         .ok_or_else(|| OAuthError::InvalidRequest("refresh_token is required".into()))?;
     write_transaction(conn, |conn| {
         let hash = hash_token(presented);
-        let row: RefreshRow = db::on_backend!(conn, c => oauth_tokens::table
+        let row: RefreshRow = db::on_backend!(&mut **conn, c => oauth_tokens::table
             .filter(oauth_tokens::token_hash.eq(&hash))
             .filter(oauth_tokens::kind.eq(TokenKind::Refresh))
             .select((
@@ -442,7 +442,7 @@ fn refresh(
         };
         let issued = issue_pair(conn, issuer, client, &grant, now)?;
         let sealed = seal_replacement(presented, row.id, &issued.response);
-        let claimed = db::on_backend!(conn, c => diesel::update(
+        let claimed = db::on_backend!(&mut **conn, c => diesel::update(
             oauth_tokens::table
                 .filter(oauth_tokens::id.eq(row.id))
                 .filter(oauth_tokens::rotated_at.is_null()),
@@ -457,11 +457,11 @@ fn refresh(
             // it between our read and our update, and has committed by now: answer with the
             // pair it issued, as the grace window would a moment later. Ours is taken back.
             diesel::delete(oauth_tokens::table.filter(oauth_tokens::id.eq_any(issued.rows)))
-                .execute(conn)?;
+                .execute(&mut **conn)?;
             let sealed: Option<String> = oauth_tokens::table
                 .find(row.id)
                 .select(oauth_tokens::replacement_sealed)
-                .first(conn)?;
+                .first(&mut **conn)?;
             let rotated = RefreshRow {
                 replacement_sealed: sealed,
                 ..row
@@ -571,14 +571,18 @@ fn open_replacement(old_token: &str, row_id: i64, sealed: &str) -> Option<TokenR
 }
 
 /// Revokes every token of a grant.
-pub fn revoke_grant(conn: &mut DbConn, grant_id: &str, now: NaiveDateTime) -> OAuthResult<usize> {
+pub fn revoke_grant(
+    conn: &mut Writer<'_>,
+    grant_id: &str,
+    now: NaiveDateTime,
+) -> OAuthResult<usize> {
     Ok(diesel::update(
         oauth_tokens::table
             .filter(oauth_tokens::grant_id.eq(grant_id))
             .filter(oauth_tokens::revoked_at.is_null()),
     )
     .set(oauth_tokens::revoked_at.eq(now))
-    .execute(conn)?)
+    .execute(&mut **conn)?)
 }
 
 /// The row a presented token names: a refresh token by its hash, an access token by the hash of
@@ -661,18 +665,20 @@ pub fn revoke(
             ))
         }
     }
-    if row.kind == TokenKind::Refresh {
-        revoke_grant(conn, &row.grant_id, now)?;
-    } else {
-        diesel::update(
-            oauth_tokens::table
-                .find(row.id)
-                .filter(oauth_tokens::revoked_at.is_null()),
-        )
-        .set(oauth_tokens::revoked_at.eq(now))
-        .execute(conn)?;
-    }
-    Ok(())
+    write_transaction(conn, |conn| {
+        if row.kind == TokenKind::Refresh {
+            revoke_grant(conn, &row.grant_id, now)?;
+        } else {
+            diesel::update(
+                oauth_tokens::table
+                    .find(row.id)
+                    .filter(oauth_tokens::revoked_at.is_null()),
+            )
+            .set(oauth_tokens::revoked_at.eq(now))
+            .execute(&mut **conn)?;
+        }
+        Ok(())
+    })
 }
 
 /// What revocation and introspection share before their rule: the rate limit (they check

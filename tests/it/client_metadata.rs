@@ -139,22 +139,24 @@ async fn metadata_clients_nobody_uses_are_purged() {
         // A grant the user made to one of them: its token outlives the purge below.
         let granted_row = row(&granted, &mut conn).unwrap();
         let now = panicless::db::models::now();
-        panicless::db::models::token::insert(
-            &mut conn,
-            &panicless::db::models::token::NewToken {
-                kind: panicless::db::models::token::TokenKind::Refresh,
-                token_hash: &panicless::crypto::hash_token("refresh"),
-                jti: None,
-                user_id: 1,
-                client_id: Some(granted_row),
-                scope: "read",
-                audience: None,
-                grant_id: "grant",
-                parent_id: None,
-                issued_at: now,
-                expires_at: now + chrono::Duration::days(30),
-            },
-        )
+        panicless::db::write_transaction(&mut conn, |w| {
+            panicless::db::models::token::insert(
+                w,
+                &panicless::db::models::token::NewToken {
+                    kind: panicless::db::models::token::TokenKind::Refresh,
+                    token_hash: &panicless::crypto::hash_token("refresh"),
+                    jti: None,
+                    user_id: 1,
+                    client_id: Some(granted_row),
+                    scope: "read",
+                    audience: None,
+                    grant_id: "grant",
+                    parent_id: None,
+                    issued_at: now,
+                    expires_at: now + chrono::Duration::days(30),
+                },
+            )
+        })
         .unwrap();
 
         let purged = panicless::oauth::purge::purge(&mut conn, now)

@@ -2,7 +2,7 @@
 //! and the revocation is seen on the very next request.
 
 use crate::db::schema::oauth_tokens;
-use crate::db::DbConn;
+use crate::db::{DbConn, Writer};
 use crate::error::AppResult;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -34,9 +34,9 @@ pub struct NewToken<'a> {
     pub expires_at: NaiveDateTime,
 }
 
-pub fn insert(conn: &mut DbConn, token: &NewToken<'_>) -> AppResult<i64> {
+pub fn insert(conn: &mut Writer<'_>, token: &NewToken<'_>) -> AppResult<i64> {
     Ok(
-        crate::db::on_backend!(conn, c => diesel::insert_into(oauth_tokens::table)
+        crate::db::on_backend!(&mut **conn, c => diesel::insert_into(oauth_tokens::table)
         .values(token)
         .returning(oauth_tokens::id)
         .get_result(c))?,
@@ -61,7 +61,7 @@ pub fn revoke_access(
                 .filter(oauth_tokens::revoked_at.is_null()),
         )
         .set(oauth_tokens::revoked_at.eq(now))
-        .execute(c)
+        .execute(&mut **c)
     })?)
 }
 

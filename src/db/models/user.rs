@@ -120,7 +120,7 @@ pub fn create(
                 existing_id: None,
             });
         }
-        let first = users::table.count().get_result::<i64>(conn)? == 0;
+        let first = users::table.count().get_result::<i64>(&mut **conn)? == 0;
         let id: i64 = diesel::insert_into(users::table)
             .values(NewUser {
                 email: &email,
@@ -131,7 +131,7 @@ pub fn create(
                 updated_at: now,
             })
             .returning(users::id)
-            .get_result(conn)?;
+            .get_result(&mut **conn)?;
         find(conn, id)?.ok_or_else(|| AppError::internal("user vanished after insert"))
     })
 }
@@ -143,7 +143,7 @@ pub fn end_sessions(conn: &mut DbConn, id: i64) -> AppResult<()> {
     write_transaction(conn, |conn| {
         diesel::update(users::table.find(id))
             .set(users::session_generation.eq(users::session_generation + 1))
-            .execute(conn)
+            .execute(&mut **conn)
     })?;
     Ok(())
 }

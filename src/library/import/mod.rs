@@ -16,7 +16,7 @@ use super::books::{self, BookData, Origin};
 use super::readings::{self, ReadingData, ReadingRow};
 use super::{fold, Shelf};
 use crate::db::schema::{books as books_t, readings as readings_t};
-use crate::db::{write_transaction, DbConn};
+use crate::db::{write_transaction, DbConn, Writer};
 use crate::error::{AppError, AppResult, FieldError};
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
@@ -619,7 +619,7 @@ fn existing_book(conn: &mut DbConn, user_id: i64, book: &ImportedBook) -> AppRes
 
 /// Writes a row that passed [`check`].
 fn write_book(
-    conn: &mut DbConn,
+    conn: &mut Writer<'_>,
     user_id: i64,
     book: ImportedBook,
     now: NaiveDateTime,
@@ -664,7 +664,7 @@ fn write_book(
 /// reading of the user has its import key or, for a row of our own export, when the book has a
 /// reading equal to it (each existing reading answers for one imported reading).
 fn write_readings(
-    conn: &mut DbConn,
+    conn: &mut Writer<'_>,
     user_id: i64,
     book_id: i64,
     book: &ImportedBook,
@@ -675,7 +675,7 @@ fn write_readings(
             .filter(readings_t::user_id.eq(user_id))
             .filter(readings_t::book_id.eq(book_id))
             .select(ReadingRow::as_select())
-            .load(conn)?
+            .load(&mut **conn)?
             .iter()
             .map(readings::row_data)
             .collect()
@@ -690,7 +690,7 @@ fn write_readings(
                     .filter(readings_t::user_id.eq(user_id))
                     .filter(readings_t::import_key.eq(key))
                     .count()
-                    .get_result::<i64>(conn)?
+                    .get_result::<i64>(&mut **conn)?
                     > 0
             }
             None => false,
@@ -713,7 +713,7 @@ fn write_readings(
 /// Fills what the existing book lacks, adds tags, moves the shelf forward (never back), and
 /// keeps the earlier of the two added dates. Returns whether anything changed.
 fn merge(
-    conn: &mut DbConn,
+    conn: &mut Writer<'_>,
     user_id: i64,
     id: i64,
     book: &ImportedBook,
@@ -729,7 +729,7 @@ fn merge(
             .filter(books_t::user_id.eq(user_id))
             .filter(books_t::isbn13.eq(&incoming.isbn13))
             .count()
-            .get_result(conn)?;
+            .get_result(&mut **conn)?;
         if taken == 0 {
             data.isbn13 = incoming.isbn13.clone();
             data.isbn10 = incoming.isbn10.clone();
@@ -762,7 +762,7 @@ fn merge(
         if added.date() < row.added_at.0.date() {
             diesel::update(books_t::table.find(id))
                 .set(books_t::added_at.eq(added))
-                .execute(conn)?;
+                .execute(&mut **conn)?;
             changed = true;
         }
     }
@@ -770,7 +770,7 @@ fn merge(
         if let Some(goodreads_id) = &book.origin.goodreads_id {
             diesel::update(books_t::table.find(id))
                 .set(books_t::goodreads_id.eq(goodreads_id))
-                .execute(conn)?;
+                .execute(&mut **conn)?;
             changed = true;
         }
     }
