@@ -10,7 +10,6 @@ pub mod client_metadata;
 pub mod clients;
 pub mod grants;
 pub mod metadata;
-pub mod pages;
 pub mod purge;
 pub mod tokens;
 
@@ -31,7 +30,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     clients::configure(cfg);
     authorize::configure(cfg);
     tokens::configure(cfg);
-    pages::configure(cfg);
 }
 
 /// RFC 6749 §5.2 (and RFC 7591, RFC 8707) errors.
