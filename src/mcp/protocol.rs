@@ -454,11 +454,8 @@ pub fn answer_legacy(
                 continue;
             }
         };
+        // `initialize` never gets here: the transport answers it alone and refuses it in a batch.
         let outcome = match Method::find(&name, Era::Legacy) {
-            Some(Method::Initialize) => Outcome::Error(RpcError::new(
-                INVALID_REQUEST,
-                "initialize must be sent on its own",
-            )),
             Some(method) => answer(ctx, dialect, method, params),
             None => Outcome::Error(RpcError::method_not_found(&name)),
         };
