@@ -186,7 +186,7 @@ pub fn list(conn: &mut DbConn, user_id: i64) -> AppResult<Vec<Connector>> {
 }
 
 fn sealing(error: super::crypto::CryptoError) -> AppError {
-    AppError::Internal(format!("sealing: {error}"))
+    AppError::internal_from("sealing", error)
 }
 
 /// Stores an API key, sealed under the row's own id (known only after the insert, hence the
@@ -326,7 +326,7 @@ pub fn open_api_key(
                 field: Field::ApiKey,
             },
         )
-        .map_err(|e| AppError::Internal(format!("connector {id}: {e}")))
+        .map_err(|e| AppError::internal_from(format!("connector {id}"), e))
 }
 
 /// Re-seals every secret under the current key, in one transaction. Returns values re-sealed.
@@ -356,7 +356,7 @@ pub fn rotate(conn: &mut DbConn, keyring: &Keyring, now: NaiveDateTime) -> AppRe
                 };
                 let plain = keyring
                     .open(sealed, binding)
-                    .map_err(|e| AppError::Internal(format!("connector {}: {e}", row.id)))?;
+                    .map_err(|e| AppError::internal_from(format!("connector {}", row.id), e))?;
                 *value = Some(keyring.seal(&plain, binding).map_err(sealing)?);
                 count += 1;
             }
@@ -396,7 +396,7 @@ pub fn ensure_canary(conn: &mut DbConn, keyring: &Keyring, now: NaiveDateTime) -
         .select((encryption_keys::key_id, encryption_keys::canary))
         .load(conn)?;
     if let Some((id, _)) = canaries.iter().find(|(id, _)| !keyring.knows(id)) {
-        return Err(AppError::Internal(format!(
+        return Err(AppError::internal(format!(
             "this database holds secrets sealed with key {id}, which is neither ENCRYPTION_KEY (key {}) nor in ENCRYPTION_KEYS: \
              set the key they were sealed with, or add it to ENCRYPTION_KEYS and run `panicless keys rotate`",
             keyring.current_id()
@@ -405,7 +405,7 @@ pub fn ensure_canary(conn: &mut DbConn, keyring: &Keyring, now: NaiveDateTime) -
     match canaries.iter().find(|(id, _)| id == keyring.current_id()) {
         Some((_, sealed)) => {
             keyring.open(sealed, canary_binding()).map_err(|e| {
-                AppError::Internal(format!("ENCRYPTION_KEY does not open its canary: {e}"))
+                AppError::internal_from("ENCRYPTION_KEY does not open its canary", e)
             })?;
         }
         None => {
@@ -438,7 +438,7 @@ pub fn ensure_canary(conn: &mut DbConn, keyring: &Keyring, now: NaiveDateTime) -
                         field,
                     },
                 ) {
-                    return Err(AppError::Internal(format!(
+                    return Err(AppError::internal(format!(
                         "connector secrets are sealed with key {id}, which is neither ENCRYPTION_KEY nor in ENCRYPTION_KEYS; \
                          set the key they were sealed with (the current key id is {})",
                         keyring.current_id()
@@ -534,7 +534,7 @@ pub fn open_field(
                         field,
                     },
                 )
-                .map_err(|e| AppError::Internal(format!("connector {}: {e}", row.id)))
+                .map_err(|e| AppError::internal_from(format!("connector {}", row.id), e))
         })
         .transpose()
 }

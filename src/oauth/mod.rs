@@ -99,7 +99,8 @@ impl From<AppError> for OAuthError {
                 OAuthError::InvalidRequest("the request body is too large".into())
             }
             AppError::BadRequest(message) => OAuthError::InvalidRequest(message),
-            other => OAuthError::ServerError(other.to_string()),
+            // The log gets the cause, not the public "internal server error".
+            other => OAuthError::ServerError(other.report()),
         }
     }
 }
