@@ -1,11 +1,11 @@
 //! Provider connectors: a user's credentials for AI providers, sealed at rest (AES-256-GCM),
 //! never shown back in clear.
 
-pub mod crypto;
-pub mod oauth_flow;
-pub mod providers;
-pub mod proxy;
-pub mod refresh;
+pub(crate) mod crypto;
+pub(crate) mod oauth_flow;
+pub(crate) mod providers;
+pub(crate) mod proxy;
+pub(crate) mod refresh;
 pub mod store;
 
 pub use crypto::Keyring;

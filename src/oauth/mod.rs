@@ -5,13 +5,13 @@
 //! The rules live in plain functions over `&mut DbConn` that take `now`; handlers parse, call,
 //! and answer. Every failure is an [`OAuthError`], rendered once in RFC 6749's shape.
 
-pub mod authorize;
+pub(crate) mod authorize;
 pub mod client_metadata;
-pub mod clients;
-pub mod grants;
-pub mod metadata;
+pub(crate) mod clients;
+pub(crate) mod grants;
+pub(crate) mod metadata;
 pub mod purge;
-pub mod tokens;
+pub(crate) mod tokens;
 
 use crate::error::AppError;
 use actix_web::http::{header, StatusCode};
