@@ -323,7 +323,8 @@ fn discover_result() -> Value {
 }
 
 /// One JSON-RPC response: built as a `Value`, or already written out. A tool's result is
-/// written once, straight from typed data, and embedded as it is (bench/README.md, "MCP").
+/// written once, straight from typed data, and embedded as it is (bench/README.md, "Design
+/// notes moved from the code").
 #[derive(Debug, Serialize)]
 #[serde(untagged)]
 pub enum Response {
