@@ -27,7 +27,6 @@ pub struct ConnectorRow {
     pub expires_at: Option<NaiveDateTime>,
     pub last_refreshed_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
 }
 
 impl std::fmt::Debug for ConnectorRow {

@@ -18,7 +18,6 @@ use utoipa::{IntoParams, ToSchema};
 #[diesel(table_name = books)]
 pub struct BookRow {
     pub id: i64,
-    pub user_id: i64,
     pub title: String,
     pub authors: String,
     pub isbn10: Option<String>,

@@ -4,8 +4,6 @@
 pub mod token;
 pub mod user;
 
-pub use user::User;
-
 /// The current time, UTC, at microsecond precision (what both backends store).
 pub fn now() -> chrono::NaiveDateTime {
     let now = chrono::Utc::now().naive_utc();
