@@ -589,10 +589,5 @@ fn import(
 
 /// On the command line the operator may see an internal cause (it is never sent to a client).
 fn operator_message(error: crate::error::AppError) -> String {
-    match error {
-        crate::error::AppError::Internal(cause) | crate::error::AppError::Unavailable(cause) => {
-            cause
-        }
-        other => other.to_string(),
-    }
+    error.report()
 }

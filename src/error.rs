@@ -101,14 +101,50 @@ pub enum AppError {
     /// The database (or another dependency) cannot answer now. The cause is logged only.
     #[error("the service is temporarily unavailable")]
     Unavailable(String),
-    /// A bug or an unexpected failure. The cause is logged only.
+    /// A bug or an unexpected failure. The cause, with its own causes, is logged only.
     #[error("internal server error")]
-    Internal(String),
+    Internal(#[source] Cause),
+}
+
+/// What caused an internal error: any error, its own `source()` chain kept for the log.
+pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// An error and what was being done when it happened (`database`, `connector 7`).
+#[derive(Debug, thiserror::Error)]
+#[error("{context}")]
+struct Context {
+    context: String,
+    #[source]
+    source: Cause,
 }
 
 impl AppError {
+    /// An internal error whose cause is a sentence (a broken invariant, a misconfiguration).
     pub fn internal(cause: impl std::fmt::Display) -> Self {
-        AppError::Internal(cause.to_string())
+        AppError::Internal(cause.to_string().into())
+    }
+
+    /// An internal error caused by `error` while doing `context`; the log shows both, and
+    /// every cause of `error` after them.
+    pub fn internal_from(
+        context: impl Into<String>,
+        error: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        AppError::Internal(Box::new(Context {
+            context: context.into(),
+            source: Box::new(error),
+        }))
+    }
+
+    /// For the log and the operator's terminal, never for a client: the internal or
+    /// unavailable cause with each of its causes (`database: connection lost: timed out`), or
+    /// the public message for every other error.
+    pub fn report(&self) -> String {
+        match self {
+            AppError::Internal(cause) => chain(cause.as_ref()),
+            AppError::Unavailable(cause) => cause.clone(),
+            other => other.to_string(),
+        }
     }
 
     pub fn validation(field: &str, message: impl Into<String>) -> Self {
@@ -144,7 +180,7 @@ impl AppError {
 
     fn log(&self) {
         match self {
-            AppError::Internal(cause) => log::error!("internal error: {cause}"),
+            AppError::Internal(_) => log::error!("internal error: {}", self.report()),
             AppError::Unavailable(cause) => log::warn!("service unavailable: {cause}"),
             _ => {}
         }
@@ -264,9 +300,21 @@ impl From<diesel::result::Error> for AppError {
             Error::DatabaseError(_, ref info) if is_busy(info.message()) => {
                 AppError::Unavailable(info.message().to_string())
             }
-            other => AppError::Internal(format!("database: {other}")),
+            other => AppError::internal_from("database", other),
         }
     }
+}
+
+/// An error and its causes, outermost first, as one line.
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut next = error.source();
+    while let Some(cause) = next {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        next = cause.source();
+    }
+    text
 }
 
 /// SQLite answers "database is locked" when a writer waits longer than the busy timeout:
@@ -283,12 +331,60 @@ impl From<r2d2::Error> for AppError {
 
 impl From<actix_web::error::BlockingError> for AppError {
     fn from(error: actix_web::error::BlockingError) -> Self {
-        AppError::Internal(format!("blocking task: {error}"))
+        AppError::internal_from("blocking task", error)
     }
 }
 
 impl From<askama::Error> for AppError {
     fn from(error: askama::Error) -> Self {
-        AppError::Internal(format!("template: {error}"))
+        AppError::internal_from("template", error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("disk full")]
+    struct Root;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("write failed")]
+    struct Outer(#[source] Root);
+
+    #[actix_web::test]
+    async fn an_internal_error_keeps_its_causes_for_the_log_and_shows_none() {
+        let error = AppError::internal_from("saving a book", Outer(Root));
+        assert_eq!(error.report(), "saving a book: write failed: disk full");
+        let mut depth = 0;
+        let mut next = std::error::Error::source(&error);
+        while let Some(cause) = next {
+            depth += 1;
+            next = cause.source();
+        }
+        assert_eq!(depth, 3, "context, outer, root");
+        let response = error.error_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = actix_web::body::to_bytes(response.into_body())
+            .await
+            .unwrap();
+        let body = String::from_utf8_lossy(&body);
+        assert!(body.contains("internal server error"), "{body}");
+        for cause in ["saving a book", "write failed", "disk full"] {
+            assert!(!body.contains(cause), "{cause} in {body}");
+        }
+    }
+
+    #[test]
+    fn a_sentence_is_a_cause_and_other_errors_report_what_clients_see() {
+        assert_eq!(AppError::internal("no app state").report(), "no app state");
+        assert_eq!(AppError::NotFound.report(), "not found");
+        let database = AppError::from(diesel::result::Error::RollbackTransaction);
+        assert!(
+            database.report().starts_with("database: "),
+            "{}",
+            database.report()
+        );
     }
 }

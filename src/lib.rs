@@ -3,23 +3,27 @@
 //!
 //! `main.rs` only parses the command line; everything a test needs to build and run the real
 //! application is here: [`config::Config`], [`state::AppState`] (pool, keys) and [`app`].
+//!
+//! A module is public only where `main.rs`, the integration tests (`tests/it`) or the fuzz
+//! targets (`fuzz/`) reach into it, and so is a submodule: the rest is crate-private, so that
+//! the compiler reports code nothing uses.
 
-pub mod api;
-pub mod auth;
-pub mod cli;
+pub(crate) mod api;
+pub mod auth; // tests: `auth::issue`, `auth::jwt`
+pub mod cli; // main.rs
 pub mod config;
-pub mod connectors;
-pub mod crypto;
+pub mod connectors; // tests: `connectors::store`
+pub mod crypto; // tests: `crypto::hash_token`, `crypto::random_token`
 pub mod db;
 pub mod error;
-pub mod library;
-pub mod mcp;
-pub mod oauth;
-pub mod rate_limit;
-pub mod seed;
+pub mod library; // fuzz: imports, ISBNs, books and readings
+pub mod mcp; // fuzz: `mcp::era`, `mcp::protocol`
+pub mod oauth; // tests: `oauth::purge`, `oauth::client_metadata`
+pub(crate) mod rate_limit;
+pub(crate) mod seed;
 pub mod state;
-pub mod threads;
-pub mod web;
+pub(crate) mod threads;
+pub(crate) mod web;
 
 use actix_session::config::{CookieContentSecurity, PersistentSession};
 use actix_session::storage::CookieSessionStore;

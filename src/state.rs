@@ -49,12 +49,8 @@ impl AppState {
             db::optimize(conn).map_err(|e| format!("cannot refresh the table statistics: {e}"))?;
             crate::oauth::clients::upsert_static(conn, &config, db::models::now())
                 .map_err(|e| format!("cannot register the static OAuth client: {e}"))?;
-            crate::connectors::store::ensure_canary(conn, &keyring, db::models::now()).map_err(
-                |e| match e {
-                    crate::error::AppError::Internal(message) => message,
-                    other => other.to_string(),
-                },
-            )
+            crate::connectors::store::ensure_canary(conn, &keyring, db::models::now())
+                .map_err(|e| e.report())
         })?;
         drop(conn);
         let providers =

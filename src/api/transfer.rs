@@ -127,18 +127,22 @@ async fn run_import(
 /// Goodreads writes them in. Rows that cannot be read are reported, not refused. At most 20 MiB.
 #[derive(ToSchema)]
 #[schema(
+    value_type = String,
     pattern = r#"^\ufeff?(?:[^\r\n,"]*,)*?Book Id,(?:[^\r\n,"]*,)*?Title,(?:[^\r\n,"]*,)*?Author,(?:[^\r\n,"]*,)*?Exclusive Shelf(?:,[^\r\n,"]*)*(?:\r?\n|$)"#
 )]
-pub struct GoodreadsCsv(pub String);
+// Never built: it only describes the body, a string.
+pub struct GoodreadsCsv(());
 
 /// A StoryGraph library export. The server needs a header naming the columns `Title`, `Authors`
 /// and `Read Status`, in any order among others; the pattern states the order StoryGraph writes
 /// them in. Rows that cannot be read are reported, not refused. At most 20 MiB.
 #[derive(ToSchema)]
 #[schema(
+    value_type = String,
     pattern = r#"^\ufeff?(?:[^\r\n,"]*,)*?Title,(?:[^\r\n,"]*,)*?Authors,(?:[^\r\n,"]*,)*?Read Status(?:,[^\r\n,"]*)*(?:\r?\n|$)"#
 )]
-pub struct StoryGraphCsv(pub String);
+// Never built: it only describes the body, a string.
+pub struct StoryGraphCsv(());
 
 /// Imports a Goodreads "Export Library" CSV, or this library's CSV export: the file as the body,
 /// or as the `file` field of a `multipart/form-data` body. Idempotent: importing the same file

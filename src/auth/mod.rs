@@ -1,12 +1,12 @@
 //! Who is calling: passwords, browser sessions with CSRF tokens, signed JWTs and scopes.
 
-pub mod account;
-pub mod csrf;
-pub mod guard;
+pub(crate) mod account;
+pub(crate) mod csrf;
+pub(crate) mod guard;
 pub mod issue;
 pub mod jwt;
-pub mod password;
-pub mod scopes;
-pub mod session;
+pub(crate) mod password;
+pub(crate) mod scopes;
+pub(crate) mod session;
 
 pub use scopes::{Scope, ScopeSet};

@@ -1,9 +1,9 @@
 //! Provider connectors: a user's credentials for AI providers, sealed at rest (AES-256-GCM),
 //! never shown back in clear.
 
-pub mod binding;
-pub mod oauth_flow;
-pub mod providers;
-pub mod proxy;
-pub mod refresh;
+pub(crate) mod binding;
+pub(crate) mod oauth_flow;
+pub(crate) mod providers;
+pub(crate) mod proxy;
+pub(crate) mod refresh;
 pub mod store;

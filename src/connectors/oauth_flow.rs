@@ -109,7 +109,7 @@ pub fn start(
                     field: Field::PkceVerifier,
                 },
             )
-            .map_err(|e| AppError::Internal(e.to_string()))?;
+            .map_err(|e| AppError::internal_from("the sign-in's PKCE verifier", e))?;
         diesel::update(connector_attempts::table.find(id))
             .set(connector_attempts::verifier_sealed.eq(sealed))
             .execute(&mut **conn)?;
@@ -222,7 +222,7 @@ pub fn claim(
                 field: Field::PkceVerifier,
             },
         )
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+        .map_err(|e| AppError::internal_from("the sign-in's PKCE verifier", e))?;
     Ok(Claimed {
         user_id,
         provider,

@@ -28,7 +28,6 @@ pub struct ConnectorRow {
     pub expires_at: Option<NaiveDateTime>,
     pub last_refreshed_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
 }
 
 impl std::fmt::Debug for ConnectorRow {
@@ -187,7 +186,7 @@ pub fn list(conn: &mut DbConn, user_id: i64) -> AppResult<Vec<Connector>> {
 }
 
 fn sealing(error: crate::crypto::CryptoError) -> AppError {
-    AppError::Internal(format!("sealing: {error}"))
+    AppError::internal_from("sealing", error)
 }
 
 /// Stores an API key, sealed under the row's own id (known only after the insert, hence the
@@ -331,7 +330,7 @@ pub fn open_api_key(
                 field: Field::ApiKey,
             },
         )
-        .map_err(|e| AppError::Internal(format!("connector {id}: {e}")))
+        .map_err(|e| AppError::internal_from(format!("connector {id}"), e))
 }
 
 /// Re-seals every secret under the current key, in one transaction. Returns values re-sealed.
@@ -361,7 +360,7 @@ pub fn rotate(conn: &mut DbConn, keyring: &Keyring, now: NaiveDateTime) -> AppRe
                 };
                 let plain = keyring
                     .open(sealed, binding)
-                    .map_err(|e| AppError::Internal(format!("connector {}: {e}", row.id)))?;
+                    .map_err(|e| AppError::internal_from(format!("connector {}", row.id), e))?;
                 *value = Some(keyring.seal(&plain, binding).map_err(sealing)?);
                 count += 1;
             }
@@ -401,7 +400,7 @@ pub fn ensure_canary(conn: &mut DbConn, keyring: &Keyring, now: NaiveDateTime) -
         .select((encryption_keys::key_id, encryption_keys::canary))
         .load(conn)?;
     if let Some((id, _)) = canaries.iter().find(|(id, _)| !keyring.knows(id)) {
-        return Err(AppError::Internal(format!(
+        return Err(AppError::internal(format!(
             "this database holds secrets sealed with key {id}, which is neither ENCRYPTION_KEY (key {}) nor in ENCRYPTION_KEYS: \
              set the key they were sealed with, or add it to ENCRYPTION_KEYS and run `panicless keys rotate`",
             keyring.current_id()
@@ -410,7 +409,7 @@ pub fn ensure_canary(conn: &mut DbConn, keyring: &Keyring, now: NaiveDateTime) -
     match canaries.iter().find(|(id, _)| id == keyring.current_id()) {
         Some((_, sealed)) => {
             keyring.open(sealed, canary_binding()).map_err(|e| {
-                AppError::Internal(format!("ENCRYPTION_KEY does not open its canary: {e}"))
+                AppError::internal_from("ENCRYPTION_KEY does not open its canary", e)
             })?;
         }
         None => {
@@ -445,7 +444,7 @@ pub fn ensure_canary(conn: &mut DbConn, keyring: &Keyring, now: NaiveDateTime) -
                         field,
                     },
                 ) {
-                    return Err(AppError::Internal(format!(
+                    return Err(AppError::internal(format!(
                         "connector secrets are sealed with key {id}, which is neither ENCRYPTION_KEY nor in ENCRYPTION_KEYS; \
                          set the key they were sealed with (the current key id is {})",
                         keyring.current_id()
@@ -541,7 +540,7 @@ pub fn open_field(
                         field,
                     },
                 )
-                .map_err(|e| AppError::Internal(format!("connector {}: {e}", row.id)))
+                .map_err(|e| AppError::internal_from(format!("connector {}", row.id), e))
         })
         .transpose()
 }

@@ -6,8 +6,8 @@
 
 pub mod models;
 pub mod schema;
-pub mod time;
-pub mod turns;
+pub(crate) mod time;
+pub(crate) mod turns;
 
 use crate::error::{AppError, AppResult};
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};

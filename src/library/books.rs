@@ -18,7 +18,6 @@ use utoipa::{IntoParams, ToSchema};
 #[diesel(table_name = books)]
 pub struct BookRow {
     pub id: i64,
-    pub user_id: i64,
     pub title: String,
     pub authors: String,
     pub isbn10: Option<String>,
@@ -109,10 +108,9 @@ impl From<BookRow> for Book {
     }
 }
 
-/// Lists are stored as JSON arrays of strings, as `join_list` writes them. Every book of every
-/// page reads two of them back, and serde_json's general parser spent about a thousand
-/// instructions on a one-author list (6% of a page of books, bench/README.md): a list with no
-/// escape in it is split directly, and any other goes through serde_json.
+/// Lists are stored as JSON arrays of strings, as `join_list` writes them. Every book of a page
+/// reads two back, so a list with no escape is split directly, and any other goes through
+/// serde_json (bench/README.md, "Design notes moved from the code").
 pub(crate) fn split_list(stored: &str) -> Vec<String> {
     split_plain(stored).unwrap_or_else(|| serde_json::from_str(stored).unwrap_or_default())
 }
@@ -643,8 +641,7 @@ pub fn find_duplicate(
     except: Option<i64>,
 ) -> AppResult<Option<i64>> {
     // Two lookups, each on its own index: SQLite plans `isbn13 = ? OR dedup_key = ?` as a scan
-    // of every book of the user, which made a 3,000-row import into a 10,000-book library take
-    // 100 seconds.
+    // of every book of the user (bench/README.md, "Design notes moved from the code").
     let candidates = || {
         let query = books::table
             .filter(books::user_id.eq(user_id))
@@ -1111,8 +1108,7 @@ pub fn list(
     let asc = query.order == Some(SortOrder::Asc);
     let sort = query.sort.unwrap_or_default();
     // The plain listing, newest or oldest first, is what clients ask for most: a static query,
-    // whose prepared statement the backend's own connection finds by type. A boxed query has
-    // its SQL rendered on every request to be looked up (a tenth of the request's work).
+    // whose prepared statement is found by type, not by SQL rendered again (bench/README.md).
     if query.is_unfiltered() && sort == BookSort::Added {
         let rows: Vec<BookRow> = crate::db::on_backend!(conn, c => {
             let mine = books::table
@@ -1129,10 +1125,9 @@ pub fn list(
         let items = rows.into_iter().map(Book::from).collect();
         return Ok(Page::new(items, total, limit, offset));
     }
-    // The trigram index yields every match, which must then be sorted: for a word in a quarter
-    // of the books that is 2,700 rows (2.7 ms) for a page of 20. Walking the books newest first
-    // and testing each stops after the page: about (offset + limit) x all / matches rows
-    // (0.3 ms). The memoised totals tell which is cheaper.
+    // The trigram index yields every match, to be sorted; walking the books newest first stops
+    // after the page, about (offset + limit) x all / matches rows. The memoised totals tell
+    // which is cheaper (bench/README.md, "Design notes moved from the code").
     let text = if query.q.is_some() && sort == BookSort::Added && total > 0 {
         let all = count_matching(conn, memo, user_id, &BookQuery::default())?;
         let expected_reads = (offset + limit).saturating_mul(all) / total;

@@ -5,15 +5,15 @@
 //! neither has SQL or rules of its own.
 
 pub mod books;
-pub mod export;
-pub mod goals;
+pub(crate) mod export;
+pub(crate) mod goals;
 pub mod import;
 pub mod isbn;
-pub mod memo;
-pub mod metadata;
+pub(crate) mod memo;
+pub(crate) mod metadata;
 pub mod readings;
-pub mod recommend;
-pub mod stats;
+pub(crate) mod recommend;
+pub(crate) mod stats;
 
 use crate::db::DbConn;
 use crate::error::FieldError;

@@ -18,7 +18,6 @@ use utoipa::{IntoParams, ToSchema};
 #[diesel(table_name = readings)]
 pub struct ReadingRow {
     pub id: i64,
-    pub user_id: i64,
     pub book_id: i64,
     pub status: String,
     pub started_on: Option<NaiveDate>,

@@ -15,14 +15,14 @@
 //! - `session`: legacy `Mcp-Session-Id`s, kept in the database so any instance can serve one.
 //! - `transport`: the HTTP handler: authentication, Origin and Host, rendering outcomes.
 
-pub mod completion;
+pub(crate) mod completion;
 pub mod era;
-pub mod prompts;
+pub(crate) mod prompts;
 pub mod protocol;
-pub mod resources;
-pub mod session;
-pub mod tools;
-pub mod transport;
+pub(crate) mod resources;
+pub(crate) mod session;
+pub(crate) mod tools;
+pub(crate) mod transport;
 
 use actix_web::web;
 

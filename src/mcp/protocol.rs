@@ -323,7 +323,8 @@ fn discover_result() -> Value {
 }
 
 /// One JSON-RPC response: built as a `Value`, or already written out. A tool's result is
-/// written once, straight from typed data, and embedded as it is (bench/README.md, "MCP").
+/// written once, straight from typed data, and embedded as it is (bench/README.md, "Design
+/// notes moved from the code").
 #[derive(Debug, Serialize)]
 #[serde(untagged)]
 pub enum Response {
@@ -454,11 +455,8 @@ pub fn answer_legacy(
                 continue;
             }
         };
+        // `initialize` never gets here: the transport answers it alone and refuses it in a batch.
         let outcome = match Method::find(&name, Era::Legacy) {
-            Some(Method::Initialize) => Outcome::Error(RpcError::new(
-                INVALID_REQUEST,
-                "initialize must be sent on its own",
-            )),
             Some(method) => answer(ctx, dialect, method, params),
             None => Outcome::Error(RpcError::method_not_found(&name)),
         };

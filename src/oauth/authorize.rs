@@ -170,8 +170,8 @@ impl Approved {
     }
 }
 
-/// What an authorization request comes to. The rules decide it (`decide`, `answer`); the
-/// handlers only render it.
+/// What an authorization request comes to. The rules decide it (`decide`); the handlers only
+/// render it.
 #[derive(Debug)]
 pub enum Outcome {
     /// Nobody is signed in: sign in, then ask again.
@@ -312,7 +312,8 @@ pub fn decide(
 }
 
 /// `POST /oauth/consent`: the signed-in user's answer to the request, checked again (the form
-/// carries it back, and anything may have changed since the page was shown).
+/// carries it back, and anything may have changed since the page was shown). An answer is
+/// never asked again: a code, or a refusal.
 pub fn answer(
     conn: &mut DbConn,
     public_url: &str,
@@ -320,15 +321,15 @@ pub fn answer(
     user_id: i64,
     decision: Decision,
     now: NaiveDateTime,
-) -> AppResult<Outcome> {
+) -> AppResult<Result<Approved, Refusal>> {
     let request = match validate(conn, public_url, params)? {
         Ok(request) => request,
-        Err(refusal) => return Ok(Outcome::Refused(refusal)),
+        Err(refusal) => return Ok(Err(refusal)),
     };
     Ok(match decision {
-        Decision::Approve => Outcome::Approved(approve(conn, &request, user_id, true, now)?),
+        Decision::Approve => Ok(approve(conn, &request, user_id, true, now)?),
         // The signed-in user chose to deny: telling the client is no open redirect.
-        Decision::Deny => Outcome::Refused(Refusal::ToClient(ClientError {
+        Decision::Deny => Err(Refusal::ToClient(ClientError {
             redirect_uri: request.redirect_uri,
             error: "access_denied",
             description: "the user denied the request".into(),
@@ -605,12 +606,8 @@ async fn consent(
     })
     .await?;
     match outcome {
-        Outcome::Approved(approved) => Ok(redirect(&approved.location(state.config.issuer()))),
-        Outcome::Refused(refusal) => refused(&state, refusal),
-        // `answer` neither asks again nor signs in.
-        Outcome::SignInNeeded | Outcome::ConsentNeeded(_) => Err(PageError::App(
-            AppError::Internal("the consent answer asked for consent again".into()),
-        )),
+        Ok(approved) => Ok(redirect(&approved.location(state.config.issuer()))),
+        Err(refusal) => refused(&state, refusal),
     }
 }
 
@@ -828,7 +825,7 @@ mod tests {
             Decision::Approve,
             now(),
         );
-        assert!(matches!(answered, Ok(Outcome::Approved(_))));
+        assert!(matches!(answered, Ok(Ok(_))));
         assert!(matches!(
             decided(&mut w, &asked, true),
             Outcome::ConsentNeeded(_)
@@ -848,7 +845,7 @@ mod tests {
             Decision::Approve,
             now(),
         );
-        assert!(matches!(answered, Ok(Outcome::Approved(_))));
+        assert!(matches!(answered, Ok(Ok(_))));
         let Outcome::Approved(approved) = decided(&mut w, &asked, true) else {
             panic!("remembered consent is not asked again")
         };
@@ -873,7 +870,7 @@ mod tests {
             Decision::Deny,
             now(),
         );
-        let Ok(Outcome::Refused(Refusal::ToClient(error))) = answered else {
+        let Ok(Err(Refusal::ToClient(error))) = answered else {
             panic!("a denial goes back to the client: {answered:?}")
         };
         assert_eq!(error.error, "access_denied");

@@ -32,6 +32,7 @@ crate::db::models::text_enum! {
     }
 }
 
+/// What the rules read of a client's row (its registered metadata is kept whole in the table).
 #[derive(Queryable, Selectable, Clone)]
 #[diesel(table_name = oauth_clients)]
 pub struct Client {
@@ -40,13 +41,9 @@ pub struct Client {
     pub client_secret_hash: Option<String>,
     pub client_name: String,
     pub redirect_uris: String,
-    pub grant_types: String,
     pub scope: String,
-    pub token_endpoint_auth_method: String,
-    pub client_uri: Option<String>,
     pub origin: ClientOrigin,
     pub disabled: bool,
-    pub created_at: NaiveDateTime,
     pub last_used_at: Option<NaiveDateTime>,
 }
 

@@ -5,14 +5,13 @@
 //! The rules live in plain functions over `&mut DbConn` that take `now`; handlers parse, call,
 //! and answer. Every failure is an [`OAuthError`], rendered once in RFC 6749's shape.
 
-pub mod authorize;
+pub(crate) mod authorize;
 pub mod client_metadata;
-pub mod clients;
-pub mod grants;
-pub mod metadata;
-pub mod pages;
+pub(crate) mod clients;
+pub(crate) mod grants;
+pub(crate) mod metadata;
 pub mod purge;
-pub mod tokens;
+pub(crate) mod tokens;
 
 use crate::error::AppError;
 use actix_web::http::{header, StatusCode};
@@ -31,7 +30,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     clients::configure(cfg);
     authorize::configure(cfg);
     tokens::configure(cfg);
-    pages::configure(cfg);
 }
 
 /// RFC 6749 §5.2 (and RFC 7591, RFC 8707) errors.
@@ -101,7 +99,8 @@ impl From<AppError> for OAuthError {
                 OAuthError::InvalidRequest("the request body is too large".into())
             }
             AppError::BadRequest(message) => OAuthError::InvalidRequest(message),
-            other => OAuthError::ServerError(other.to_string()),
+            // The log gets the cause, not the public "internal server error".
+            other => OAuthError::ServerError(other.report()),
         }
     }
 }

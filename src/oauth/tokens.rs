@@ -41,7 +41,7 @@ pub struct TokenRequest {
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
     pub token: Option<String>,
-    pub token_type_hint: Option<String>,
+    // `token_type_hint` (RFC 7009, RFC 7662) is not read: every token is found by its hash.
 }
 
 impl std::fmt::Debug for TokenRequest {

@@ -863,7 +863,6 @@ pub struct ReadingView {
     pub pages_read: Option<i32>,
     pub progress: Option<String>,
     pub rating: Option<String>,
-    pub review: Option<String>,
 }
 
 impl From<&Reading> for ReadingView {
@@ -875,7 +874,6 @@ impl From<&Reading> for ReadingView {
             pages_read: r.pages_read,
             progress: r.progress.map(number_text),
             rating: r.rating.map(number_text),
-            review: r.review.clone(),
         }
     }
 }

@@ -4,6 +4,8 @@ pub mod account;
 pub mod books;
 pub mod charts;
 pub mod connectors;
+pub mod docs;
+pub mod grants;
 pub mod stats;
 pub mod transfer;
 
@@ -22,6 +24,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     account::configure(cfg);
     books::configure(cfg);
     connectors::configure(cfg);
+    docs::configure(cfg);
+    grants::configure(cfg);
     stats::configure(cfg);
     transfer::configure(cfg);
     cfg.route("/assets/style.css", web::get().to(stylesheet));

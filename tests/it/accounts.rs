@@ -87,27 +87,11 @@ async fn register_login_logout_through_the_pages() {
         assert!(home.contains("Welcome, Ada"), "{home}");
 
         // A second account is not an administrator.
-        let second = app.new_browser();
-        let csrf = csrf_from(&second, &app.at("/register")).await;
+        let second = app.anonymous();
         second
-            .post(app.at("/register"))
-            .form(&[
-                ("csrf_token", csrf.as_str()),
-                ("email", "second@example.org"),
-                ("password", PASSWORD),
-                ("password_confirm", PASSWORD),
-            ])
-            .send()
-            .await
-            .unwrap();
-        let home = second
-            .get(app.at("/"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+            .register("second@example.org", PASSWORD, PASSWORD)
+            .await;
+        let home = second.page("/").await;
         assert!(home.contains("second@example.org"));
         assert!(!home.contains("an administrator"));
         app.stop().await;
@@ -202,34 +186,16 @@ async fn registration_rejects_duplicates_and_bad_passwords() {
         }
 
         // The page says it plainly too.
-        let browser = app.new_browser();
-        let csrf = csrf_from(&browser, &app.at("/register")).await;
+        let browser = app.anonymous();
         let response = browser
-            .post(app.at("/register"))
-            .form(&[
-                ("csrf_token", csrf.as_str()),
-                ("email", "dup@example.org"),
-                ("password", PASSWORD),
-                ("password_confirm", PASSWORD),
-            ])
-            .send()
-            .await
-            .unwrap();
+            .register("dup@example.org", PASSWORD, PASSWORD)
+            .await;
         assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
         assert!(response.text().await.unwrap().contains("already exists"));
 
-        let csrf = csrf_from(&browser, &app.at("/register")).await;
         let response = browser
-            .post(app.at("/register"))
-            .form(&[
-                ("csrf_token", csrf.as_str()),
-                ("email", "other@example.org"),
-                ("password", PASSWORD),
-                ("password_confirm", "something else"),
-            ])
-            .send()
-            .await
-            .unwrap();
+            .register("other@example.org", PASSWORD, "something else")
+            .await;
         assert!(response.text().await.unwrap().contains("do not match"));
         app.stop().await;
     }
@@ -572,19 +538,9 @@ async fn first_party_tokens_are_recorded_for_revocation() {
 
 /// Registers through the page in a browser of its own; returns the status.
 async fn register_by_page(app: &TestApp, email: &str) -> StatusCode {
-    let browser = app.new_browser();
-    let csrf = csrf_from(&browser, &app.at("/register")).await;
-    browser
-        .post(app.at("/register"))
-        .form(&[
-            ("csrf_token", csrf.as_str()),
-            ("email", email),
-            ("password", PASSWORD),
-            ("password_confirm", PASSWORD),
-        ])
-        .send()
+    app.anonymous()
+        .register(email, PASSWORD, PASSWORD)
         .await
-        .unwrap()
         .status()
 }
 

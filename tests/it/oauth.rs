@@ -1,9 +1,7 @@
 //! The OAuth 2.1 authorization server over HTTP: discovery, registration, authorization with
 //! PKCE and consent, tokens, rotation, revocation, introspection, and the pages.
 
-use crate::common::{
-    backends, csrf_from, hidden_field, jwt_claims, Backend, Server, TestApp, PASSWORD,
-};
+use crate::common::{backends, hidden_field, jwt_claims, Backend, Server, TestApp, PASSWORD};
 use base64::Engine;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -218,19 +216,20 @@ pub async fn tokens_for(app: &impl Server, email: &str, extra: &[(&str, &str)]) 
     )
     .await;
     let code = query_of(&redirect)["code"].clone();
-    let (status, tokens) = token_request(
-        app,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", &verifier),
-            ("client_id", &client_id),
-        ],
-    )
-    .await;
+    let (status, tokens) = exchange_code(app, &client_id, REDIRECT, &code, &verifier).await;
     assert_eq!(status, 200, "{tokens}");
     (client_id, tokens)
+}
+
+/// `/oauth/revoke` of `token` by a public client (RFC 7009); returns the status.
+pub async fn revoke_token(app: &impl Server, token: &str, client_id: &str) -> StatusCode {
+    app.client()
+        .post(app.at("/oauth/revoke"))
+        .form(&[("token", token), ("client_id", client_id)])
+        .send()
+        .await
+        .unwrap()
+        .status()
 }
 
 #[actix_web::test]
@@ -407,32 +406,12 @@ async fn the_whole_flow_for_a_public_client() {
         assert!(code.len() >= 43, "at least 128 bits");
 
         // Exchange, with a wrong verifier first.
-        let (status, error) = token_request(
-            &app,
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", REDIRECT),
-                ("code_verifier", &pkce().0),
-                ("client_id", &client_id),
-            ],
-        )
-        .await;
+        let (status, error) = exchange_code(&app, &client_id, REDIRECT, &code, &pkce().0).await;
         assert_eq!(
             (status, error["error"].as_str()),
             (400, Some("invalid_grant"))
         );
-        let (status, tokens) = token_request(
-            &app,
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", REDIRECT),
-                ("code_verifier", &verifier),
-                ("client_id", &client_id),
-            ],
-        )
-        .await;
+        let (status, tokens) = exchange_code(&app, &client_id, REDIRECT, &code, &verifier).await;
         assert_eq!(status, 200, "{backend:?} {tokens}");
         assert_eq!(tokens["token_type"], "Bearer");
         assert_eq!(tokens["expires_in"], 3600);
@@ -463,26 +442,10 @@ async fn the_whole_flow_for_a_public_client() {
 
         // Refresh rotates; the old one again within the grace window gives the same pair.
         let refresh = tokens["refresh_token"].as_str().unwrap().to_string();
-        let (status, rotated) = token_request(
-            &app,
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", &refresh),
-                ("client_id", &client_id),
-            ],
-        )
-        .await;
+        let (status, rotated) = refresh_grant(&app, &client_id, &refresh).await;
         assert_eq!(status, 200, "{rotated}");
         assert_ne!(rotated["refresh_token"], tokens["refresh_token"]);
-        let (status, again) = token_request(
-            &app,
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", &refresh),
-                ("client_id", &client_id),
-            ],
-        )
-        .await;
+        let (status, again) = refresh_grant(&app, &client_id, &refresh).await;
         assert_eq!(status, 200);
         assert_eq!(again, rotated, "concurrent refreshes get one answer");
 
@@ -502,29 +465,13 @@ async fn the_whole_flow_for_a_public_client() {
             .execute(&mut *conn)
             .unwrap();
         }
-        let (status, error) = token_request(
-            &app,
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", &refresh),
-                ("client_id", &client_id),
-            ],
-        )
-        .await;
+        let (status, error) = refresh_grant(&app, &client_id, &refresh).await;
         assert_eq!(
             (status, error["error"].as_str()),
             (400, Some("invalid_grant"))
         );
         let newest = rotated["refresh_token"].as_str().unwrap();
-        let (status, _) = token_request(
-            &app,
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", newest),
-                ("client_id", &client_id),
-            ],
-        )
-        .await;
+        let (status, _) = refresh_grant(&app, &client_id, newest).await;
         assert_eq!(status, 400, "the newest refresh token died with the grant");
         let response = app
             .client
@@ -537,17 +484,7 @@ async fn the_whole_flow_for_a_public_client() {
         assert_eq!(response.status(), 401, "and so did its access token");
 
         // The code cannot be used twice, and using it again revokes what it gave.
-        let (status, error) = token_request(
-            &app,
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", REDIRECT),
-                ("code_verifier", &verifier),
-                ("client_id", &client_id),
-            ],
-        )
-        .await;
+        let (status, error) = exchange_code(&app, &client_id, REDIRECT, &code, &verifier).await;
         assert_eq!(
             (status, error["error"].as_str()),
             (400, Some("invalid_grant"))
@@ -564,9 +501,8 @@ async fn revocation_and_introspection() {
         let (client_id, tokens) = tokens_for(&app, "revoke@example.org", &[]).await;
         let access = tokens["access_token"].as_str().unwrap();
         let refresh = tokens["refresh_token"].as_str().unwrap();
-        let (status, _) = app
-            .api(reqwest::Method::GET, "/api/books", access, None)
-            .await;
+        let holder = app.bearer(access);
+        let (status, _) = holder.get("/api/books").await;
         assert_eq!(status, 200, "no resource: the API is the audience");
 
         let introspect = |token: String| {
@@ -592,28 +528,12 @@ async fn revocation_and_introspection() {
         assert_eq!(introspect("garbage".into()).await, json!({"active": false}));
 
         // Revoking the refresh token ends the access token too, on the very next request.
-        let response = app
-            .client
-            .post(app.at("/oauth/revoke"))
-            .form(&[("token", refresh), ("client_id", client_id.as_str())])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-        let (status, _) = app
-            .api(reqwest::Method::GET, "/api/books", access, None)
-            .await;
+        assert_eq!(revoke_token(&app, refresh, &client_id).await, 200);
+        let (status, _) = holder.get("/api/books").await;
         assert_eq!(status, 401);
         assert_eq!(introspect(access.to_string()).await["active"], false);
-        let response = app
-            .client
-            .post(app.at("/oauth/revoke"))
-            .form(&[("token", "unknown"), ("client_id", client_id.as_str())])
-            .send()
-            .await
-            .unwrap();
         assert_eq!(
-            response.status(),
+            revoke_token(&app, "unknown", &client_id).await,
             200,
             "unknown tokens are not an error (RFC 7009)"
         );
@@ -632,11 +552,9 @@ async fn authorization_errors_never_redirect_to_unregistered_addresses() {
         ],
     )
     .await;
-    app.register_user("errors@example.org").await;
+    let browser = app.with_user("errors@example.org").await;
     let client_id = public_client(&app).await;
     let (_, challenge) = pkce();
-    let browser = app.new_browser();
-    app.sign_in(&browser, "errors@example.org", PASSWORD).await;
 
     // Unknown client, unregistered redirect: an error page, never a redirect.
     for url in [
@@ -646,7 +564,7 @@ async fn authorization_errors_never_redirect_to_unregistered_addresses() {
         authorize_url(&app, &client_id, &challenge, &[])
             .replace("%2Fcallback", "%2Fcallback%2Fextra"),
     ] {
-        let response = browser.get(&url).send().await.unwrap();
+        let response = browser.get(&url).await;
         assert_eq!(response.status(), 400, "{url}");
         assert!(response.headers().get("location").is_none());
         assert!(response.headers()["content-type"]
@@ -678,7 +596,7 @@ async fn authorization_errors_never_redirect_to_unregistered_addresses() {
             "invalid_target",
         ),
     ] {
-        let response = browser.get(&url).send().await.unwrap();
+        let response = browser.get(&url).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER, "{url}");
         let target = location(&response);
         assert!(target.starts_with(REDIRECT));
@@ -695,15 +613,13 @@ async fn authorization_errors_never_redirect_to_unregistered_addresses() {
     )
     .await;
     let response = browser
-        .get(authorize_url(
+        .get(&authorize_url(
             &app,
             reader["client_id"].as_str().unwrap(),
             &challenge,
             &[("scope", "write")],
         ))
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(response.status(), 400);
     assert!(response.headers().get("location").is_none());
     assert!(response
@@ -715,31 +631,26 @@ async fn authorization_errors_never_redirect_to_unregistered_addresses() {
     // Deny: access_denied.
     let client_id = public_client(&app).await;
     let page = browser
-        .get(authorize_url(&app, &client_id, &challenge, &[]))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .page(&authorize_url(&app, &client_id, &challenge, &[]))
+        .await;
     assert!(
         page.contains("Test App") && page.contains("127.0.0.1"),
         "the consent page names the app and where it goes"
     );
     assert!(page.contains("See your books"), "scopes in plain words");
-    let denied = submit_consent(&app, &browser, &page, "deny").await;
+    let denied = submit_consent(&app, &browser.client, &page, "deny").await;
     assert_eq!(query_of(&denied)["error"], "access_denied");
     // The consent form needs its CSRF token.
     let forged = browser
-        .post(app.at("/oauth/consent"))
-        .form(&[
-            ("csrf_token", "forged"),
-            ("decision", "approve"),
-            ("client_id", &client_id),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_form(
+            "/oauth/consent",
+            &[
+                ("csrf_token", "forged"),
+                ("decision", "approve"),
+                ("client_id", &client_id),
+            ],
+        )
+        .await;
     assert_eq!(forged.status(), 403);
     app.stop().await;
 }
@@ -756,42 +667,25 @@ async fn consent_is_remembered_for_the_same_client_and_scopes() {
     )
     .await;
     let client_id = confidential["client_id"].as_str().unwrap().to_string();
-    let browser = app.new_browser();
+    let browser = app.anonymous();
     let (_, challenge) = pkce();
+    let asking = |scope| authorize_url(&app, &client_id, &challenge, &[("scope", scope)]);
     let first = approve(
         &app,
-        &browser,
-        &authorize_url(&app, &client_id, &challenge, &[("scope", "read")]),
+        &browser.client,
+        &asking("read"),
         "remember@example.org",
     )
     .await;
     assert!(query_of(&first).contains_key("code"));
-    let response = browser
-        .get(authorize_url(
-            &app,
-            &client_id,
-            &challenge,
-            &[("scope", "read")],
-        ))
-        .send()
-        .await
-        .unwrap();
+    let response = browser.get(&asking("read")).await;
     assert_eq!(
         response.status(),
         StatusCode::SEE_OTHER,
         "no second consent page"
     );
     assert!(query_of(&location(&response)).contains_key("code"));
-    let response = browser
-        .get(authorize_url(
-            &app,
-            &client_id,
-            &challenge,
-            &[("scope", "read write")],
-        ))
-        .send()
-        .await
-        .unwrap();
+    let response = browser.get(&asking("read write")).await;
     assert_eq!(response.status(), 200, "more scopes: asked again");
     app.stop().await;
 }
@@ -929,12 +823,8 @@ async fn two_concurrent_exchanges_of_one_code_give_exactly_one_token() {
         // The second presentation was a reuse: what the code gave is revoked too.
         let winner = if a.0 == 200 { &a.1 } else { &b.1 };
         let (status, _) = app
-            .api(
-                reqwest::Method::GET,
-                "/api/books",
-                winner["access_token"].as_str().unwrap(),
-                None,
-            )
+            .bearer(winner["access_token"].as_str().unwrap())
+            .get("/api/books")
             .await;
         assert_eq!(
             status, 401,
@@ -950,146 +840,56 @@ async fn connections_and_admin_pages() {
     app.register_user("admin@example.org").await; // first user: administrator
     app.register_user("reader@example.org").await;
     let (client_id, tokens) = tokens_for(&app, "reader@example.org", &[]).await;
-    let access = tokens["access_token"].as_str().unwrap().to_string();
+    let app_of_reader = app.bearer(tokens["access_token"].as_str().unwrap());
 
     // The reader sees the app and disconnects it.
-    let reader = app.new_browser();
-    app.sign_in(&reader, "reader@example.org", PASSWORD).await;
-    let page = reader
-        .get(app.at("/account/connections"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let reader = app.signed_in("reader@example.org").await;
+    let page = reader.page("/account/connections").await;
     assert!(page.contains("Test App"), "{page}");
     let grant_id = hidden_field(&page, "grant_id").unwrap();
-    let forged = reader
-        .post(app.at("/account/connections/disconnect"))
-        .form(&[("csrf_token", "x"), ("grant_id", grant_id.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let forged = reader.disconnect("x", &grant_id).await;
     assert_eq!(forged.status(), 403);
     let csrf = hidden_field(&page, "csrf_token").unwrap();
-    let done = reader
-        .post(app.at("/account/connections/disconnect"))
-        .form(&[
-            ("csrf_token", csrf.as_str()),
-            ("grant_id", grant_id.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let done = reader.disconnect(&csrf, &grant_id).await;
     assert_eq!(done.status(), StatusCode::SEE_OTHER);
-    let (status, _) = app
-        .api(reqwest::Method::GET, "/api/books", &access, None)
-        .await;
+    let (status, _) = app_of_reader.get("/api/books").await;
     assert_eq!(status, 401, "disconnected on the next request");
     assert!(
-        reader
-            .get(app.at("/admin/tokens"))
-            .send()
-            .await
-            .unwrap()
-            .status()
-            == 403,
+        reader.get("/admin/tokens").await.status() == 403,
         "not an administrator"
     );
 
     // The administrator sees grants, filters, and revokes.
     let (_, second) = tokens_for(&app, "reader@example.org", &[]).await;
-    let admin = app.new_browser();
-    app.sign_in(&admin, "admin@example.org", PASSWORD).await;
-    let page = admin
-        .get(app.at("/admin/tokens?user=reader@example.org"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let second = app.bearer(second["access_token"].as_str().unwrap());
+    let admin = app.signed_in("admin@example.org").await;
+    let page = admin.page("/admin/tokens?user=reader@example.org").await;
     assert!(
         page.contains("reader@example.org") && page.contains("Test App"),
         "{page}"
     );
-    let empty = admin
-        .get(app.at("/admin/tokens?user=admin@example.org"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let empty = admin.page("/admin/tokens?user=admin@example.org").await;
     assert!(!empty.contains("reader@example.org"));
     let csrf = hidden_field(&page, "csrf_token").unwrap();
     let unconfirmed = admin
-        .post(app.at("/admin/tokens/revoke"))
-        .form(&[
-            ("csrf_token", csrf.as_str()),
-            ("target", "user"),
-            ("value", "reader@example.org"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .revoke(&csrf, "user", "reader@example.org", false)
+        .await;
     assert_eq!(
         unconfirmed.status(),
         422,
         "mass revocation needs confirmation"
     );
-    let (status, _) = app
-        .api(
-            reqwest::Method::GET,
-            "/api/books",
-            second["access_token"].as_str().unwrap(),
-            None,
-        )
-        .await;
+    let (status, _) = second.get("/api/books").await;
     assert_eq!(status, 200);
     let confirmed = admin
-        .post(app.at("/admin/tokens/revoke"))
-        .form(&[
-            ("csrf_token", csrf.as_str()),
-            ("target", "user"),
-            ("value", "reader@example.org"),
-            ("confirm", "yes"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(confirmed.status(), StatusCode::SEE_OTHER);
-    let (status, _) = app
-        .api(
-            reqwest::Method::GET,
-            "/api/books",
-            second["access_token"].as_str().unwrap(),
-            None,
-        )
+        .revoke(&csrf, "user", "reader@example.org", true)
         .await;
+    assert_eq!(confirmed.status(), StatusCode::SEE_OTHER);
+    let (status, _) = second.get("/api/books").await;
     assert_eq!(status, 401);
-    let revoked = admin
-        .post(app.at("/admin/tokens/revoke"))
-        .form(&[
-            ("csrf_token", csrf.as_str()),
-            ("target", "client"),
-            ("value", client_id.as_str()),
-            ("confirm", "yes"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let revoked = admin.revoke(&csrf, "client", &client_id, true).await;
     assert_eq!(revoked.status(), StatusCode::SEE_OTHER);
-    let (status, body) = token_request(
-        &app,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", "x"),
-            ("client_id", client_id.as_str()),
-        ],
-    )
-    .await;
+    let (status, body) = refresh_grant(&app, &client_id, "x").await;
     assert_eq!(
         (status, body["error"].as_str()),
         (401, Some("invalid_client")),
@@ -1134,18 +934,7 @@ async fn sign_in_and_registration_are_rate_limited() {
             .unwrap()
             >= 1
     );
-    let browser = app.new_browser();
-    let csrf = csrf_from(&browser, &app.at("/login")).await;
-    let page = browser
-        .post(app.at("/login"))
-        .form(&[
-            ("csrf_token", csrf.as_str()),
-            ("email", "a@example.org"),
-            ("password", "x"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let page = app.sign_in(&app.new_browser(), "a@example.org", "x").await;
     assert_eq!(page.status(), 429);
     register_client(&app, json!({"redirect_uris": [REDIRECT]})).await;
     let response = app
@@ -1253,33 +1042,17 @@ async fn client_id_metadata_documents_identify_clients_by_url() {
     })
     .await;
     let (verifier, challenge) = pkce();
-    let browser = app.new_browser();
-    app.sign_in(&browser, "cimd@example.org", PASSWORD).await;
+    let browser = app.signed_in("cimd@example.org").await;
     let page = browser
-        .get(authorize_url(&app, &client_id, &challenge, &[]))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .page(&authorize_url(&app, &client_id, &challenge, &[]))
+        .await;
     assert!(
         page.contains("Document Client") && page.contains("127.0.0.1"),
         "{page}"
     );
-    let redirect = submit_consent(&app, &browser, &page, "approve").await;
+    let redirect = submit_consent(&app, &browser.client, &page, "approve").await;
     let code = query_of(&redirect)["code"].clone();
-    let (status, tokens) = token_request(
-        &app,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", &verifier),
-            ("client_id", &client_id),
-        ],
-    )
-    .await;
+    let (status, tokens) = exchange_code(&app, &client_id, REDIRECT, &code, &verifier).await;
     assert_eq!(status, 200, "{tokens}");
 
     // A document that names another client_id is refused, on a page.
@@ -1288,10 +1061,8 @@ async fn client_id_metadata_documents_identify_clients_by_url() {
     )
     .await;
     let response = browser
-        .get(authorize_url(&app, &liar, &challenge, &[]))
-        .send()
-        .await
-        .unwrap();
+        .get(&authorize_url(&app, &liar, &challenge, &[]))
+        .await;
     assert_eq!(response.status(), 400);
     let page = response.text().await.unwrap();
     assert!(page.contains("could not be verified"), "{page}");
@@ -1303,14 +1074,10 @@ async fn client_id_metadata_documents_identify_clients_by_url() {
 
     // Without the test switch, a document on a loopback http address is never fetched.
     let strict = TestApp::spawn(Backend::Sqlite).await;
-    strict.register_user("cimd@example.org").await;
-    let browser = strict.new_browser();
-    strict.sign_in(&browser, "cimd@example.org", PASSWORD).await;
+    let browser = strict.with_user("cimd@example.org").await;
     let response = browser
-        .get(authorize_url(&strict, &client_id, &challenge, &[]))
-        .send()
-        .await
-        .unwrap();
+        .get(&authorize_url(&strict, &client_id, &challenge, &[]))
+        .await;
     assert_eq!(response.status(), 400);
     assert!(response
         .text()
@@ -1347,17 +1114,7 @@ async fn expired_codes_are_refused_and_the_cli_lists_and_revokes_grants() {
             .execute(&mut *conn)
             .unwrap();
     }
-    let (status, body) = token_request(
-        &app,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", &verifier),
-            ("client_id", &client_id),
-        ],
-    )
-    .await;
+    let (status, body) = exchange_code(&app, &client_id, REDIRECT, &code, &verifier).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (400, Some("invalid_grant"))
@@ -1392,12 +1149,8 @@ async fn expired_codes_are_refused_and_the_cli_lists_and_revokes_grants() {
         String::from_utf8_lossy(&revoked.stderr)
     );
     let (status, _) = app
-        .api(
-            reqwest::Method::GET,
-            "/api/books",
-            tokens["access_token"].as_str().unwrap(),
-            None,
-        )
+        .bearer(tokens["access_token"].as_str().unwrap())
+        .get("/api/books")
         .await;
     assert_eq!(status, 401);
     app.stop().await;
@@ -1461,12 +1214,8 @@ async fn the_purge_removes_what_has_expired_and_unused_registrations() {
         );
         drop(conn);
         let (status, _) = app
-            .api(
-                reqwest::Method::GET,
-                "/api/books",
-                tokens["access_token"].as_str().unwrap(),
-                None,
-            )
+            .bearer(tokens["access_token"].as_str().unwrap())
+            .get("/api/books")
             .await;
         assert_eq!(status, 401, "a purged token is no token");
         app.stop().await;

@@ -443,55 +443,23 @@ const SPOOF: &str = "Your account is locked, call 555 0100";
 #[actix_web::test]
 async fn notices_are_chosen_by_a_code_never_taken_from_the_query() {
     let app = TestApp::spawn(Backend::Sqlite).await;
-    app.register_user("admin@example.org").await;
-    let admin = app.new_browser();
-    app.sign_in(&admin, "admin@example.org", PASSWORD).await;
+    let admin = app.with_user("admin@example.org").await;
     let encoded: String = url::form_urlencoded::byte_serialize(SPOOF.as_bytes()).collect();
     for path in [
         format!("/admin/tokens?done={encoded}"),
         format!("/account/connections?done={encoded}"),
     ] {
-        let page = admin
-            .get(app.at(&path))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let page = admin.page(&path).await;
         assert!(!page.contains("account is locked"), "{path}: {page}");
     }
     // What a page did is said by a code, with the code's own words.
     let (_, tokens) = tokens_for(&app, "admin@example.org", &[]).await;
-    let grants = admin
-        .get(app.at("/admin/tokens"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let grants = admin.page("/admin/tokens").await;
     let csrf = crate::common::hidden_field(&grants, "csrf_token").unwrap();
     let grant_id = crate::common::hidden_field(&grants, "value").unwrap();
-    let revoked = admin
-        .post(app.at("/admin/tokens/revoke"))
-        .form(&[
-            ("csrf_token", csrf.as_str()),
-            ("target", "grant"),
-            ("value", grant_id.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let revoked = admin.revoke(&csrf, "grant", &grant_id, false).await;
     assert_eq!(location(&revoked), "/admin/tokens?done=grant");
-    let page = admin
-        .get(app.at(&location(&revoked)))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = admin.page(&location(&revoked)).await;
     assert!(page.contains("The grant was revoked."), "{page}");
     let status = books_status(&app, field(&tokens, "access_token")).await;
     assert_eq!(status, 401);

@@ -4,8 +4,6 @@
 pub mod token;
 pub mod user;
 
-pub use user::User;
-
 /// A Rust enum kept in a TEXT column as one of a few words: `as_str` and `parse` are its only
 /// spellings, and it binds and loads as text on both backends (and through `DbConn`), so a
 /// query says `kind.eq(TokenKind::Refresh)`. A word the enum does not know fails the load.

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::net::TcpListener;
 use std::sync::Once;
 
+pub mod actors;
 pub mod skips;
 
 pub const PASSWORD: &str = "correct horse battery";

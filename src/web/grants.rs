@@ -1,13 +1,13 @@
-//! Pages for people: `/account/connections` (the apps connected to my library) and
-//! `/admin/tokens` (every grant on the server, for administrators), plus `/docs`.
+//! The grants as pages: `/account/connections` (the apps connected to my library) and
+//! `/admin/tokens` (every grant on the server, for administrators). The rules (listing,
+//! disconnecting, revoking) are `oauth::grants`'; these pages read forms and render.
 
-use super::grants::{self, Grant, GrantFilter};
 use crate::auth::csrf;
 use crate::db::{self, models::user};
 use crate::error::AppError;
+use crate::oauth::grants::{self, Grant, GrantFilter};
 use crate::state::AppState;
-use crate::web::{current_user, redirect, render, Nav, PageError, SignedIn};
-use actix_session::Session;
+use crate::web::{redirect, render, Nav, PageError, SignedIn};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
@@ -20,8 +20,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(disconnect),
         )
         .route("/admin/tokens", web::get().to(admin_tokens))
-        .route("/admin/tokens/revoke", web::post().to(admin_revoke))
-        .route("/docs", web::get().to(docs));
+        .route("/admin/tokens/revoke", web::post().to(admin_revoke));
 }
 
 type PageResult = Result<HttpResponse, PageError>;
@@ -282,25 +281,4 @@ async fn admin_revoke(
     })
     .await?;
     Ok(redirect(&format!("/admin/tokens?done={}", done.code())))
-}
-
-#[derive(Template)]
-#[template(path = "docs.html")]
-struct DocsPage {
-    nav: Nav,
-    base: String,
-}
-
-async fn docs(state: web::Data<AppState>, session: Session) -> PageResult {
-    let nav = match current_user(&state, &session).await? {
-        Some(u) => Nav::for_user(&u, &session)?,
-        None => Nav::anonymous(&session)?,
-    };
-    render(
-        StatusCode::OK,
-        &DocsPage {
-            nav,
-            base: state.config.public_url.clone(),
-        },
-    )
 }
