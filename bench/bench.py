@@ -3,7 +3,9 @@
 
   mint        tokens through the real OAuth flow (registration, authorize, sign-in, consent,
               code exchange with PKCE), an MCP session, written as JSON
-  logins      signs in at a fixed rate for a while (the bcrypt load beside the reads)
+  logins      signs in at a fixed rate for a while (the bcrypt load beside the reads); counts
+              the 503s of a full password queue apart from errors
+  peers       the table of bench/run.sh --peers: ours against the peers, round by round
   import      times the import of a 3,000-row Goodreads export built from the real ones
   stats-cold  times the statistics right after each new reading (nothing memoised)
   table       prints the results table from the JSON the runner collected
@@ -18,6 +20,7 @@ import http.cookiejar
 import io
 import json
 import os
+import platform
 import secrets
 import shlex
 import sys
@@ -193,35 +196,49 @@ def mint(args):
 
 
 def logins(args):
-    """Signs in `rate` times a second for `duration` seconds; reports latency and errors."""
+    """Signs in `rate` times a second for `duration` seconds. Offered faster than the server can
+    hash, the sign-ins past its queue are answered 503 with Retry-After at once (issue 22): it
+    reports those apart from errors, with their own latency."""
     url = urllib.parse.urlsplit(args.base)
     body = json.dumps({"email": args.email, "password": args.password})
-    latencies, errors, lock = [], [0], threading.Lock()
+    signed_in, busy, errors, lock = [], [], [0], threading.Lock()
 
     def one():
         connection = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
         started = time.perf_counter()
         try:
             connection.request("POST", "/api/auth/login", body, {"Content-Type": "application/json"})
-            ok = connection.getresponse().status == 200
+            response = connection.getresponse()
+            response.read()
+            status = response.status
+            refused = status == 503 and (response.getheader("Retry-After") or "").isdigit()
         except OSError:
-            ok = False
+            status, refused = 0, False
+        elapsed = time.perf_counter() - started
         with lock:
-            latencies.append(time.perf_counter() - started)
-            if not ok:
+            if status == 200:
+                signed_in.append(elapsed)
+            elif refused:
+                busy.append(elapsed)
+            else:
                 errors[0] += 1
 
-    with concurrent.futures.ThreadPoolExecutor(max_workers=32) as pool:
+    with concurrent.futures.ThreadPoolExecutor(max_workers=64) as pool:
         start = time.perf_counter()
         n = 0
         while time.perf_counter() - start < args.duration:
             pool.submit(one)
             n += 1
             time.sleep(max(0.0, start + n / args.rate - time.perf_counter()))
-    latencies.sort()
-    pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000
-    json.dump({"requests": len(latencies), "rps": len(latencies) / args.duration,
-               "p50_ms": pick(0.50), "p99_ms": pick(0.99), "errors": errors[0]}, sys.stdout)
+
+    def pick(latencies, q):
+        latencies = sorted(latencies)
+        return latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000 if latencies else 0
+
+    json.dump({"requests": n, "rps": len(signed_in) / args.duration,
+               "p50_ms": pick(signed_in, 0.50), "p99_ms": pick(signed_in, 0.99),
+               "signed_in": len(signed_in), "busy": len(busy),
+               "busy_p99_ms": pick(busy, 0.99), "errors": errors[0]}, sys.stdout)
 
 
 def stats_cold(args):
@@ -324,6 +341,56 @@ def table(args):
         print(f"- {line}")
 
 
+def peers(args):
+    """Ours against the peers: the runs of bench/run.sh --peers (one JSON line each, round by
+    round) into one JSON file and one table. Each side's requests/s is the mean of its rounds;
+    the ratio is ours / peer; errors count every non-2xx and socket error of all rounds."""
+    runs = [json.loads(line) for line in open(args.runs) if line.strip()]
+    scenarios = []
+    for name in dict.fromkeys(run["scenario"] for run in runs):
+        row = {"scenario": name}
+        for side in ("ours", "peer"):
+            mine = [run for run in runs if run["scenario"] == name and run["side"] == side]
+            if not mine:
+                continue
+            row["peer_name"] = row.get("peer_name") or mine[0].get("peer_name", "")
+            row[side] = {
+                "rps": sum(run["rps"] for run in mine) / len(mine),
+                "rounds_rps": [round(run["rps"]) for run in mine],
+                "p99_ms": max(run["p99_ms"] for run in mine),
+                "cpu_us_per_request": round(sum(run["cpu_us_per_request"] for run in mine) / len(mine)),
+                "errors": sum(run["errors"] for run in mine),
+                "rss_peak_mb": max(run["rss_mb"] for run in mine),
+            }
+        if "ours" in row and "peer" in row and row["peer"]["rps"]:
+            row["ratio"] = row["ours"]["rps"] / row["peer"]["rps"]
+        scenarios.append(row)
+    results = {
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "machine": f"{os.cpu_count()} cores, {platform.machine()}, {args.settings}",
+        "scenarios": scenarios,
+        "runs": runs,
+    }
+    json.dump(results, open(args.out, "w"), indent=2)
+    print(f"{results['date']}, {results['machine']}")
+    print()
+    print("| scenario | peer | peer req/s | ours req/s | ratio | errors (ours, peer) "
+          "| p99 (ours, peer) | CPU a request (ours, peer) |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for row in scenarios:
+        ours, peer = row.get("ours", {}), row.get("peer", {})
+        ratio = f"{row['ratio']:.2f}" if "ratio" in row else ""
+        print(f"| {row['scenario']} | {row.get('peer_name', '')} | {peer.get('rps', 0):,.0f} "
+              f"| {ours.get('rps', 0):,.0f} | {ratio} | {ours.get('errors', 0)}, {peer.get('errors', 0)} "
+              f"| {ours.get('p99_ms', 0):.1f} ms, {peer.get('p99_ms', 0):.1f} ms "
+              f"| {ours.get('cpu_us_per_request', 0)} µs, {peer.get('cpu_us_per_request', 0)} µs |")
+    print()
+    print("Rounds, requests/s (ours; peer):")
+    for row in scenarios:
+        print(f"- {row['scenario']}: {row.get('ours', {}).get('rounds_rps')}; "
+              f"{row.get('peer', {}).get('rounds_rps')}")
+
+
 def main():
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="command", required=True)
@@ -353,9 +420,13 @@ def main():
     e.add_argument("--refresh-file", required=True)
     t = sub.add_parser("table")
     t.add_argument("results")
+    p = sub.add_parser("peers")
+    p.add_argument("runs")
+    p.add_argument("--out", required=True)
+    p.add_argument("--settings", default="")
     args = parser.parse_args()
     {"mint": mint, "logins": logins, "import": import_run, "stats-cold": stats_cold,
-     "env": env, "table": table}[args.command](args)
+     "env": env, "table": table, "peers": peers}[args.command](args)
 
 
 if __name__ == "__main__":

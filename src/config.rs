@@ -20,6 +20,8 @@ pub const DEV_OAUTH_CLIENT_SECRET: &str = "dev-secret-change-in-production";
 /// base64 of the 32 ASCII bytes `panicless-dev-key-not-for-prod!!`.
 pub const DEV_ENCRYPTION_KEY: &str = "cGFuaWNsZXNzLWRldi1rZXktbm90LWZvci1wcm9kISE=";
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://panicless.db";
+/// How long a password check may expect to wait for a hashing thread before it is refused.
+pub const DEFAULT_PASSWORD_QUEUE_SECONDS: u64 = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Environment {
@@ -69,6 +71,11 @@ pub struct Config {
     pub encryption_keys_old: Vec<[u8; 32]>,
     pub session_secret: Secret,
     pub bcrypt_cost: u32,
+    /// Password checks wait at most about this long for a hashing thread; past it they are
+    /// refused with a 503 (`PASSWORD_QUEUE_SECONDS`, default 3).
+    pub password_queue_seconds: u64,
+    /// A fixed number of password checks in flight instead (`PASSWORD_QUEUE_LIMIT`; tests).
+    pub password_queue_limit: Option<usize>,
     /// Whether anyone may create an account (`ALLOW_REGISTRATION`, default true).
     pub allow_registration: bool,
     /// Browser origins allowed to call `/mcp` besides `PUBLIC_URL` (`MCP_ALLOWED_ORIGINS`).
@@ -218,6 +225,17 @@ impl Config {
                 "BCRYPT_COST must be between 4 and 31, not {bcrypt_cost}"
             ));
         }
+        let password_queue_seconds = parse_number(
+            &get,
+            "PASSWORD_QUEUE_SECONDS",
+            DEFAULT_PASSWORD_QUEUE_SECONDS,
+            &mut problems,
+        );
+        let password_queue_limit =
+            match parse_number(&get, "PASSWORD_QUEUE_LIMIT", 0usize, &mut problems) {
+                0 => None,
+                limit => Some(limit),
+            };
         let allow_registration = match get("ALLOW_REGISTRATION").as_deref() {
             None | Some("true") | Some("1") | Some("yes") => true,
             Some("false") | Some("0") | Some("no") => false,
@@ -357,6 +375,8 @@ impl Config {
             encryption_keys_old,
             session_secret,
             bcrypt_cost,
+            password_queue_seconds,
+            password_queue_limit,
             allow_registration,
             mcp_allowed_origins,
             rate_limit_login,

@@ -98,6 +98,10 @@ pub enum AppError {
     MethodNotAllowed { allow: &'static str },
     #[error("too many requests")]
     RateLimited { retry_after_secs: u64 },
+    /// More password checks are waiting than can finish within a few seconds (bcrypt is slow on
+    /// purpose): this one is refused at once rather than left to pile up.
+    #[error("the server is busy checking other passwords; try again in a few seconds")]
+    Busy { retry_after_secs: u64 },
     /// The database (or another dependency) cannot answer now. The cause is logged only.
     #[error("the service is temporarily unavailable")]
     Unavailable(String),
@@ -168,6 +172,7 @@ impl AppError {
             AppError::PayloadTooLarge => "payload_too_large",
             AppError::MethodNotAllowed { .. } => "method_not_allowed",
             AppError::RateLimited { .. } => "rate_limited",
+            AppError::Busy { .. } => "busy",
             AppError::Unavailable(_) => "service_unavailable",
             AppError::Internal(_) => "internal_error",
         }
@@ -226,6 +231,7 @@ impl ResponseError for AppError {
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -275,7 +281,7 @@ impl ResponseError for AppError {
             AppError::MethodNotAllowed { allow } => {
                 response.insert_header((header::ALLOW, *allow));
             }
-            AppError::RateLimited { retry_after_secs } => {
+            AppError::RateLimited { retry_after_secs } | AppError::Busy { retry_after_secs } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
             }
             _ => {}

@@ -74,7 +74,10 @@ impl AppState {
             keyring: Arc::new(keyring),
             rate_limits: Arc::default(),
             jwt: JwtKeys::new(config.jwt_secret.expose().as_bytes(), config.issuer()),
-            passwords: PasswordHasher::new(config.bcrypt_cost),
+            passwords: PasswordHasher::new(config.bcrypt_cost).queue(
+                std::time::Duration::from_secs(config.password_queue_seconds),
+                config.password_queue_limit,
+            ),
             config: Arc::new(config),
             pool,
         })

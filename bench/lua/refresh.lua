@@ -13,7 +13,8 @@ end
 
 function request()
   local token = table.remove(pool) or "exhausted"
-  return wrk.format("POST", "/oauth/token",
+  -- The path of the URL given to wrk: ours is /oauth/token, oidc-provider's /token.
+  return wrk.format("POST", wrk.path,
     { ["Content-Type"] = "application/x-www-form-urlencoded" },
     "grant_type=refresh_token&client_id=" .. client_id .. "&refresh_token=" .. token)
 end

@@ -52,7 +52,9 @@ fn first_party(auth: &Authorized<All>) -> AppResult<()> {
     responses((status = 204, description = "The password is changed"),
               (status = 401, body = Problem),
               (status = 403, body = Problem, description = "Not a first-party token, or the current password is wrong (`wrong_password`, naming `current_password`)"),
-              (status = 422, body = Problem, description = "The new password breaks the rules")))]
+              (status = 422, body = Problem, description = "The new password breaks the rules"),
+              (status = 503, body = Problem, description = "Too many password checks are waiting (`busy`): try again after `Retry-After` seconds",
+               headers(("Retry-After" = u64, description = "Seconds until the waiting checks are done")))))]
 pub async fn change_password(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -81,7 +83,9 @@ pub async fn change_password(
               (status = 401, body = Problem),
               (status = 403, body = Problem, description = "Not a first-party token, or the password is wrong (`wrong_password`, naming `password`)"),
               (status = 409, body = Problem, description = "The last administrator cannot delete their account"),
-              (status = 422, body = Problem, description = "The body is not a deletion request")))]
+              (status = 422, body = Problem, description = "The body is not a deletion request"),
+              (status = 503, body = Problem, description = "Too many password checks are waiting (`busy`): try again after `Retry-After` seconds",
+               headers(("Retry-After" = u64, description = "Seconds until the waiting checks are done")))))]
 pub async fn delete(
     req: HttpRequest,
     state: web::Data<AppState>,

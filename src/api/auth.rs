@@ -65,7 +65,9 @@ impl From<user::User> for UserResponse {
     responses((status = 201, body = UserResponse),
               (status = 409, body = Problem, description = "The email is taken"),
               (status = 422, body = Problem, description = "Invalid email or password"),
-              (status = 429, body = Problem, description = "Too many accounts from this address")))]
+              (status = 429, body = Problem, description = "Too many accounts from this address"),
+              (status = 503, body = Problem, description = "Too many password checks are waiting (`busy`): try again after `Retry-After` seconds",
+               headers(("Retry-After" = u64, description = "Seconds until the waiting checks are done")))))]
 pub async fn register(
     req: actix_web::HttpRequest,
     state: web::Data<AppState>,
@@ -90,7 +92,9 @@ pub struct LoginRequest {
 #[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = TokenResponse),
               (status = 401, body = Problem, description = "Wrong email or password"),
-              (status = 429, body = Problem, description = "Too many attempts from this address")))]
+              (status = 429, body = Problem, description = "Too many attempts from this address"),
+              (status = 503, body = Problem, description = "Too many password checks are waiting (`busy`): try again after `Retry-After` seconds",
+               headers(("Retry-After" = u64, description = "Seconds until the waiting checks are done")))))]
 pub async fn login(
     req: actix_web::HttpRequest,
     state: web::Data<AppState>,

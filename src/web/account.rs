@@ -190,8 +190,41 @@ async fn login(
             page.email = form.email;
             render(StatusCode::UNAUTHORIZED, &page)
         }
+        Err(AppError::Busy { retry_after_secs }) => {
+            let mut page = LoginPage::new(&session, form.return_to)?;
+            page.error = Some(busy_message(retry_after_secs));
+            page.email = form.email;
+            busy(
+                render(StatusCode::SERVICE_UNAVAILABLE, &page),
+                retry_after_secs,
+            )
+        }
         Err(other) => Err(other.into()),
     }
+}
+
+/// What a form says when its password could not be checked because too many are waiting.
+fn busy_message(retry_after_secs: u64) -> String {
+    let wait = match retry_after_secs {
+        1 => "a second".to_string(),
+        n => format!("{n} seconds"),
+    };
+    format!(
+        "Many people are signing in right now, so your password could not be checked yet. \
+         Nothing is wrong with your account: please try again in {wait}."
+    )
+}
+
+/// The form's page again, with `Retry-After` (the status is the caller's 503).
+fn busy(page: PageResult, retry_after_secs: u64) -> PageResult {
+    page.map(|mut response| {
+        if let Ok(value) = retry_after_secs.to_string().parse() {
+            response
+                .headers_mut()
+                .insert(actix_web::http::header::RETRY_AFTER, value);
+        }
+        response
+    })
 }
 
 /// Checks an email and password. The answer for an unknown email and for a wrong password is
@@ -338,6 +371,20 @@ async fn register(
         ),
         Err(AppError::Conflict { .. }) => {
             failure("An account with this email already exists. Sign in instead.".into())
+        }
+        Err(AppError::Busy { retry_after_secs }) => {
+            let page = RegisterPage {
+                nav: Nav::anonymous(&session)?,
+                error: Some(busy_message(retry_after_secs)),
+                email: form.email.clone(),
+                display_name: form.display_name.clone(),
+                return_query: return_query(&return_to),
+                return_to: return_to.clone(),
+            };
+            busy(
+                render(StatusCode::SERVICE_UNAVAILABLE, &page),
+                retry_after_secs,
+            )
         }
         Err(other) => Err(other.into()),
     }

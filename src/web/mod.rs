@@ -119,7 +119,7 @@ impl ResponseError for PageError {
             }
             PageError::App(error) => {
                 // Log internal causes the same way the API does, then show a page.
-                let _ = error.error_response();
+                let api = error.error_response();
                 let status = error.status_code();
                 let page = ErrorPage {
                     nav: Nav {
@@ -137,6 +137,12 @@ impl ResponseError for PageError {
                         .body(body),
                     Err(_) => HttpResponse::build(status).body(error.public_message()),
                 };
+                // A 429 or 503 says when to come back, on a page as in the API.
+                if let Some(retry_after) = api.headers().get(header::RETRY_AFTER) {
+                    response
+                        .headers_mut()
+                        .insert(header::RETRY_AFTER, retry_after.clone());
+                }
                 // Rendered again with the signed-in header by `error_pages_know_the_user`,
                 // which has the request this function lacks.
                 response.extensions_mut().insert(ErrorPageContent {

@@ -22,6 +22,7 @@ mod goals;
 mod guard;
 mod import;
 mod library;
+mod login_queue;
 mod mcp;
 mod mcp_modern;
 mod mcp_sdk;
