@@ -1225,7 +1225,8 @@ pub fn list(
     } else {
         TextMatch::Indexed
     };
-    let mut rows = filtered(conn.backend(), user_id, query, text);
+    let backend = conn.backend();
+    let mut rows = filtered(backend, user_id, query, text);
     rows = match (sort, asc) {
         // The added date a book shows (an import's "Date Added"), not the order rows were
         // written in.
@@ -1233,6 +1234,20 @@ pub fn list(
         (BookSort::Added, true) => rows.order((books::added_at.asc(), books::id.asc())),
         (BookSort::Updated, false) => rows.order((books::updated_at.desc(), books::id.desc())),
         (BookSort::Updated, true) => rows.order((books::updated_at.asc(), books::id.asc())),
+        // PostgreSQL's indexes hold the texts' first 200 characters (migration
+        // 2026-12-06-000300): ordered by those first, the index gives the same order.
+        (BookSort::Title, false) if backend == Backend::Postgres => rows.order(sql_order(
+            "left(books.search_text, 200) DESC, books.search_text DESC, books.id DESC",
+        )),
+        (BookSort::Title, true) if backend == Backend::Postgres => rows.order(sql_order(
+            "left(books.search_text, 200) ASC, books.search_text ASC, books.id ASC",
+        )),
+        (BookSort::Author, false) if backend == Backend::Postgres => rows.order(sql_order(
+            "left(books.authors_folded, 200) DESC, books.authors_folded DESC, books.id DESC",
+        )),
+        (BookSort::Author, true) if backend == Backend::Postgres => rows.order(sql_order(
+            "left(books.authors_folded, 200) ASC, books.authors_folded ASC, books.id ASC",
+        )),
         (BookSort::Title, false) => rows.order((books::search_text.desc(), books::id.desc())),
         (BookSort::Title, true) => rows.order((books::search_text.asc(), books::id.asc())),
         (BookSort::Author, false) => rows.order((books::authors_folded.desc(), books::id.desc())),
