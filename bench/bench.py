@@ -7,6 +7,7 @@
               the 503s of a full password queue apart from errors
   peers       the table of bench/run.sh --peers: ours against the peers, round by round
   import      times the import of a 3,000-row Goodreads export built from the real ones
+  import-file writes that export to a file (bench/import_seed.sh)
   stats-cold  times the statistics right after each new reading (nothing memoised)
   table       prints the results table from the JSON the runner collected
 """
@@ -272,13 +273,13 @@ def stats_cold(args):
                "p50_ms": pick(0.50), "p99_ms": pick(0.99), "errors": errors}, sys.stdout)
 
 
-def import_run(args):
+def import_file(imports):
     """A 3,000-row Goodreads export: the real exports' rows, cycled, with distinct titles."""
     rows, header = [], None
-    for name in sorted(os.listdir(args.imports)):
+    for name in sorted(os.listdir(imports)):
         if not name.startswith("goodreads"):
             continue
-        with open(os.path.join(args.imports, name), newline="", encoding="utf-8-sig") as f:
+        with open(os.path.join(imports, name), newline="", encoding="utf-8-sig") as f:
             reader = csv.reader(f)
             file_header = next(reader)
             if header is None:
@@ -296,7 +297,18 @@ def import_run(args):
             row[isbn] = row[isbn13] = '=""'
             row[book_id] = str(900000000 + n)
         writer.writerow(row)
-    data = out.getvalue().encode()
+    return out.getvalue().encode()
+
+
+def import_write(args):
+    """Writes the import's file, for `panicless import` (bench/import_seed.sh)."""
+    with open(args.out, "wb") as f:
+        f.write(import_file(args.imports))
+
+
+def import_run(args):
+    """Times the import of `import_file` through the API."""
+    data = import_file(args.imports)
     url = urllib.parse.urlsplit(args.base)
     connection = http.client.HTTPConnection(url.hostname, url.port, timeout=120)
     started = time.perf_counter()
@@ -415,6 +427,9 @@ def main():
     i.add_argument("--base", required=True)
     i.add_argument("--token", required=True)
     i.add_argument("--imports", required=True)
+    w = sub.add_parser("import-file")
+    w.add_argument("--imports", required=True)
+    w.add_argument("--out", required=True)
     e = sub.add_parser("env")
     e.add_argument("--tokens", required=True)
     e.add_argument("--refresh-file", required=True)
@@ -425,7 +440,8 @@ def main():
     p.add_argument("--out", required=True)
     p.add_argument("--settings", default="")
     args = parser.parse_args()
-    {"mint": mint, "logins": logins, "import": import_run, "stats-cold": stats_cold,
+    {"mint": mint, "logins": logins, "import": import_run, "import-file": import_write,
+     "stats-cold": stats_cold,
      "env": env, "table": table, "peers": peers}[args.command](args)
 
 

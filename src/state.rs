@@ -47,6 +47,7 @@ impl AppState {
                 log::info!("applied {applied} migration(s) to {}", target.display());
             }
             db::optimize(conn).map_err(|e| format!("cannot refresh the table statistics: {e}"))?;
+            db::note_search_index(conn).map_err(|e| format!("cannot read the indexes: {e}"))?;
             crate::oauth::clients::upsert_static(conn, &config, db::models::now())
                 .map_err(|e| format!("cannot register the static OAuth client: {e}"))?;
             crate::connectors::store::ensure_canary(conn, &keyring, db::models::now())

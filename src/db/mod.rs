@@ -599,6 +599,31 @@ pub fn optimize(conn: &mut DbConn) -> AppResult<()> {
     Ok(())
 }
 
+/// Says once, at start, when `q` search on PostgreSQL has no trigram index: migration
+/// 2026-12-06-000300 makes it only where the pg_trgm extension could be created, and without
+/// it every search reads all of the user's books.
+pub fn note_search_index(conn: &mut DbConn) -> AppResult<()> {
+    #[derive(diesel::QueryableByName)]
+    struct Found {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        found: bool,
+    }
+    if let DbConn::Pg(c) = conn {
+        use diesel::RunQueryDsl;
+        let index =
+            diesel::sql_query("SELECT to_regclass('books_search_trgm') IS NOT NULL AS found")
+                .get_result::<Found>(c)?;
+        if !index.found {
+            log::warn!(
+                "pg_trgm is not available in this database, so `q` search reads every book of \
+                 the user; to index it, have a superuser run `CREATE EXTENSION pg_trgm` and \
+                 `CREATE INDEX books_search_trgm ON books USING gin (search_text gin_trgm_ops)`"
+            );
+        }
+    }
+    Ok(())
+}
+
 /// `SELECT 1` through the pool: the health check's round trip.
 pub fn ping(conn: &mut DbConn) -> AppResult<()> {
     conn.batch_execute("SELECT 1").map_err(AppError::from)

@@ -793,6 +793,99 @@ pub fn insert(
     Ok(id)
 }
 
+/// A new book for [`insert_many`]: its validated data, where it comes from, and the rating of
+/// the readings the caller inserts with it ([`super::readings::latest_rating`]).
+pub struct NewRow<'a> {
+    pub data: &'a BookData,
+    pub origin: &'a Origin,
+    pub reading_rating: Option<f64>,
+}
+
+/// Books per INSERT of [`insert_many`]: 28 values each, within SQLite's 32,766 bound parameters
+/// (and PostgreSQL's 65,535).
+const BOOKS_PER_INSERT: usize = 1_000;
+/// Tags per INSERT: 3 values each.
+const TAGS_PER_INSERT: usize = 5_000;
+
+/// Inserts validated books (no duplicate check) and their tags in multi-row statements, a round
+/// trip for up to a thousand books where [`insert`] takes one per book and per tag; returns
+/// their ids, in the order given.
+pub fn insert_many(
+    conn: &mut Writer<'_>,
+    user_id: i64,
+    rows: &[NewRow],
+    now: NaiveDateTime,
+) -> AppResult<Vec<i64>> {
+    let mut ids = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks(BOOKS_PER_INSERT) {
+        let uids: Vec<String> = chunk
+            .iter()
+            .map(|row| row.origin.uid.clone().unwrap_or_else(new_uid))
+            .collect();
+        let values: Vec<_> = chunk
+            .iter()
+            .zip(&uids)
+            .map(|(row, uid)| {
+                (
+                    BookColumns::of(row.data, now),
+                    books::user_id.eq(user_id),
+                    books::import_key.eq(row.origin.import_key.as_deref()),
+                    books::uid.eq(uid.as_str()),
+                    books::goodreads_id.eq(row.origin.goodreads_id.as_deref()),
+                    books::added_at.eq(row.origin.added_at.unwrap_or(now)),
+                    books::created_at.eq(now),
+                    books::reading_rating.eq(row.reading_rating),
+                )
+            })
+            .collect();
+        // Matched back by uid (unique per user): SQL promises no order for RETURNING.
+        let returned: Vec<(i64, String)> = crate::db::on_backend!(&mut **conn, c => {
+            diesel::insert_into(books::table)
+                .values(&values)
+                .returning((books::id, books::uid))
+                .get_results(c)
+        })?;
+        let by_uid: std::collections::HashMap<&str, i64> = returned
+            .iter()
+            .map(|(id, uid)| (uid.as_str(), *id))
+            .collect();
+        for uid in &uids {
+            let id = by_uid
+                .get(uid.as_str())
+                .copied()
+                .ok_or_else(|| AppError::internal("a book inserted was not returned"))?;
+            ids.push(id);
+        }
+    }
+    let tags: Vec<(i64, &str)> = rows
+        .iter()
+        .zip(&ids)
+        .flat_map(|(row, id)| row.data.tags.iter().map(move |tag| (*id, tag.as_str())))
+        .collect();
+    insert_tags(conn, user_id, &tags)?;
+    Ok(ids)
+}
+
+/// Inserts (book, tag) rows of the user in multi-row statements.
+fn insert_tags(conn: &mut Writer<'_>, user_id: i64, tags: &[(i64, &str)]) -> AppResult<()> {
+    for chunk in tags.chunks(TAGS_PER_INSERT) {
+        let values: Vec<_> = chunk
+            .iter()
+            .map(|(book_id, tag)| {
+                (
+                    book_tags::book_id.eq(*book_id),
+                    book_tags::user_id.eq(user_id),
+                    book_tags::tag.eq(*tag),
+                )
+            })
+            .collect();
+        crate::db::on_backend!(&mut **conn, c => diesel::insert_into(book_tags::table)
+            .values(&values)
+            .execute(c))?;
+    }
+    Ok(())
+}
+
 /// Overwrites a book's fields with validated data.
 pub fn write(
     conn: &mut Writer<'_>,
@@ -813,16 +906,8 @@ pub fn write(
 }
 
 fn write_tags(conn: &mut Writer<'_>, user_id: i64, book_id: i64, tags: &[String]) -> AppResult<()> {
-    for tag in tags {
-        diesel::insert_into(book_tags::table)
-            .values((
-                book_tags::book_id.eq(book_id),
-                book_tags::user_id.eq(user_id),
-                book_tags::tag.eq(tag),
-            ))
-            .execute(&mut **conn)?;
-    }
-    Ok(())
+    let rows: Vec<(i64, &str)> = tags.iter().map(|tag| (book_id, tag.as_str())).collect();
+    insert_tags(conn, user_id, &rows)
 }
 
 /// Adds a book. A duplicate (same ISBN, or same title and author) is a 409 naming the
@@ -1139,7 +1224,8 @@ pub fn list(
     } else {
         TextMatch::Indexed
     };
-    let mut rows = filtered(conn.backend(), user_id, query, text);
+    let backend = conn.backend();
+    let mut rows = filtered(backend, user_id, query, text);
     rows = match (sort, asc) {
         // The added date a book shows (an import's "Date Added"), not the order rows were
         // written in.
@@ -1147,6 +1233,20 @@ pub fn list(
         (BookSort::Added, true) => rows.order((books::added_at.asc(), books::id.asc())),
         (BookSort::Updated, false) => rows.order((books::updated_at.desc(), books::id.desc())),
         (BookSort::Updated, true) => rows.order((books::updated_at.asc(), books::id.asc())),
+        // PostgreSQL's indexes hold the texts' first 200 characters (migration
+        // 2026-12-06-000300): ordered by those first, the index gives the same order.
+        (BookSort::Title, false) if backend == Backend::Postgres => rows.order(sql_order(
+            "left(books.search_text, 200) DESC, books.search_text DESC, books.id DESC",
+        )),
+        (BookSort::Title, true) if backend == Backend::Postgres => rows.order(sql_order(
+            "left(books.search_text, 200) ASC, books.search_text ASC, books.id ASC",
+        )),
+        (BookSort::Author, false) if backend == Backend::Postgres => rows.order(sql_order(
+            "left(books.authors_folded, 200) DESC, books.authors_folded DESC, books.id DESC",
+        )),
+        (BookSort::Author, true) if backend == Backend::Postgres => rows.order(sql_order(
+            "left(books.authors_folded, 200) ASC, books.authors_folded ASC, books.id ASC",
+        )),
         (BookSort::Title, false) => rows.order((books::search_text.desc(), books::id.desc())),
         (BookSort::Title, true) => rows.order((books::search_text.asc(), books::id.asc())),
         (BookSort::Author, false) => rows.order((books::authors_folded.desc(), books::id.desc())),

@@ -353,13 +353,7 @@ pub fn refresh_rating(conn: &mut Writer<'_>, user_id: i64, book_id: i64) -> AppR
             readings::rating,
         ))
         .load(&mut **conn)?;
-    let latest = rated
-        .into_iter()
-        .max_by_key(|(id, finished, started, _)| {
-            let date = finished.or(*started);
-            (date.is_some(), date, *id)
-        })
-        .and_then(|(_, _, _, rating)| rating);
+    let latest = latest_rating(rated);
     diesel::update(
         books::table
             .filter(books::id.eq(book_id))
@@ -367,6 +361,63 @@ pub fn refresh_rating(conn: &mut Writer<'_>, user_id: i64, book_id: i64) -> AppR
     )
     .set(books::reading_rating.eq(latest))
     .execute(&mut **conn)?;
+    Ok(())
+}
+
+/// The rating of the latest of a book's rated readings, given as (order written, finished,
+/// started, rating): the rule of [`refresh_rating`], for callers that know the readings they
+/// are about to write.
+pub fn latest_rating(
+    rated: impl IntoIterator<Item = (i64, Option<NaiveDate>, Option<NaiveDate>, Option<f64>)>,
+) -> Option<f64> {
+    rated
+        .into_iter()
+        .filter(|(_, _, _, rating)| rating.is_some())
+        .max_by_key(|(id, finished, started, _)| {
+            let date = finished.or(*started);
+            (date.is_some(), date, *id)
+        })
+        .and_then(|(_, _, _, rating)| rating)
+}
+
+/// Readings per INSERT of [`insert_many`]: 13 values each, within SQLite's 32,766 bound
+/// parameters (and PostgreSQL's 65,535).
+const READINGS_PER_INSERT: usize = 2_000;
+
+/// Inserts validated readings of the user's books in multi-row statements, in the order given
+/// (a later one gets a larger id). Unlike [`insert`], the books' `reading_rating` is left as it
+/// is: the caller writes it ([`latest_rating`]).
+pub fn insert_many(
+    conn: &mut Writer<'_>,
+    user_id: i64,
+    rows: &[(i64, &ReadingData, Option<&str>)],
+    now: NaiveDateTime,
+) -> AppResult<()> {
+    for chunk in rows.chunks(READINGS_PER_INSERT) {
+        let values: Vec<_> = chunk
+            .iter()
+            .map(|(book_id, data, import_key)| {
+                (
+                    readings::user_id.eq(user_id),
+                    readings::book_id.eq(*book_id),
+                    readings::status.eq(data.status.as_str()),
+                    readings::started_on.eq(data.started_on),
+                    readings::finished_on.eq(data.finished_on),
+                    readings::pages_read.eq(data.pages_read),
+                    readings::progress.eq(data.progress),
+                    readings::rating.eq(data.rating),
+                    readings::review.eq(data.review.as_deref()),
+                    readings::notes.eq(data.notes.as_deref()),
+                    readings::import_key.eq(*import_key),
+                    readings::created_at.eq(now),
+                    readings::updated_at.eq(now),
+                )
+            })
+            .collect();
+        crate::db::on_backend!(&mut **conn, c => diesel::insert_into(readings::table)
+            .values(&values)
+            .execute(c))?;
+    }
     Ok(())
 }
 

@@ -663,3 +663,143 @@ async fn the_command_line_exports_and_imports() {
     assert_eq!(snapshot(&app, &fresh).await, snapshot(&app, &token).await);
     app.stop().await;
 }
+
+/// New books are written a thousand at a time, and rows are matched against what is known in
+/// memory: a file longer than one batch, whose rows repeat books of earlier rows (near and a
+/// batch or two back, by another Goodreads id or the same one), is reported row by row as one
+/// row at a time would be, and leaves the statistics' tallies, each book's rating and last
+/// finish day what its readings say.
+#[actix_web::test]
+async fn a_long_file_that_repeats_its_books_is_written_in_batches_as_row_by_row() {
+    const BOOKS: usize = 2_300;
+    let mut file =
+        String::from("Book Id,Title,Author,Exclusive Shelf,My Rating,Date Read,Bookshelves\n");
+    let row = |id: usize, book: usize, year: usize, rating: usize| {
+        format!(
+            "{id},Book {book},Author {},read,{rating},{year}/0{}/1{},shelf-{}\n",
+            book % 40,
+            1 + book % 9,
+            book % 10,
+            book % 7
+        )
+    };
+    // (line, line of the book's first row) for each repeat of a book under another id.
+    let mut repeats: Vec<(u64, u64)> = Vec::new();
+    let mut same_id: Vec<u64> = Vec::new();
+    let mut first_line: Vec<u64> = Vec::new();
+    let mut line = 1;
+    for book in 0..BOOKS {
+        line += 1;
+        first_line.push(line);
+        file.push_str(&row(book + 1, book, 2001 + book % 20, 1 + book % 5));
+        if book % 97 == 96 {
+            // Another edition of a book a few rows back, read again later.
+            let earlier = book - 3;
+            line += 1;
+            file.push_str(&row(100_000 + book, earlier, 2023, 5));
+            repeats.push((line, first_line[earlier]));
+        }
+        if book == 2_100 {
+            // The same row as the first book's, a batch or two after it.
+            line += 1;
+            file.push_str(&row(1, 0, 2001, 1));
+            same_id.push(line);
+        }
+    }
+    let rows = line - 1;
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let (user_id, token) = app.user("batches@example.org").await;
+        let (status, report) = import(&app, &token, "goodreads", file.clone().into_bytes()).await;
+        assert_eq!(status, 200, "{backend:?}: {report}");
+        assert_accounted(&report, rows, "batches");
+        assert_eq!(
+            (
+                count(&report, "created"),
+                count(&report, "merged"),
+                count(&report, "unchanged"),
+                count(&report, "readings_created")
+            ),
+            (
+                BOOKS as u64,
+                repeats.len() as u64,
+                same_id.len() as u64,
+                (BOOKS + repeats.len()) as u64
+            ),
+            "{backend:?}: {report}"
+        );
+        let merged: Vec<(u64, String)> = report["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["line"].as_u64().unwrap(),
+                    p["reason"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        let expected: Vec<(u64, String)> = repeats
+            .iter()
+            .copied()
+            .chain(same_id.iter().map(|line| (*line, 2)))
+            .map(|(line, first)| {
+                (
+                    line,
+                    format!("the same book as line {first} (same ISBN, or same title and first author): merged into it"),
+                )
+            })
+            .collect::<std::collections::BTreeMap<_, _>>()
+            .into_iter()
+            .collect();
+        assert_eq!(merged, expected, "{backend:?}");
+        let (_, page) = app
+            .api(Method::GET, "/api/books?limit=1", &token, None)
+            .await;
+        assert_eq!(page["total"], BOOKS, "{backend:?}");
+        // A book read twice shows the later reading's rating, and the later day.
+        let (_, found) = app
+            .api(Method::GET, "/api/books?q=book%20287&limit=5", &token, None)
+            .await;
+        let twice = found["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["title"] == "Book 287")
+            .unwrap_or_else(|| panic!("{found}"));
+        assert_eq!(twice["rating"], 5.0, "{backend:?}: {twice}");
+        assert_eq!(twice["shelf"], "read");
+        {
+            use diesel::prelude::*;
+            use panicless::db::schema::{books, readings};
+            let mut conn = app.state.pool.get().unwrap();
+            assert_eq!(
+                crate::library::kept_tallies(&mut conn, user_id),
+                crate::library::tallies_from_rows(&mut conn, user_id),
+                "{backend:?}"
+            );
+            let kept: Vec<(i64, Option<chrono::NaiveDate>)> = books::table
+                .filter(books::user_id.eq(user_id))
+                .select((books::id, books::last_finished_on))
+                .load(&mut conn)
+                .unwrap();
+            let finished: Vec<(i64, Option<chrono::NaiveDate>)> = readings::table
+                .filter(readings::user_id.eq(user_id))
+                .select((readings::book_id, readings::finished_on))
+                .load(&mut conn)
+                .unwrap();
+            for (id, last) in kept {
+                let latest = finished
+                    .iter()
+                    .filter(|(book, _)| *book == id)
+                    .filter_map(|(_, day)| *day)
+                    .max();
+                assert_eq!(last, latest, "{backend:?}: book {id}");
+            }
+        }
+        let (status, again) = import(&app, &token, "goodreads", file.clone().into_bytes()).await;
+        assert_eq!(status, 200, "{again}");
+        assert_nothing_changed(&again, rows, "batches again");
+        app.stop().await;
+    }
+}

@@ -561,7 +561,7 @@ async fn search_gives_the_same_books_whichever_plan_serves_it() {
 
 /// Figures of one user's library, as the tallies hold them or as the rows imply them.
 #[derive(Debug, Default, PartialEq)]
-struct Tallies {
+pub(crate) struct Tallies {
     /// month → (books, pages, rating sum in hundredths, rated, days, timed)
     months: std::collections::BTreeMap<String, (i64, i64, i64, i64, i64, i64)>,
     authors: std::collections::BTreeMap<String, i64>,
@@ -572,7 +572,7 @@ struct Tallies {
 }
 
 /// What the triggers keep, read back (rows at zero are what is left of a key that emptied).
-fn kept_tallies(conn: &mut panicless::db::DbConn, user_id: i64) -> Tallies {
+pub(crate) fn kept_tallies(conn: &mut panicless::db::DbConn, user_id: i64) -> Tallies {
     use diesel::prelude::*;
     use panicless::db::schema::{
         reading_authors, reading_days, reading_months, reading_ratings, reading_tags,
@@ -643,7 +643,7 @@ fn kept_tallies(conn: &mut panicless::db::DbConn, user_id: i64) -> Tallies {
 }
 
 /// The same figures computed here from the user's books, tags and readings.
-fn tallies_from_rows(conn: &mut panicless::db::DbConn, user_id: i64) -> Tallies {
+pub(crate) fn tallies_from_rows(conn: &mut panicless::db::DbConn, user_id: i64) -> Tallies {
     use chrono::NaiveDate;
     use diesel::prelude::*;
     use panicless::db::schema::{book_tags, books, readings};
