@@ -1,17 +1,16 @@
 //! How the server's own threads are scheduled by the operating system (Linux; elsewhere these
-//! do nothing). Measured with bench/run.sh on one core (bench/README.md):
+//! do nothing). Each choice was measured with bench/run.sh on one core; the figures are in
+//! bench/README.md ("Design notes moved from the code"):
 //!
 //! - **HTTP workers run under `SCHED_BATCH`.** A worker woken by the network, or by a finished
 //!   database job, would otherwise preempt the database thread half-way through its job (Linux
 //!   favours a thread that wakes up), three context switches a request. Under `SCHED_BATCH` it
 //!   waits for the database thread's time slice or its next pause, then handles everything ready
-//!   at once. Refresh grants: 2,700 to 3,400 requests/s; reads unchanged.
+//!   at once.
 //! - **Password hashing runs at nice 19**, the lowest priority: a bcrypt hash at cost 12 takes a
 //!   third of a second of a core, and every other request should get the CPU first.
 //! - **Database threads run under `SCHED_BATCH` too**, set explicitly: a thread inherits the
 //!   policy of the thread that spawns it, and the runtime's main thread spawns some of them.
-//!   An A/B against the default policy for them (four alternate runs) showed no difference:
-//!   what matters is that the worker does not cut into them.
 
 /// For an HTTP worker: `SCHED_BATCH`, nice 0.
 pub fn http_worker() {

@@ -393,11 +393,13 @@ impl std::ops::DerefMut for Writer<'_> {
 /// On SQLite, the writes of one file in this process also go through one connection, the
 /// file's writer, which they take in turns:
 /// - a writer that finds the file locked waits in SQLite's busy handler, which sleeps in steps
-///   of up to 100 ms, so under contention the lock sat free while waiters slept (refresh grants
-///   under load: p99 850 ms). A mutex hands the turn over at once;
+///   of up to 100 ms, so under contention the lock sat free while waiters slept. A mutex hands
+///   the turn over at once;
 /// - a connection drops its whole page cache when another connection has written since its last
-///   transaction, so writes spread over the pool re-read every page they touched (32 reads a
-///   refresh grant). The writer's cache stays valid from one write to the next.
+///   transaction, so writes spread over the pool re-read every page they touched. The writer's
+///   cache stays valid from one write to the next.
+///
+/// What each cost is in bench/README.md ("Design notes moved from the code").
 ///
 /// `work` gets the [`Writer`] of the connection the transaction runs on. Inside a transaction
 /// already (a `Writer` passed where a `&mut DbConn` is taken), it is a savepoint on the same
