@@ -147,14 +147,15 @@ impl<S: RequiredScope> Verified<S> {
         T: Send + 'static,
     {
         let caller = self.caller;
-        let revoked = invalid_token(state);
+        // The refusal is written only for a refused token, not ahead of every request.
         db::run(&state.pool, move |conn| {
             if !caller.is_live(conn)? {
-                return Err(revoked);
+                return Ok(None);
             }
-            work(conn, caller.user_id)
+            work(conn, caller.user_id).map(Some)
         })
-        .await
+        .await?
+        .ok_or_else(|| invalid_token(state))
     }
 }
 

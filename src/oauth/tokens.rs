@@ -9,8 +9,7 @@ use crate::auth::ScopeSet;
 use crate::config::Config;
 use crate::crypto::{self, constant_time_eq, hash_token, random_token, Bound, SealKey};
 use crate::db::models::token::{self, TokenKind};
-use crate::db::models::user;
-use crate::db::schema::{oauth_codes, oauth_tokens};
+use crate::db::schema::{oauth_codes, oauth_tokens, users};
 use crate::db::{self, write_transaction, DbConn};
 use crate::rate_limit::{self, Bucket};
 use crate::state::AppState;
@@ -581,31 +580,29 @@ pub fn revoke_grant(conn: &mut DbConn, grant_id: &str, now: NaiveDateTime) -> OA
     .execute(conn)?)
 }
 
-/// The row a presented token names: a refresh token by its hash, an access token by the hash of
-/// the `jti` of its (validly signed) JWT.
+/// The row a presented token names: an access token by the hash of the `jti` of its (validly
+/// signed) JWT, a refresh token by its hash.
 fn find_presented(
     conn: &mut DbConn,
     jwt: &JwtKeys,
     audiences: &[&str],
     token: &str,
 ) -> OAuthResult<Option<PresentedRow>> {
-    let hash = hash_token(token);
-    let by_hash: Option<PresentedRow> = db::on_backend!(conn, c => oauth_tokens::table
-        .filter(oauth_tokens::token_hash.eq(&hash))
-        .filter(oauth_tokens::kind.eq(TokenKind::Refresh))
-        .select(PresentedRow::as_select())
-        .first(c)
-        .optional())?;
-    if by_hash.is_some() {
-        return Ok(by_hash);
+    // A JWT we signed is no refresh token (those are random base64url, without dots), so the
+    // signature decides which lookup to make: one query instead of two for an access token.
+    if let Some(claims) = jwt.verify_ignoring_expiry(token, audiences) {
+        let hash = hash_token(&claims.jti);
+        return Ok(db::on_backend!(conn, c => oauth_tokens::table
+            .filter(oauth_tokens::token_hash.eq(&hash))
+            .filter(oauth_tokens::kind.eq(TokenKind::Access))
+            .select(PresentedRow::as_select())
+            .first(c)
+            .optional())?);
     }
-    let Some(claims) = jwt.verify_ignoring_expiry(token, audiences) else {
-        return Ok(None);
-    };
-    let hash = hash_token(&claims.jti);
+    let hash = hash_token(token);
     Ok(db::on_backend!(conn, c => oauth_tokens::table
         .filter(oauth_tokens::token_hash.eq(&hash))
-        .filter(oauth_tokens::kind.eq(TokenKind::Access))
+        .filter(oauth_tokens::kind.eq(TokenKind::Refresh))
         .select(PresentedRow::as_select())
         .first(c)
         .optional())?)
@@ -767,7 +764,12 @@ pub fn introspect(
     if !live || row.client_id != Some(client.id) {
         return Ok(Introspection::default());
     }
-    let username = user::find(conn, row.user_id)?.map(|u| u.email);
+    // The address alone, not the whole account row.
+    let username: Option<String> = db::on_backend!(conn, c => users::table
+        .find(row.user_id)
+        .select(users::email)
+        .first(c)
+        .optional())?;
     Ok(Introspection {
         active: true,
         scope: Some(row.scope),
