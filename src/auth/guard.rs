@@ -11,6 +11,7 @@ use crate::auth::{Scope, ScopeSet};
 use crate::crypto::hash_token;
 use crate::db::models::token::TokenKind;
 use crate::db::schema::{oauth_clients, oauth_tokens};
+use crate::db::time::StoredTime;
 use crate::db::{self, DbConn};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -229,9 +230,10 @@ type TokenState = (
     String,
     Option<String>,
     Option<String>,
-    NaiveDateTime,
-    Option<NaiveDateTime>,
-    Option<NaiveDateTime>,
+    // Parsed directly on SQLite (db::time), not by diesel's trial of strftime formats.
+    StoredTime,
+    Option<StoredTime>,
+    Option<StoredTime>,
 );
 
 /// Whether the access token of `claims` has a row that is not revoked and not expired, for
@@ -268,7 +270,7 @@ pub fn token_is_live(
     else {
         return Ok(false);
     };
-    if owner != user_id || revoked_at.is_some() || expires_at <= now {
+    if owner != user_id || revoked_at.is_some() || expires_at.0 <= now {
         return Ok(false);
     }
     if scope != claims.scope
@@ -277,7 +279,7 @@ pub fn token_is_live(
     {
         return Ok(false);
     }
-    if last_used_at.is_none_or(|at| now - at > chrono::Duration::seconds(60)) {
+    if last_used_at.is_none_or(|at| now - at.0 > chrono::Duration::seconds(60)) {
         // A write like any other: in turn on the file's writer, not waiting for SQLite's lock
         // on this reader's connection.
         db::write_transaction(conn, |c| {

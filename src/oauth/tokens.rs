@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::crypto::{self, constant_time_eq, hash_token, random_token, Bound, SealKey};
 use crate::db::models::token::{self, TokenKind};
 use crate::db::schema::{oauth_codes, oauth_tokens, users};
+use crate::db::time::StoredTime;
 use crate::db::{self, write_transaction, DbConn};
 use crate::rate_limit::{self, Bucket};
 use crate::state::AppState;
@@ -619,10 +620,11 @@ struct PresentedRow {
     audience: Option<String>,
     grant_id: String,
     jti: Option<String>,
-    issued_at: NaiveDateTime,
-    expires_at: NaiveDateTime,
-    rotated_at: Option<NaiveDateTime>,
-    revoked_at: Option<NaiveDateTime>,
+    // Parsed directly on SQLite (db::time), not by diesel's trial of strftime formats.
+    issued_at: StoredTime,
+    expires_at: StoredTime,
+    rotated_at: Option<StoredTime>,
+    revoked_at: Option<StoredTime>,
 }
 
 fn audiences(config: &Config) -> [String; 2] {
@@ -760,7 +762,7 @@ pub fn introspect(
     let Some(row) = find_presented(conn, jwt, &auds, token)? else {
         return Ok(Introspection::default());
     };
-    let live = row.revoked_at.is_none() && row.expires_at > now && row.rotated_at.is_none();
+    let live = row.revoked_at.is_none() && row.expires_at.0 > now && row.rotated_at.is_none();
     if !live || row.client_id != Some(client.id) {
         return Ok(Introspection::default());
     }
@@ -784,8 +786,8 @@ pub fn introspect(
             }
             .into(),
         ),
-        exp: Some(unix(row.expires_at)),
-        iat: Some(unix(row.issued_at)),
+        exp: Some(unix(row.expires_at.0)),
+        iat: Some(unix(row.issued_at.0)),
         iss: Some(config.issuer().to_string()),
         aud: row.audience,
         jti: row.jti,
