@@ -6,7 +6,7 @@
 #   bench/callgrind.sh                                   GET /api/books?limit=20
 #   bench/callgrind.sh mcp.lua /mcp                      any script of bench/lua and its path
 #   bench/callgrind.sh refresh.lua /oauth/token
-#   BENCH_BIN=/tmp/before/panicless bench/callgrind.sh      another build (an A/B)
+#   BENCH_BIN=/tmp/before/panicless bench/callgrind.sh refresh.lua /oauth/token
 #
 # Needs valgrind and wrk (Debian packages) and a release build (bench/run.sh makes one). The
 # server is seeded as in bench/run.sh, warmed for 3 s, then measured for 10 s at 4 connections
@@ -21,6 +21,7 @@ BASE="http://127.0.0.1:$PORT"
 EMAIL=reader@bench.example
 PASSWORD="bench password $RANDOM$RANDOM"
 WORK="$(mktemp -d /tmp/panicless-callgrind.XXXXXX)"
+# BENCH_BIN: a binary built elsewhere (a "before"), as in bench/run.sh.
 BIN="${BENCH_BIN:-$PWD/target/release/panicless}"
 [ -x "$BIN" ] || cargo build --release --locked >&2
 
