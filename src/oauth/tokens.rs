@@ -9,8 +9,7 @@ use crate::auth::ScopeSet;
 use crate::config::Config;
 use crate::crypto::{self, constant_time_eq, hash_token, random_token, Bound, SealKey};
 use crate::db::models::token::{self, TokenKind};
-use crate::db::schema::{oauth_codes, oauth_tokens, users};
-use crate::db::time::StoredTime;
+use crate::db::schema::{oauth_codes, oauth_tokens};
 use crate::db::{self, write_transaction, DbConn};
 use crate::rate_limit::{self, Bucket};
 use crate::state::AppState;
@@ -621,10 +620,10 @@ struct PresentedRow {
     grant_id: String,
     jti: Option<String>,
     // Parsed directly on SQLite (db::time), not by diesel's trial of strftime formats.
-    issued_at: StoredTime,
-    expires_at: StoredTime,
-    rotated_at: Option<StoredTime>,
-    revoked_at: Option<StoredTime>,
+    issued_at: db::time::StoredTime,
+    expires_at: db::time::StoredTime,
+    rotated_at: Option<db::time::StoredTime>,
+    revoked_at: Option<db::time::StoredTime>,
 }
 
 fn audiences(config: &Config) -> [String; 2] {
@@ -767,9 +766,9 @@ pub fn introspect(
         return Ok(Introspection::default());
     }
     // The address alone, not the whole account row.
-    let username: Option<String> = db::on_backend!(conn, c => users::table
+    let username: Option<String> = db::on_backend!(conn, c => crate::db::schema::users::table
         .find(row.user_id)
-        .select(users::email)
+        .select(crate::db::schema::users::email)
         .first(c)
         .optional())?;
     Ok(Introspection {
