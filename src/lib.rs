@@ -96,10 +96,13 @@ pub fn app(
                 .custom_request_replace("method", |req| req.method().to_string())
                 .custom_request_replace("path", |req| req.path().to_string()),
         )
-        .configure(web::configure)
-        .configure(api::configure)
-        .configure(mcp::configure)
+        // The router tries resources in order, each dynamic one by a regex: the pages' went
+        // first, 14% of an introspection. The four sets of paths are disjoint, so the order
+        // decides nothing but the cost; the machine front doors come first.
         .configure(oauth::configure)
+        .configure(mcp::configure)
+        .configure(api::configure)
+        .configure(web::configure)
         .default_service(aw::to(not_found))
 }
 

@@ -11,6 +11,7 @@ use crate::auth::{Scope, ScopeSet};
 use crate::crypto::hash_token;
 use crate::db::models::token::TokenKind;
 use crate::db::schema::{oauth_clients, oauth_tokens};
+use crate::db::time::StoredTime;
 use crate::db::{self, DbConn};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -147,14 +148,15 @@ impl<S: RequiredScope> Verified<S> {
         T: Send + 'static,
     {
         let caller = self.caller;
-        let revoked = invalid_token(state);
+        // The refusal is written only for a refused token, not ahead of every request.
         db::run(&state.pool, move |conn| {
             if !caller.is_live(conn)? {
-                return Err(revoked);
+                return Ok(None);
             }
-            work(conn, caller.user_id)
+            work(conn, caller.user_id).map(Some)
         })
-        .await
+        .await?
+        .ok_or_else(|| invalid_token(state))
     }
 }
 
@@ -228,9 +230,10 @@ type TokenState = (
     String,
     Option<String>,
     Option<String>,
-    NaiveDateTime,
-    Option<NaiveDateTime>,
-    Option<NaiveDateTime>,
+    // Parsed directly on SQLite (db::time), not by diesel's trial of strftime formats.
+    StoredTime,
+    Option<StoredTime>,
+    Option<StoredTime>,
 );
 
 /// Whether the access token of `claims` has a row that is not revoked and not expired, for
@@ -267,7 +270,7 @@ pub fn token_is_live(
     else {
         return Ok(false);
     };
-    if owner != user_id || revoked_at.is_some() || expires_at <= now {
+    if owner != user_id || revoked_at.is_some() || expires_at.0 <= now {
         return Ok(false);
     }
     if scope != claims.scope
@@ -276,7 +279,7 @@ pub fn token_is_live(
     {
         return Ok(false);
     }
-    if last_used_at.is_none_or(|at| now - at > chrono::Duration::seconds(60)) {
+    if last_used_at.is_none_or(|at| now - at.0 > chrono::Duration::seconds(60)) {
         // A write like any other: in turn on the file's writer, not waiting for SQLite's lock
         // on this reader's connection.
         db::write_transaction(conn, |c| {
