@@ -142,7 +142,10 @@ measure() {
   echo 0 >"$peak_file"
   ( while kill -0 "$pid" 2>/dev/null; do
       now=$(awk '/VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$pid/status")
-      awk -v a="$now" -v b="$(cat "$peak_file")" 'BEGIN { exit !(a > b) }' && echo "$now" >"$peak_file"
+      # Written aside and renamed: the sampler may be killed mid-write, and the reader must
+      # never find the file empty.
+      awk -v a="$now" -v b="$(cat "$peak_file")" 'BEGIN { exit !(a > b) }' \
+        && echo "$now" >"$peak_file.new" && mv "$peak_file.new" "$peak_file"
       sleep 0.2
     done ) &
   local sampler=$!
@@ -159,7 +162,7 @@ import json, sys
 scenario, side, peer_name, rnd, figures, before, after, ticks, rss = sys.argv[1:]
 row = json.loads(figures)
 cpu = (float(after) - float(before)) / float(ticks)
-row.update(scenario=scenario, side=side, peer_name=peer_name, round=int(rnd), rss_mb=float(rss),
+row.update(scenario=scenario, side=side, peer_name=peer_name, round=int(rnd), rss_mb=float(rss or 0),
            cpu_us_per_request=round(cpu * 1e6 / row["requests"]) if row["requests"] else 0)
 print(json.dumps(row))
 EOF

@@ -142,7 +142,7 @@ run() {
   echo 0 >"$peak_file"
   ( while kill -0 "$SERVER_PID" 2>/dev/null; do
       now=$(rss_mb); awk -v a="$now" -v b="$(cat "$peak_file")" 'BEGIN { exit !(a > b) }' \
-        && echo "$now" >"$peak_file"; sleep 0.2
+        && echo "$now" >"$peak_file.new" && mv "$peak_file.new" "$peak_file"; sleep 0.2
     done ) &
   local sampler=$!
   say "$name"
