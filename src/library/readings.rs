@@ -303,6 +303,52 @@ pub fn get(conn: &mut DbConn, user_id: i64, id: i64) -> AppResult<Reading> {
     Ok(view_of(row, title))
 }
 
+/// A new reading's row, for one insert or many. A missing value is bound as NULL, not left
+/// to DEFAULT, so every row has the same columns and a multi-row INSERT stays one statement.
+#[derive(Insertable)]
+#[diesel(table_name = readings, treat_none_as_default_value = false)]
+struct ReadingColumns<'a> {
+    user_id: i64,
+    book_id: i64,
+    status: &'a str,
+    started_on: Option<NaiveDate>,
+    finished_on: Option<NaiveDate>,
+    pages_read: Option<i32>,
+    progress: Option<f64>,
+    rating: Option<f64>,
+    review: Option<&'a str>,
+    notes: Option<&'a str>,
+    import_key: Option<&'a str>,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+impl<'a> ReadingColumns<'a> {
+    fn of(
+        user_id: i64,
+        book_id: i64,
+        data: &'a ReadingData,
+        import_key: Option<&'a str>,
+        now: NaiveDateTime,
+    ) -> Self {
+        ReadingColumns {
+            user_id,
+            book_id,
+            status: data.status.as_str(),
+            started_on: data.started_on,
+            finished_on: data.finished_on,
+            pages_read: data.pages_read,
+            progress: data.progress,
+            rating: data.rating,
+            review: data.review.as_deref(),
+            notes: data.notes.as_deref(),
+            import_key,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
 /// Inserts validated reading data (the book must be the user's); moves the book's shelf.
 pub fn insert(
     conn: &mut Writer<'_>,
@@ -313,21 +359,7 @@ pub fn insert(
     now: NaiveDateTime,
 ) -> AppResult<i64> {
     let id = diesel::insert_into(readings::table)
-        .values((
-            readings::user_id.eq(user_id),
-            readings::book_id.eq(book_id),
-            readings::status.eq(data.status.as_str()),
-            readings::started_on.eq(data.started_on),
-            readings::finished_on.eq(data.finished_on),
-            readings::pages_read.eq(data.pages_read),
-            readings::progress.eq(data.progress),
-            readings::rating.eq(data.rating),
-            readings::review.eq(&data.review),
-            readings::notes.eq(&data.notes),
-            readings::import_key.eq(import_key),
-            readings::created_at.eq(now),
-            readings::updated_at.eq(now),
-        ))
+        .values(ReadingColumns::of(user_id, book_id, data, import_key, now))
         .returning(readings::id)
         .get_result(&mut **conn)?;
     if data.rating.is_some() {
@@ -397,21 +429,7 @@ pub fn insert_many(
         let values: Vec<_> = chunk
             .iter()
             .map(|(book_id, data, import_key)| {
-                (
-                    readings::user_id.eq(user_id),
-                    readings::book_id.eq(*book_id),
-                    readings::status.eq(data.status.as_str()),
-                    readings::started_on.eq(data.started_on),
-                    readings::finished_on.eq(data.finished_on),
-                    readings::pages_read.eq(data.pages_read),
-                    readings::progress.eq(data.progress),
-                    readings::rating.eq(data.rating),
-                    readings::review.eq(data.review.as_deref()),
-                    readings::notes.eq(data.notes.as_deref()),
-                    readings::import_key.eq(*import_key),
-                    readings::created_at.eq(now),
-                    readings::updated_at.eq(now),
-                )
+                ReadingColumns::of(user_id, *book_id, data, *import_key, now)
             })
             .collect();
         crate::db::on_backend!(&mut **conn, c => diesel::insert_into(readings::table)
