@@ -2,7 +2,7 @@
 //! than can finish within a few seconds, the next one is refused at once with a 503 and
 //! `Retry-After`, on every door that checks a password, while reads beside them go on.
 
-use crate::common::{backends, csrf_from, hidden_field, TestApp, PASSWORD};
+use crate::common::{backends, TestApp, PASSWORD};
 use futures_util::future::{join, join3, join4, join_all};
 use reqwest::StatusCode;
 use serde_json::json;
@@ -162,32 +162,18 @@ async fn every_door_that_checks_a_password_says_busy_while_the_queue_is_full() {
         app.register_user("admin@example.org").await;
         let email = "full@example.org";
         let token = app.user_token(email).await;
-        let browser = app.new_browser();
-        let signed_in = app.sign_in(&browser, email, PASSWORD).await;
-        assert_eq!(
-            signed_in.status(),
-            StatusCode::SEE_OTHER,
-            "{backend:?}: {}",
-            signed_in.text().await.unwrap()
-        );
-        let account = browser
-            .get(app.at("/account"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let account_csrf = hidden_field(&account, "csrf_token").unwrap();
+        let browser = app.signed_in(email).await;
+        let account_csrf = browser.csrf("/account").await;
         // Another browser, signed out, on the sign-in and sign-up forms (the OAuth flow signs
         // in on the same form, with `return_to` back to /oauth/authorize).
-        let visitor = app.new_browser();
-        let login_csrf = csrf_from(&visitor, &app.at("/login")).await;
-        let register_csrf = csrf_from(&visitor, &app.at("/register")).await;
+        let visitor = app.anonymous();
+        let login_csrf = visitor.csrf("/login").await;
+        let register_csrf = visitor.csrf("/register").await;
         drained(&app).await;
 
         let fillers = fill_queue(&app, &slow_hash).await;
         let login_form = visitor
+            .client
             .post(app.at("/login"))
             .form(&[
                 ("csrf_token", login_csrf.as_str()),
@@ -197,6 +183,7 @@ async fn every_door_that_checks_a_password_says_busy_while_the_queue_is_full() {
             ])
             .send();
         let register_form = visitor
+            .client
             .post(app.at("/register"))
             .form(&[
                 ("csrf_token", register_csrf.as_str()),
@@ -206,6 +193,7 @@ async fn every_door_that_checks_a_password_says_busy_while_the_queue_is_full() {
             ])
             .send();
         let password_form = browser
+            .client
             .post(app.at("/account/password"))
             .form(&[
                 ("csrf_token", account_csrf.as_str()),
@@ -215,6 +203,7 @@ async fn every_door_that_checks_a_password_says_busy_while_the_queue_is_full() {
             ])
             .send();
         let delete_form = browser
+            .client
             .post(app.at("/account/delete"))
             .form(&[
                 ("csrf_token", account_csrf.as_str()),
@@ -245,7 +234,7 @@ async fn every_door_that_checks_a_password_says_busy_while_the_queue_is_full() {
             .get(app.at("/api/books?limit=20"))
             .bearer_auth(&token)
             .send();
-        let page = browser.get(app.at("/books")).send();
+        let page = browser.client.get(app.at("/books")).send();
         let (pages, apis, reads) = join3(
             join4(login_form, register_form, password_form, delete_form),
             join4(api_login, api_register, api_password, api_delete),
