@@ -52,6 +52,6 @@ echo "$BACKEND seed (10,000 books, 50,000 readings, 100 users): $(seconds "$star
 
 for pass in first again; do
   started=$(date +%s%N)
-  "$BIN" import --user "$EMAIL" "$WORK/import.csv" | head -1 >&2
+  "$BIN" import --user "$EMAIL" "$WORK/import.csv" | sed -n 1p >&2
   echo "$BACKEND import of 3,000 Goodreads rows ($pass): $(seconds "$started") s"
 done
