@@ -336,12 +336,64 @@ where
     }
     let (reply, answer) = tokio::sync::oneshot::channel();
     turns::spawn(move || {
-        let result = checkout(&pool).and_then(|mut conn| work(&mut conn));
+        let result = checkout(&pool).and_then(|mut conn| work(ReadSnapshot::begin(&mut conn).conn));
         let _ = reply.send(result);
     });
     answer
         .await
         .map_err(|_| AppError::internal("database work ended without an answer"))?
+}
+
+thread_local! {
+    /// The SQLite connection (its address) whose read snapshot this thread opened in `run`, or 0.
+    static READ_SNAPSHOT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+fn address(conn: &SqliteConnection) -> usize {
+    conn as *const SqliteConnection as usize
+}
+
+/// The reads of one `run` on SQLite share one read transaction. Each statement outside a
+/// transaction is a transaction of its own, and SQLite takes and drops its WAL read lock with
+/// `fcntl` system calls for each: a request that reads three rows (the token, the client, the
+/// user) made three rounds of them, 18% of an introspection's CPU in perf (bench/README.md,
+/// 2026-12-04 23:30). The reads also see one consistent state of the file. A write ends the
+/// snapshot first (`write_transaction`): it runs on the writer's own connection, and what the
+/// work reads after it must see it, as it did before this.
+struct ReadSnapshot<'a> {
+    conn: &'a mut DbConn,
+}
+
+impl<'a> ReadSnapshot<'a> {
+    fn begin(conn: &'a mut DbConn) -> Self {
+        if let DbConn::Sqlite(c) = conn {
+            // Deferred: nothing is locked until the first read.
+            if !in_transaction(c) && c.batch_execute("BEGIN").is_ok() {
+                READ_SNAPSHOT.with(|open| open.set(address(c)));
+            }
+        }
+        ReadSnapshot { conn }
+    }
+}
+
+impl Drop for ReadSnapshot<'_> {
+    // Also when the work panicked: the connection goes back to the pool without a transaction.
+    fn drop(&mut self) {
+        end_read_snapshot(self.conn);
+    }
+}
+
+/// Ends the read snapshot `run` opened on this connection, if it is still open.
+fn end_read_snapshot(conn: &mut DbConn) {
+    let DbConn::Sqlite(c) = conn else { return };
+    if READ_SNAPSHOT.with(|open| open.get()) != address(c) {
+        return;
+    }
+    READ_SNAPSHOT.with(|open| open.set(0));
+    if let Err(error) = c.batch_execute("COMMIT") {
+        log::error!("ending a read transaction failed: {error}");
+        let _ = c.batch_execute("ROLLBACK");
+    }
 }
 
 /// `run` for work that takes long (an import, an export of the whole library, recommendations
@@ -351,7 +403,12 @@ where
     F: FnOnce(&mut DbConn) -> AppResult<T> + Send + 'static,
     T: Send + 'static,
 {
-    run(pool, move |conn| turns::off_turn(|| work(conn))).await
+    // Without the read snapshot: a long read would hold the WAL from being checkpointed.
+    run(pool, move |conn| {
+        end_read_snapshot(conn);
+        turns::off_turn(|| work(conn))
+    })
+    .await
 }
 
 /// A connection from the pool. One that is not free at once is waited for off the CPU turn.
@@ -409,6 +466,7 @@ where
     F: FnOnce(&mut Writer<'_>) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
+    end_read_snapshot(conn);
     if let DbConn::Sqlite(c) = conn {
         if !in_transaction(c) {
             let (writer, file) = sqlite_writer(c)?;

@@ -432,3 +432,46 @@ struct TokenRow {
     #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
     replacement_sealed: Option<String>,
 }
+
+/// The reads of one `db::run` on SQLite share one read transaction (one state of the file, and
+/// one round of WAL locks instead of one per statement); a write in it ends the snapshot, so
+/// what the work reads after its own write sees it. PostgreSQL runs each statement on its own.
+#[actix_web::test]
+async fn a_runs_reads_share_one_state_and_see_its_own_writes() {
+    for backend in backends() {
+        let test_db = TestDb::new(backend);
+        let pool = pool_for(&test_db);
+        let other = pool.clone();
+        let counts = db::run(&pool, move |conn| {
+            let before = user::list(conn)?.len();
+            // Another request commits a user meanwhile, on its own connection.
+            std::thread::spawn(move || {
+                let mut conn = other.get().unwrap();
+                new_user(&mut conn, "meanwhile@example.org").unwrap();
+            })
+            .join()
+            .unwrap();
+            let during = user::list(conn)?.len();
+            db::write_transaction(conn, |conn| new_user(conn, "own@example.org"))?;
+            let after = user::list(conn)?.len();
+            Ok((before, during, after))
+        })
+        .await
+        .unwrap();
+        let (before, during, after) = counts;
+        match backend {
+            Backend::Sqlite => assert_eq!(during, before, "one snapshot until the write"),
+            Backend::Postgres => assert_eq!(during, before + 1, "statements on their own"),
+        }
+        assert_eq!(
+            after,
+            before + 2,
+            "{backend:?}: its own write, and the other's"
+        );
+        // The connection went back to the pool without a transaction: a fresh run sees all.
+        let seen = db::run(&pool, |conn| Ok(user::list(conn)?.len()))
+            .await
+            .unwrap();
+        assert_eq!(seen, before + 2, "{backend:?}");
+    }
+}
