@@ -364,11 +364,38 @@ struct ReadSnapshot<'a> {
     conn: &'a mut DbConn,
 }
 
+/// `BEGIN` and `COMMIT` as statements diesel prepares once per connection and keeps (its
+/// statement cache takes a query with a static id); through `batch_execute` each was compiled
+/// afresh, 5% of an introspection.
+macro_rules! snapshot_statement {
+    ($name:ident, $sql:literal) => {
+        #[derive(Clone, Copy)]
+        struct $name;
+        impl diesel::query_builder::QueryId for $name {
+            type QueryId = $name;
+            const HAS_STATIC_QUERY_ID: bool = true;
+        }
+        impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for $name {
+            fn walk_ast<'b>(
+                &'b self,
+                mut out: diesel::query_builder::AstPass<'_, 'b, diesel::sqlite::Sqlite>,
+            ) -> diesel::QueryResult<()> {
+                out.push_sql($sql);
+                Ok(())
+            }
+        }
+        impl diesel::RunQueryDsl<SqliteConnection> for $name {}
+    };
+}
+snapshot_statement!(Begin, "BEGIN");
+snapshot_statement!(Commit, "COMMIT");
+
 impl<'a> ReadSnapshot<'a> {
     fn begin(conn: &'a mut DbConn) -> Self {
+        use diesel::RunQueryDsl;
         if let DbConn::Sqlite(c) = conn {
             // Deferred: nothing is locked until the first read.
-            if !in_transaction(c) && c.batch_execute("BEGIN").is_ok() {
+            if !in_transaction(c) && Begin.execute(c).is_ok() {
                 READ_SNAPSHOT.with(|open| open.set(address(c)));
             }
         }
@@ -390,7 +417,7 @@ fn end_read_snapshot(conn: &mut DbConn) {
         return;
     }
     READ_SNAPSHOT.with(|open| open.set(0));
-    if let Err(error) = c.batch_execute("COMMIT") {
+    if let Err(error) = diesel::RunQueryDsl::execute(Commit, c) {
         log::error!("ending a read transaction failed: {error}");
         let _ = c.batch_execute("ROLLBACK");
     }
