@@ -45,6 +45,9 @@ pub struct JwtKeys {
     encoding: EncodingKey,
     /// HMAC-SHA256 with the key's padded blocks computed once, not on every verification.
     verifying: ring::hmac::Key,
+    /// Signs refresh tokens (`oauth::grant_token`): a key of its own, derived from the same
+    /// secret, so a refresh token's MAC can never pass for a JWT signature or the reverse.
+    refresh_mac: ring::hmac::Key,
     issuer: String,
 }
 
@@ -53,12 +56,26 @@ impl JwtKeys {
         Self {
             encoding: EncodingKey::from_secret(secret),
             verifying: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret),
+            refresh_mac: {
+                let derived = ring::hmac::sign(
+                    &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret),
+                    b"panicless refresh token mac",
+                );
+                ring::hmac::Key::new(ring::hmac::HMAC_SHA256, derived.as_ref())
+            },
             issuer: issuer.to_string(),
         }
     }
 
     pub fn issuer(&self) -> &str {
         &self.issuer
+    }
+
+    /// The MAC of a refresh token's `message`: HMAC-SHA256 under the refresh key, cut to 128
+    /// bits (enough against forgery; the token stays short), base64url.
+    pub fn refresh_mac(&self, message: &str) -> String {
+        let tag = ring::hmac::sign(&self.refresh_mac, message.as_bytes());
+        URL_SAFE_NO_PAD.encode(tag.as_ref().get(..16).unwrap_or_default())
     }
 
     pub fn sign(&self, claims: &Claims) -> AppResult<String> {
