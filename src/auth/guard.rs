@@ -14,6 +14,7 @@ use crate::db::schema::{oauth_clients, oauth_tokens};
 use crate::db::time::StoredTime;
 use crate::db::{self, DbConn};
 use crate::error::{AppError, AppResult};
+use crate::oauth::grant_token::row_of_jti;
 use crate::state::AppState;
 use actix_web::dev::Payload;
 use actix_web::http::header;
@@ -247,8 +248,12 @@ pub fn token_is_live(
     user_id: i64,
     now: NaiveDateTime,
 ) -> AppResult<bool> {
-    // Found by the hash of the jti, the unique key of every token row (migration 000800); the
-    // client's public id comes in the same query.
+    if let Some(row_id) = row_of_jti(&claims.jti) {
+        return grant_token_is_live(conn, claims, row_id, user_id, now);
+    }
+    // A first-party token, or one issued before grant rows: found by the hash of the jti, the
+    // unique key of every token row (migration 000800); the client's public id comes in the
+    // same query.
     let hash = hash_token(&claims.jti);
     let row: Option<TokenState> = db::on_backend!(conn, c => oauth_tokens::table
         .left_join(oauth_clients::table)
@@ -279,6 +284,91 @@ pub fn token_is_live(
     {
         return Ok(false);
     }
+    touch(conn, id, last_used_at, now)?;
+    Ok(true)
+}
+
+/// A grant row as the guard reads it for an access token issued for it: owner, scope,
+/// audience, the client's public id, expiry, revocation and last use.
+type GrantState = (
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+    StoredTime,
+    Option<StoredTime>,
+    Option<StoredTime>,
+);
+
+/// The access token of a grant (`jti` = `<row id>.<generation>`) has no row of its own: it is
+/// live while its grant's row is (not revoked, not expired) and covers it. Read by primary key
+/// on every request, like a token's own row, so a revocation is seen on the very next one on
+/// every instance. The token's own `exp` was checked with its signature.
+fn grant_token_is_live(
+    conn: &mut DbConn,
+    claims: &Claims,
+    row_id: i64,
+    user_id: i64,
+    now: NaiveDateTime,
+) -> AppResult<bool> {
+    let row: Option<GrantState> = db::on_backend!(conn, c => oauth_tokens::table
+        .left_join(oauth_clients::table)
+        .filter(oauth_tokens::id.eq(row_id))
+        .filter(oauth_tokens::kind.eq(TokenKind::Refresh))
+        .select((
+            oauth_tokens::user_id,
+            oauth_tokens::scope,
+            oauth_tokens::audience,
+            oauth_clients::client_id.nullable(),
+            oauth_tokens::expires_at,
+            oauth_tokens::revoked_at,
+            oauth_tokens::last_used_at,
+        ))
+        .first(c)
+        .optional())?;
+    let Some((owner, scope, audience, client, expires_at, revoked_at, last_used_at)) = row else {
+        return Ok(false);
+    };
+    if owner != user_id || revoked_at.is_some() || expires_at.0 <= now {
+        return Ok(false);
+    }
+    if !grant_covers(
+        claims,
+        owner,
+        &scope,
+        audience.as_deref(),
+        client.as_deref(),
+    ) {
+        return Ok(false);
+    }
+    touch(conn, row_id, last_used_at, now)?;
+    Ok(true)
+}
+
+/// Whether a grant's row covers an access token issued for it: the same user and client, the
+/// audience the token names, and every scope it claims still granted. A refresh may narrow the
+/// grant's scope: an earlier access token claiming more is then refused.
+pub fn grant_covers(
+    claims: &Claims,
+    owner: i64,
+    scope: &str,
+    audience: Option<&str>,
+    client: Option<&str>,
+) -> bool {
+    claims.user_id() == Some(owner)
+        && audience == Some(claims.aud.as_str())
+        && client.is_some()
+        && client == claims.client_id.as_deref()
+        && ScopeSet::parse_lenient(&claims.scope).is_subset_of(&ScopeSet::parse_lenient(scope))
+}
+
+/// Records a use of a token's row at most once a minute, so reads do not turn into writes.
+fn touch(
+    conn: &mut DbConn,
+    id: i64,
+    last_used_at: Option<StoredTime>,
+    now: NaiveDateTime,
+) -> AppResult<()> {
     if last_used_at.is_none_or(|at| now - at.0 > chrono::Duration::seconds(60)) {
         // A write like any other: in turn on the file's writer, not waiting for SQLite's lock
         // on this reader's connection.
@@ -288,7 +378,7 @@ pub fn token_is_live(
                 .execute(&mut **c)
         })?;
     }
-    Ok(true)
+    Ok(())
 }
 
 /// The `WWW-Authenticate` value: realm, the protected-resource metadata URL (so clients can

@@ -214,6 +214,9 @@ diesel::table! {
         rotated_at -> Nullable<Timestamp>,
         revoked_at -> Nullable<Timestamp>,
         replacement_sealed -> Nullable<Text>,
+        generation -> BigInt,
+        secret_hash -> Nullable<Text>,
+        rotation_salt -> Nullable<Text>,
     }
 }
 

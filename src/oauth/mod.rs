@@ -8,6 +8,7 @@
 pub(crate) mod authorize;
 pub mod client_metadata;
 pub(crate) mod clients;
+pub(crate) mod grant_token;
 pub(crate) mod grants;
 pub(crate) mod metadata;
 pub mod purge;

@@ -2,9 +2,10 @@
 //! /oauth/revoke` (RFC 7009) and `POST /oauth/introspect` (RFC 7662).
 
 use super::clients::{self, Client, Credentials};
+use super::grant_token;
 use super::{resolve_resource, OAuthError, OAuthResult, REFRESH_GRACE_SECS};
-use crate::auth::issue::{Access, ClientRef, Issuer, TokenResponse};
-use crate::auth::jwt::{unix, JwtKeys};
+use crate::auth::issue::{GrantAccess, Issuer, TokenResponse};
+use crate::auth::jwt::{unix, Claims, JwtKeys};
 use crate::auth::ScopeSet;
 use crate::config::Config;
 use crate::crypto::{self, constant_time_eq, hash_token, random_token, Bound, SealKey};
@@ -17,7 +18,11 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{Duration, NaiveDateTime};
+use diesel::backend::Backend;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::serialize::ToSql;
+use diesel::sql_types::{BigInt, HasSqlType, Text, Timestamp};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -40,7 +45,8 @@ pub struct TokenRequest {
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
     pub token: Option<String>,
-    // `token_type_hint` (RFC 7009, RFC 7662) is not read: every token is found by its hash.
+    // `token_type_hint` (RFC 7009, RFC 7662) is not read: a token's form says where its row is
+    // (a JWT by its `jti`, a new-form refresh token by its row id, an opaque one by its hash).
 }
 
 impl std::fmt::Debug for TokenRequest {
@@ -249,10 +255,8 @@ fn authorization_code(
             scope: &scope,
             audience: &audience,
             grant_id: &row.grant_id,
-            parent_id: None,
         };
-        let issued = issue_pair(conn, issuer, client, &grant, now)?;
-        Ok(Ok(issued.response))
+        Ok(Ok(open_grant(conn, issuer, client, &grant, now)?))
     })?
 }
 
@@ -273,82 +277,144 @@ fn granted_audience(
     Ok(audience)
 }
 
-/// What a pair is issued for.
+/// What a grant is opened for, at the code exchange.
 struct Grant<'a> {
     user_id: i64,
     scope: &'a ScopeSet,
     audience: &'a str,
     grant_id: &'a str,
-    /// The refresh token the pair replaces, on a refresh grant.
-    parent_id: Option<i64>,
 }
 
-/// A pair issued and recorded: its answer, and its rows (taken back if a concurrent refresh
-/// wins).
-struct IssuedPair {
-    response: TokenResponse,
-    rows: [i64; 2],
-}
-
-/// Issues an access token (`auth::issue`, like every token) and a refresh token, and records
-/// the refresh token's hash.
-fn issue_pair(
+/// Opens a grant: its one row (kind `refresh`, generation 1, the hash of a random secret) and
+/// its first pair. Refreshes rotate this row in place; the access tokens get no row of their own
+/// (`Issuer::grant_access_token`).
+fn open_grant(
     conn: &mut Writer<'_>,
     issuer: &Issuer<'_>,
     client: &Client,
     grant: &Grant<'_>,
     now: NaiveDateTime,
-) -> OAuthResult<IssuedPair> {
-    let access = issuer.access_token(
-        conn,
-        &Access {
-            user_id: grant.user_id,
-            scope: &grant.scope.to_string(),
-            audience: grant.audience,
-            client: Some(ClientRef {
-                id: client.id,
-                client_id: &client.client_id,
-            }),
-            grant_id: Some(grant.grant_id),
-            parent_id: grant.parent_id,
-        },
-        now,
-    )?;
-    let refresh_token = random_token(32);
-    let refresh_row = token::insert(
+) -> OAuthResult<TokenResponse> {
+    let secret = random_token(32);
+    let scope = grant.scope.to_string();
+    let row_id = token::insert(
         conn,
         &token::NewToken {
             kind: TokenKind::Refresh,
-            token_hash: &hash_token(&refresh_token),
+            // Unique (the column is), never looked up: a token of the new form is found by its
+            // row id. Not a SHA-256 in hex, so no presented token's hash can ever match it, and
+            // not the secret's hash, so the secret alone never passes for a token of before.
+            token_hash: &format!("grant:{}", random_token(24)),
             jti: None,
             user_id: grant.user_id,
             client_id: Some(client.id),
-            scope: &access.scope,
+            scope: &scope,
             audience: Some(grant.audience),
             grant_id: grant.grant_id,
-            parent_id: grant.parent_id,
+            parent_id: None,
             issued_at: now,
             expires_at: now + Duration::seconds(issuer.config.refresh_token_expiry),
+            generation: 1,
+            secret_hash: Some(&hash_token(&secret)),
         },
     )?;
-    Ok(IssuedPair {
-        rows: [access.row_id, refresh_row],
-        response: TokenResponse::pair(access.token, refresh_token, access.scope, access.expires_in),
-    })
+    let state = GrantState {
+        row_id,
+        generation: 1,
+        user_id: grant.user_id,
+        scope: &scope,
+        audience: grant.audience,
+        issued_at: now,
+    };
+    grant_pair(conn, issuer, client, &state, &secret)
 }
 
-#[derive(Queryable)]
-struct RefreshRow {
+/// A grant row at one generation: everything its pair is built from.
+struct GrantState<'a> {
+    row_id: i64,
+    generation: i64,
+    user_id: i64,
+    scope: &'a str,
+    audience: &'a str,
+    /// When the generation began.
+    issued_at: NaiveDateTime,
+}
+
+/// The pair of a grant row at one generation. Deterministic (HS256 and the refresh token's MAC
+/// are), so the grace window hands out the very pair a rotation did, rebuilt from the row.
+fn grant_pair(
+    conn: &mut DbConn,
+    issuer: &Issuer<'_>,
+    client: &Client,
+    state: &GrantState<'_>,
+    secret: &str,
+) -> OAuthResult<TokenResponse> {
+    let access = issuer.grant_access_token(
+        conn,
+        &GrantAccess {
+            row_id: state.row_id,
+            generation: state.generation,
+            user_id: state.user_id,
+            scope: state.scope,
+            audience: state.audience,
+            client_id: &client.client_id,
+            issued_at: state.issued_at,
+        },
+    )?;
+    let refresh_token = grant_token::format(issuer.jwt, state.row_id, state.generation, secret);
+    Ok(TokenResponse::pair(
+        access.token,
+        refresh_token,
+        access.scope,
+        access.expires_in,
+    ))
+}
+
+/// A row of `oauth_tokens` as refresh, revocation and introspection read it.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = oauth_tokens)]
+struct TokenRow {
     id: i64,
+    kind: TokenKind,
     user_id: i64,
     client_id: Option<i64>,
     scope: String,
     audience: Option<String>,
     grant_id: String,
-    expires_at: NaiveDateTime,
-    rotated_at: Option<NaiveDateTime>,
-    revoked_at: Option<NaiveDateTime>,
+    jti: Option<String>,
+    // Parsed directly on SQLite (db::time), not by diesel's trial of strftime formats.
+    issued_at: db::time::StoredTime,
+    expires_at: db::time::StoredTime,
+    rotated_at: Option<db::time::StoredTime>,
+    revoked_at: Option<db::time::StoredTime>,
     replacement_sealed: Option<String>,
+    generation: i64,
+    secret_hash: Option<String>,
+    rotation_salt: Option<String>,
+}
+
+/// A grant's row by its primary key (the id a new-form token names).
+fn grant_row(conn: &mut DbConn, id: i64) -> OAuthResult<Option<TokenRow>> {
+    Ok(db::on_backend!(conn, c => oauth_tokens::table
+        .find(id)
+        .filter(oauth_tokens::kind.eq(TokenKind::Refresh))
+        .select(TokenRow::as_select())
+        .first(c)
+        .optional())?)
+}
+
+/// A row by the hash of an opaque token (a refresh token of before) or of a `jti` of before.
+fn row_by_hash(conn: &mut DbConn, hash: &str, kind: TokenKind) -> OAuthResult<Option<TokenRow>> {
+    Ok(db::on_backend!(conn, c => oauth_tokens::table
+        .filter(oauth_tokens::token_hash.eq(hash))
+        .filter(oauth_tokens::kind.eq(kind))
+        .select(TokenRow::as_select())
+        .first(c)
+        .optional())?)
+}
+
+fn invalid_refresh() -> OAuthError {
+    OAuthError::InvalidGrant("the refresh token is invalid".into())
 }
 
 fn refresh(
@@ -363,25 +429,22 @@ fn refresh(
         .as_deref()
         .ok_or_else(|| OAuthError::InvalidRequest("refresh_token is required".into()))?;
     write_transaction(conn, |conn| {
-        let hash = hash_token(presented);
-        let row: RefreshRow = db::on_backend!(&mut **conn, c => oauth_tokens::table
-            .filter(oauth_tokens::token_hash.eq(&hash))
-            .filter(oauth_tokens::kind.eq(TokenKind::Refresh))
-            .select((
-                oauth_tokens::id,
-                oauth_tokens::user_id,
-                oauth_tokens::client_id,
-                oauth_tokens::scope,
-                oauth_tokens::audience,
-                oauth_tokens::grant_id,
-                oauth_tokens::expires_at,
-                oauth_tokens::rotated_at,
-                oauth_tokens::revoked_at,
-                oauth_tokens::replacement_sealed,
-            ))
-            .first(c)
-            .optional())?
-        .ok_or_else(|| OAuthError::InvalidGrant("the refresh token is invalid".into()))?;
+        // A new-form token names its row and generation; an opaque one of before is found by
+        // its hash, and is generation 0 of its row (its secret is the token itself).
+        let (row, generation, secret) = if grant_token::is_grant_token(presented) {
+            // A bad MAC is refused and ends nothing: row ids are guessable, and a client_id
+            // public, so a forged token must not be able to end someone's grant.
+            let token = grant_token::verify(issuer.jwt, presented).ok_or_else(invalid_refresh)?;
+            let row = grant_row(conn, token.row_id)?
+                // A row of before has no new-form token: none was issued for it.
+                .filter(|row| row.secret_hash.is_some())
+                .ok_or_else(invalid_refresh)?;
+            (row, token.generation, token.secret)
+        } else {
+            let hash = hash_token(presented);
+            let row = row_by_hash(conn, &hash, TokenKind::Refresh)?.ok_or_else(invalid_refresh)?;
+            (row, 0, presented)
+        };
         if row.client_id != Some(client.id) {
             return Err(OAuthError::InvalidGrant(
                 "the refresh token was issued to another client".into(),
@@ -392,87 +455,225 @@ fn refresh(
                 "the refresh token was revoked".into(),
             ));
         }
-        if let Some(rotated_at) = row.rotated_at {
-            // Used again after rotation: within the grace window, and while the pair it gave is
-            // still unused, the same pair (concurrent refreshes); otherwise a sign of theft: the
-            // whole grant ends.
-            if now - rotated_at <= Duration::seconds(REFRESH_GRACE_SECS) {
-                if let Some(previous) = replacement_if_unused(conn, &row, presented)? {
-                    return Ok(Ok(previous));
+        if row.secret_hash.is_none() {
+            if let Some(rotated_at) = row.rotated_at {
+                // A row of before, rotated before: its successor has a row of its own, and
+                // today's rule holds (the sealed pair while unused, within the window).
+                if now - rotated_at.0 <= Duration::seconds(REFRESH_GRACE_SECS) {
+                    if let Some(previous) = replacement_if_unused(conn, &row, presented)? {
+                        return Ok(Ok(previous));
+                    }
+                }
+                return Ok(Err(replayed(conn, &row.grant_id, now)?));
+            }
+        }
+        if generation == row.generation {
+            // The current generation. A row of before (no secret hash) was found by the
+            // token's hash, which is the check; otherwise the secret must match the row's.
+            if let Some(expected) = row.secret_hash.as_deref() {
+                if !constant_time_eq(&hash_token(secret), expected) {
+                    return Err(invalid_refresh());
                 }
             }
-            revoke_grant(conn, &row.grant_id, now)?;
-            // Committed, then refused: the revocation must outlive this error.
-            return Ok(Err(OAuthError::InvalidGrant(
-                "the refresh token was already used; the grant is revoked".into(),
-            )));
-        }
-        if row.expires_at <= now {
-            return Err(OAuthError::InvalidGrant(
-                "the refresh token has expired".into(),
-            ));
-        }
-        let granted = ScopeSet::parse_lenient(&row.scope);
-        let scope = match request.scope.as_deref().map(ScopeSet::parse_lenient) {
-            Some(asked) if !asked.is_empty() => {
-                if !asked.is_subset_of(&granted) {
-                    return Err(OAuthError::InvalidScope(format!(
-                        "the grant covers only: {granted}"
-                    )));
-                }
-                asked
+            if row.expires_at.0 <= now {
+                return Err(OAuthError::InvalidGrant(
+                    "the refresh token has expired".into(),
+                ));
             }
-            _ => granted,
-        };
-        let audience = granted_audience(
-            issuer,
-            row.audience.clone(),
-            request.resource.as_deref(),
-            "the grant",
-        )?;
-        // The new pair is sealed into the old token's row by the UPDATE that claims it: one
-        // statement, where there were two (diesel compiles every UPDATE afresh).
-        let grant = Grant {
-            user_id: row.user_id,
-            scope: &scope,
-            audience: &audience,
-            grant_id: &row.grant_id,
-            parent_id: Some(row.id),
-        };
-        let issued = issue_pair(conn, issuer, client, &grant, now)?;
-        let sealed = seal_replacement(presented, row.id, &issued.response);
-        let claimed = db::on_backend!(&mut **conn, c => diesel::update(
-            oauth_tokens::table
-                .filter(oauth_tokens::id.eq(row.id))
-                .filter(oauth_tokens::rotated_at.is_null()),
-        )
-        .set((
-            oauth_tokens::rotated_at.eq(now),
-            oauth_tokens::replacement_sealed.eq(&sealed),
-        ))
-        .execute(c))?;
-        if claimed != 1 {
-            // A concurrent refresh of the same token (another instance, on PostgreSQL) rotated
-            // it between our read and our update, and has committed by now: answer with the
-            // pair it issued, as the grace window would a moment later. Ours is taken back.
-            diesel::delete(oauth_tokens::table.filter(oauth_tokens::id.eq_any(issued.rows)))
-                .execute(&mut **conn)?;
-            let sealed: Option<String> = oauth_tokens::table
-                .find(row.id)
-                .select(oauth_tokens::replacement_sealed)
-                .first(&mut **conn)?;
-            let rotated = RefreshRow {
-                replacement_sealed: sealed,
-                ..row
+            let granted = ScopeSet::parse_lenient(&row.scope);
+            let scope = match request.scope.as_deref().map(ScopeSet::parse_lenient) {
+                Some(asked) if !asked.is_empty() => {
+                    if !asked.is_subset_of(&granted) {
+                        return Err(OAuthError::InvalidScope(format!(
+                            "the grant covers only: {granted}"
+                        )));
+                    }
+                    asked
+                }
+                _ => granted,
             };
-            return replacement_if_unused(conn, &rotated, presented)?
-                .map(Ok)
-                .ok_or_else(|| {
-                    OAuthError::InvalidGrant("the refresh token was just used; retry".into())
-                });
+            let audience = granted_audience(
+                issuer,
+                row.audience.clone(),
+                request.resource.as_deref(),
+                "the grant",
+            )?;
+            return rotate(conn, issuer, client, &row, secret, &scope, &audience, now);
         }
-        Ok(Ok(issued.response))
+        if generation + 1 == row.generation
+            && row
+                .rotated_at
+                .is_some_and(|at| now - at.0 <= Duration::seconds(REFRESH_GRACE_SECS))
+        {
+            // The generation just before, within the grace window (clients refresh
+            // concurrently): the same pair, while it is unused (once it is used, the row moves
+            // on and this token is two behind).
+            if let Some(pair) = same_pair(conn, issuer, client, &row, secret)? {
+                return Ok(Ok(pair));
+            }
+        }
+        if generation < row.generation {
+            // An older generation (its MAC, or its hash, shows the server issued it): a sign
+            // of theft. The whole grant ends.
+            return Ok(Err(replayed(conn, &row.grant_id, now)?));
+        }
+        // A generation not issued yet: only a forged MAC gets here.
+        Err(invalid_refresh())
     })?
+}
+
+/// Ends the grant of a replayed refresh token, and says so. The caller commits, then answers
+/// with the error: the revocation must outlive it.
+fn replayed(conn: &mut Writer<'_>, grant_id: &str, now: NaiveDateTime) -> OAuthResult<OAuthError> {
+    revoke_grant(conn, grant_id, now)?;
+    Ok(OAuthError::InvalidGrant(
+        "the refresh token was already used; the grant is revoked".into(),
+    ))
+}
+
+/// Rotates a grant row in place: ONE UPDATE moves it to the next generation, whose secret is
+/// derived from the presented one and a fresh salt. It touches no indexed column, so a refresh
+/// writes one row and no index (it inserted two rows into a table of five indexes before).
+#[allow(clippy::too_many_arguments)]
+fn rotate(
+    conn: &mut Writer<'_>,
+    issuer: &Issuer<'_>,
+    client: &Client,
+    row: &TokenRow,
+    secret: &str,
+    scope: &ScopeSet,
+    audience: &str,
+    now: NaiveDateTime,
+) -> OAuthResult<OAuthResult<TokenResponse>> {
+    let salt = random_token(16);
+    let next = grant_token::next_secret(secret, &salt);
+    let generation = row.generation + 1;
+    let scope = scope.to_string();
+    let rotation = Rotation {
+        id: row.id,
+        from: row.generation,
+        to: generation,
+        secret_hash: &hash_token(&next),
+        salt: &salt,
+        now,
+        expires_at: now + Duration::seconds(issuer.config.refresh_token_expiry),
+        scope: &scope,
+    };
+    let claimed = db::on_backend!(&mut **conn, c => rotation.execute(c))?;
+    if claimed != 1 {
+        // A concurrent refresh of the same token (another instance, on PostgreSQL) moved the
+        // row on between our read and our update, and has committed by now: answer with the
+        // pair it issued, as the grace window would a moment later.
+        let moved = grant_row(conn, row.id)?;
+        if let Some(moved) = moved.filter(|m| m.revoked_at.is_none() && m.generation == generation)
+        {
+            if let Some(pair) = same_pair(conn, issuer, client, &moved, secret)? {
+                return Ok(Ok(pair));
+            }
+        }
+        return Err(OAuthError::InvalidGrant(
+            "the refresh token was just used; retry".into(),
+        ));
+    }
+    let state = GrantState {
+        row_id: row.id,
+        generation,
+        user_id: row.user_id,
+        scope: &scope,
+        audience,
+        issued_at: now,
+    };
+    Ok(Ok(grant_pair(conn, issuer, client, &state, &next)?))
+}
+
+/// The rotating UPDATE, as a statement of fixed text with a static query id, so that each
+/// connection prepares it once and keeps it: diesel compiles every `update()` afresh (it caches
+/// no UPDATE), which cost a third of a rotation's instructions (`sqlite3_prepare_v3`, 33k a
+/// grant). Moves the row from generation `from` to `to`, unless another refresh moved it first
+/// or the grant was revoked.
+struct Rotation<'a> {
+    id: i64,
+    from: i64,
+    to: i64,
+    secret_hash: &'a str,
+    salt: &'a str,
+    now: NaiveDateTime,
+    expires_at: NaiveDateTime,
+    scope: &'a str,
+}
+
+/// `Rotation`'s query id: one SQL text, whatever the values.
+struct RotationQuery;
+
+impl QueryId for Rotation<'_> {
+    type QueryId = RotationQuery;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl<DB> QueryFragment<DB> for Rotation<'_>
+where
+    DB: Backend + HasSqlType<BigInt> + HasSqlType<Text> + HasSqlType<Timestamp>,
+    i64: ToSql<BigInt, DB>,
+    str: ToSql<Text, DB>,
+    NaiveDateTime: ToSql<Timestamp, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql("UPDATE oauth_tokens SET generation = ");
+        out.push_bind_param::<BigInt, _>(&self.to)?;
+        out.push_sql(", secret_hash = ");
+        out.push_bind_param::<Text, _>(self.secret_hash)?;
+        out.push_sql(", rotation_salt = ");
+        out.push_bind_param::<Text, _>(self.salt)?;
+        out.push_sql(", rotated_at = ");
+        out.push_bind_param::<Timestamp, _>(&self.now)?;
+        out.push_sql(", expires_at = ");
+        out.push_bind_param::<Timestamp, _>(&self.expires_at)?;
+        out.push_sql(", scope = ");
+        out.push_bind_param::<Text, _>(self.scope)?;
+        out.push_sql(" WHERE id = ");
+        out.push_bind_param::<BigInt, _>(&self.id)?;
+        out.push_sql(" AND generation = ");
+        out.push_bind_param::<BigInt, _>(&self.from)?;
+        out.push_sql(" AND revoked_at IS NULL");
+        Ok(())
+    }
+}
+
+impl<Conn> RunQueryDsl<Conn> for Rotation<'_> {}
+
+/// The pair the row's current generation was issued with, if `previous` (the secret of the
+/// generation before) is the one it was derived from: rebuilt from the row, the same tokens.
+fn same_pair(
+    conn: &mut DbConn,
+    issuer: &Issuer<'_>,
+    client: &Client,
+    row: &TokenRow,
+    previous: &str,
+) -> OAuthResult<Option<TokenResponse>> {
+    let (Some(salt), Some(expected), Some(rotated_at)) = (
+        row.rotation_salt.as_deref(),
+        row.secret_hash.as_deref(),
+        row.rotated_at,
+    ) else {
+        return Ok(None);
+    };
+    let secret = grant_token::next_secret(previous, salt);
+    if !constant_time_eq(&hash_token(&secret), expected) {
+        return Ok(None);
+    }
+    let audience = row
+        .audience
+        .clone()
+        .unwrap_or_else(|| issuer.config.public_url.clone());
+    let state = GrantState {
+        row_id: row.id,
+        generation: row.generation,
+        user_id: row.user_id,
+        scope: &row.scope,
+        audience: &audience,
+        issued_at: rotated_at.0,
+    };
+    Ok(Some(grant_pair(conn, issuer, client, &state, &secret)?))
 }
 
 /// The pair a rotated refresh token was replaced with, if its refresh token has not been used
@@ -480,7 +681,7 @@ fn refresh(
 /// token again is a replay, and the pair must not be handed out again, nor down the chain.
 fn replacement_if_unused(
     conn: &mut DbConn,
-    row: &RefreshRow,
+    row: &TokenRow,
     presented: &str,
 ) -> OAuthResult<Option<TokenResponse>> {
     let Some(previous) = row
@@ -522,6 +723,7 @@ impl Bound for ReplacementOf {
 /// `jwt_token` (the access token again) are rebuilt when it is opened, which keeps the seal
 /// stored in every rotated token's row to half the whole answer's size. Seals written whole,
 /// before this, open the same way: serde passes over the fields this does not name.
+#[cfg(test)]
 #[derive(Serialize)]
 struct SealedPair<'a> {
     access_token: &'a str,
@@ -538,6 +740,9 @@ struct OpenedPair {
     expires_in: i64,
 }
 
+/// Sealing is the tests' only: rows of before were sealed so, and still open (a rotation
+/// seals nothing now: the grace window rebuilds the pair from the row).
+#[cfg(test)]
 fn seal_replacement(old_token: &str, row_id: i64, response: &TokenResponse) -> Option<String> {
     let pair = SealedPair {
         access_token: &response.access_token,
@@ -584,50 +789,52 @@ pub fn revoke_grant(
     .execute(&mut **conn)?)
 }
 
-/// The row a presented token names: an access token by the hash of the `jti` of its (validly
-/// signed) JWT, a refresh token by its hash.
+/// What a presented token is, for revocation and introspection.
+enum Presented {
+    /// A token with a row of its own, found by a hash: a first-party access token or one issued
+    /// before grant rows (by its `jti`), or an opaque refresh token of before.
+    Row(TokenRow),
+    /// An access token issued for a grant (its `jti` names the grant's row): its claims, and
+    /// its grant's row.
+    GrantAccess(Box<Claims>, TokenRow),
+    /// A new-form refresh token with a valid MAC: its grant's row, and whether it is the row's
+    /// current generation (an older one is spent).
+    GrantRefresh(TokenRow, bool),
+}
+
+/// What a presented token names. A JWT we signed is no refresh token (those have no JWT
+/// shape), so the signature decides which lookup to make: one query whichever it is.
 fn find_presented(
     conn: &mut DbConn,
     jwt: &JwtKeys,
     audiences: &[&str],
     token: &str,
-) -> OAuthResult<Option<PresentedRow>> {
-    // A JWT we signed is no refresh token (those are random base64url, without dots), so the
-    // signature decides which lookup to make: one query instead of two for an access token.
+) -> OAuthResult<Option<Presented>> {
     if let Some(claims) = jwt.verify_ignoring_expiry(token, audiences) {
+        if let Some(row_id) = grant_token::row_of_jti(&claims.jti) {
+            return Ok(
+                grant_row(conn, row_id)?.map(|row| Presented::GrantAccess(Box::new(claims), row))
+            );
+        }
         let hash = hash_token(&claims.jti);
-        return Ok(db::on_backend!(conn, c => oauth_tokens::table
-            .filter(oauth_tokens::token_hash.eq(&hash))
-            .filter(oauth_tokens::kind.eq(TokenKind::Access))
-            .select(PresentedRow::as_select())
-            .first(c)
-            .optional())?);
+        return Ok(row_by_hash(conn, &hash, TokenKind::Access)?.map(Presented::Row));
+    }
+    if grant_token::is_grant_token(token) {
+        // A bad MAC names nothing: the token is unknown.
+        let Some(presented) = grant_token::verify(jwt, token) else {
+            return Ok(None);
+        };
+        return Ok(grant_row(conn, presented.row_id)?.map(|row| {
+            let current = presented.generation == row.generation
+                && row
+                    .secret_hash
+                    .as_deref()
+                    .is_some_and(|h| constant_time_eq(&hash_token(presented.secret), h));
+            Presented::GrantRefresh(row, current)
+        }));
     }
     let hash = hash_token(token);
-    Ok(db::on_backend!(conn, c => oauth_tokens::table
-        .filter(oauth_tokens::token_hash.eq(&hash))
-        .filter(oauth_tokens::kind.eq(TokenKind::Refresh))
-        .select(PresentedRow::as_select())
-        .first(c)
-        .optional())?)
-}
-
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = oauth_tokens)]
-struct PresentedRow {
-    id: i64,
-    kind: TokenKind,
-    user_id: i64,
-    client_id: Option<i64>,
-    scope: String,
-    audience: Option<String>,
-    grant_id: String,
-    jti: Option<String>,
-    // Parsed directly on SQLite (db::time), not by diesel's trial of strftime formats.
-    issued_at: db::time::StoredTime,
-    expires_at: db::time::StoredTime,
-    rotated_at: Option<db::time::StoredTime>,
-    revoked_at: Option<db::time::StoredTime>,
+    Ok(row_by_hash(conn, &hash, TokenKind::Refresh)?.map(Presented::Row))
 }
 
 fn audiences(config: &Config) -> [String; 2] {
@@ -635,8 +842,11 @@ fn audiences(config: &Config) -> [String; 2] {
 }
 
 /// RFC 7009: revoking a refresh token ends its grant (and so its access tokens); revoking an
-/// access token ends that token, first-party ones included. Unknown tokens are answered 200, so
-/// the endpoint tells nothing; another client's token is refused.
+/// access token ends that token, first-party ones included. An access token issued for a grant
+/// has no row of its own (its `jti` names the grant's row), so revoking it ends its whole grant,
+/// refresh token included: RFC 7009 §2.1 allows a server to revoke the grant an access token
+/// belongs to. Unknown tokens are answered 200, so the endpoint tells nothing; another client's
+/// token is refused.
 pub fn revoke(
     conn: &mut DbConn,
     jwt: &JwtKeys,
@@ -647,8 +857,15 @@ pub fn revoke(
 ) -> OAuthResult<()> {
     let auds = audiences(config);
     let auds: Vec<&str> = auds.iter().map(String::as_str).collect();
-    let Some(row) = find_presented(conn, jwt, &auds, token)? else {
+    let Some(presented) = find_presented(conn, jwt, &auds, token)? else {
         return Ok(());
+    };
+    let (row, whole_grant) = match presented {
+        Presented::Row(row) => {
+            let refresh = row.kind == TokenKind::Refresh;
+            (row, refresh)
+        }
+        Presented::GrantAccess(_, row) | Presented::GrantRefresh(row, _) => (row, true),
     };
     match row.client_id {
         // A first-party token (POST /api/auth/login) belongs to no client: whoever holds it
@@ -664,7 +881,7 @@ pub fn revoke(
         }
     }
     write_transaction(conn, |conn| {
-        if row.kind == TokenKind::Refresh {
+        if whole_grant {
             revoke_grant(conn, &row.grant_id, now)?;
         } else {
             diesel::update(
@@ -764,11 +981,78 @@ pub fn introspect(
 ) -> OAuthResult<Introspection> {
     let auds = audiences(config);
     let auds: Vec<&str> = auds.iter().map(String::as_str).collect();
-    let Some(row) = find_presented(conn, jwt, &auds, token)? else {
+    let Some(presented) = find_presented(conn, jwt, &auds, token)? else {
         return Ok(Introspection::default());
     };
-    let live = row.revoked_at.is_none() && row.expires_at.0 > now && row.rotated_at.is_none();
-    if !live || row.client_id != Some(client.id) {
+    // What the answer says, once the token is found live: from its row, or for a grant's access
+    // token from its claims (which its grant's row was checked to cover).
+    let (row, answer) = match presented {
+        Presented::Row(row) => {
+            let live =
+                row.revoked_at.is_none() && row.expires_at.0 > now && row.rotated_at.is_none();
+            if !live {
+                return Ok(Introspection::default());
+            }
+            let answer = Introspection {
+                scope: Some(row.scope.clone()),
+                token_type: Some(
+                    if row.kind == TokenKind::Refresh {
+                        "refresh_token"
+                    } else {
+                        "access_token"
+                    }
+                    .into(),
+                ),
+                exp: Some(unix(row.expires_at.0)),
+                iat: Some(unix(row.issued_at.0)),
+                aud: row.audience.clone(),
+                jti: row.jti.clone(),
+                ..Introspection::default()
+            };
+            (row, answer)
+        }
+        Presented::GrantAccess(claims, row) => {
+            let live = claims.exp > unix(now)
+                && crate::auth::guard::grant_covers(
+                    &claims,
+                    row.user_id,
+                    &row.scope,
+                    row.audience.as_deref(),
+                    Some(client.client_id.as_str()),
+                )
+                && row.revoked_at.is_none()
+                && row.expires_at.0 > now;
+            if !live {
+                return Ok(Introspection::default());
+            }
+            let answer = Introspection {
+                scope: Some(claims.scope.clone()),
+                token_type: Some("access_token".into()),
+                exp: Some(claims.exp),
+                iat: Some(claims.iat),
+                aud: Some(claims.aud.clone()),
+                jti: Some(claims.jti.clone()),
+                ..Introspection::default()
+            };
+            (row, answer)
+        }
+        Presented::GrantRefresh(row, current) => {
+            if !current || row.revoked_at.is_some() || row.expires_at.0 <= now {
+                return Ok(Introspection::default());
+            }
+            let answer = Introspection {
+                scope: Some(row.scope.clone()),
+                token_type: Some("refresh_token".into()),
+                exp: Some(unix(row.expires_at.0)),
+                // This generation's: when the row last rotated.
+                iat: Some(unix(row.rotated_at.unwrap_or(row.issued_at).0)),
+                aud: row.audience.clone(),
+                ..Introspection::default()
+            };
+            (row, answer)
+        }
+    };
+    if row.client_id != Some(client.id) {
         return Ok(Introspection::default());
     }
     // The address alone, not the whole account row.
@@ -779,23 +1063,11 @@ pub fn introspect(
         .optional())?;
     Ok(Introspection {
         active: true,
-        scope: Some(row.scope),
         client_id: Some(client.client_id.clone()),
         username,
         sub: Some(row.user_id.to_string()),
-        token_type: Some(
-            if row.kind == TokenKind::Refresh {
-                "refresh_token"
-            } else {
-                "access_token"
-            }
-            .into(),
-        ),
-        exp: Some(unix(row.expires_at.0)),
-        iat: Some(unix(row.issued_at.0)),
         iss: Some(config.issuer().to_string()),
-        aud: row.audience,
-        jti: row.jti,
+        ..answer
     })
 }
 
@@ -922,12 +1194,30 @@ mod tests {
         )
     }
 
+    /// The grant a refresh token belongs to: by the row its new form names, or by the hash of
+    /// an opaque one of before.
+    fn grant_of(w: &mut World, token: &str) -> String {
+        let row = if grant_token::is_grant_token(token) {
+            let id: i64 = token
+                .split('.')
+                .next()
+                .and_then(|id| id.parse().ok())
+                .unwrap_or_else(|| panic!("no row id in {token}"));
+            oauth_tokens::table
+                .find(id)
+                .select(oauth_tokens::grant_id)
+                .first(&mut w.conn)
+        } else {
+            oauth_tokens::table
+                .filter(oauth_tokens::token_hash.eq(hash_token(token)))
+                .select(oauth_tokens::grant_id)
+                .first(&mut w.conn)
+        };
+        row.unwrap_or_else(|e| panic!("{e}"))
+    }
+
     fn grant_revoked(w: &mut World, token: &str) -> bool {
-        let grant: String = oauth_tokens::table
-            .filter(oauth_tokens::token_hash.eq(hash_token(token)))
-            .select(oauth_tokens::grant_id)
-            .first(&mut w.conn)
-            .unwrap_or_else(|e| panic!("{e}"));
+        let grant = grant_of(w, token);
         let live: i64 = oauth_tokens::table
             .filter(oauth_tokens::grant_id.eq(grant))
             .filter(oauth_tokens::revoked_at.is_null())
@@ -1085,6 +1375,240 @@ mod tests {
             matches!(wider, Err(OAuthError::InvalidScope(_))),
             "{wider:?}"
         );
+    }
+
+    /// The client row of a registered public client, as `clients::authenticate` gives it.
+    fn client_row(w: &mut World, client_id: &str) -> Client {
+        clients::authenticate(&mut w.conn, &public(client_id), now())
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn claims_of(keys: &Keys, access_token: &str) -> Claims {
+        keys.jwt
+            .verify_ignoring_expiry(access_token, &[crate::oauth::testing::PUBLIC_URL])
+            .unwrap_or_else(|| panic!("the access token does not verify"))
+    }
+
+    fn live(w: &mut World, keys: &Keys, access_token: &str, at: NaiveDateTime) -> bool {
+        let claims = claims_of(keys, access_token);
+        crate::auth::guard::token_is_live(&mut w.conn, &claims, w.user, at)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn token_rows(w: &mut World) -> i64 {
+        oauth_tokens::table
+            .count()
+            .get_result(&mut w.conn)
+            .unwrap_or(-1)
+    }
+
+    #[test]
+    fn a_grant_is_one_row_rotated_in_place_and_its_access_tokens_have_none() {
+        let (mut w, keys) = (world(), keys());
+        let (client, first) = granted(&mut w, &keys, "read");
+        assert_eq!(token_rows(&mut w), 1);
+        let mut latest = first;
+        for round in 1..=3 {
+            let at = now() + Duration::seconds(60 * round);
+            latest = refresh_with(&mut w, &keys, &client, rt(&latest), None, at)
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert!(live(&mut w, &keys, &latest.access_token, at));
+        }
+        assert_eq!(token_rows(&mut w), 1, "a rotation adds no row");
+        let claims = claims_of(&keys, &latest.access_token);
+        assert!(claims.jti.ends_with(".4"), "{}", claims.jti);
+    }
+
+    #[test]
+    fn a_forged_mac_is_refused_and_ends_nothing() {
+        let (mut w, keys) = (world(), keys());
+        let (client, first) = granted(&mut w, &keys, "read");
+        let token = rt(&first);
+        let (signed, mac) = token.rsplit_once('.').unwrap_or_default();
+        let flipped = if mac.starts_with('A') { "B" } else { "A" };
+        let forged = format!("{signed}.{flipped}{}", &mac[1..]);
+        // An older generation of the real row under a made-up MAC: it would end the grant if
+        // it were taken for a replay.
+        let parts: Vec<&str> = signed.splitn(3, '.').collect();
+        let older = format!("{}.0.{}.{mac}", parts[0], parts[2]);
+        let t = now() + Duration::seconds(60);
+        for bad in [forged, older] {
+            let refused = refresh_with(&mut w, &keys, &client, &bad, None, t);
+            assert!(
+                matches!(&refused, Err(OAuthError::InvalidGrant(m)) if m.contains("invalid")),
+                "{refused:?}"
+            );
+            assert!(!grant_revoked(&mut w, token), "{bad}");
+        }
+        // The real token still refreshes.
+        let next = refresh_with(&mut w, &keys, &client, token, None, t);
+        assert!(next.is_ok(), "{next:?}");
+    }
+
+    #[test]
+    fn a_token_two_generations_behind_ends_the_grant_even_within_the_window() {
+        let (mut w, keys) = (world(), keys());
+        let (client, first) = granted(&mut w, &keys, "read");
+        let t = now() + Duration::seconds(60);
+        let second = refresh_with(&mut w, &keys, &client, rt(&first), None, t)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let third = refresh_with(&mut w, &keys, &client, rt(&second), None, t)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(live(&mut w, &keys, &third.access_token, t));
+        let replay = refresh_with(&mut w, &keys, &client, rt(&first), None, t);
+        assert!(
+            matches!(&replay, Err(OAuthError::InvalidGrant(m)) if m.contains("revoked")),
+            "{replay:?}"
+        );
+        assert!(grant_revoked(&mut w, rt(&third)));
+        // Every access token of the grant ends with it, and its latest refresh token too.
+        assert!(!live(&mut w, &keys, &third.access_token, t));
+        assert!(!live(&mut w, &keys, &first.access_token, t));
+        let after = refresh_with(&mut w, &keys, &client, rt(&third), None, t);
+        assert!(
+            matches!(after, Err(OAuthError::InvalidGrant(_))),
+            "{after:?}"
+        );
+    }
+
+    #[test]
+    fn another_clients_refresh_token_is_refused_and_ends_nothing() {
+        let (mut w, keys) = (world(), keys());
+        let (_, first) = granted(&mut w, &keys, "read");
+        let other = register(&mut w, "none");
+        let t = now() + Duration::seconds(60);
+        let refused = refresh_with(&mut w, &keys, &other, rt(&first), None, t);
+        assert!(
+            matches!(&refused, Err(OAuthError::InvalidGrant(m)) if m.contains("another client")),
+            "{refused:?}"
+        );
+        assert!(!grant_revoked(&mut w, rt(&first)));
+    }
+
+    #[test]
+    fn a_narrowed_grant_refuses_earlier_access_tokens_claiming_more() {
+        let (mut w, keys) = (world(), keys());
+        let (client, first) = granted(&mut w, &keys, "read write");
+        let t = now() + Duration::seconds(60);
+        assert!(live(&mut w, &keys, &first.access_token, t));
+        let narrowed = refresh_with(&mut w, &keys, &client, rt(&first), Some("read"), t)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(live(&mut w, &keys, &narrowed.access_token, t));
+        assert!(!live(&mut w, &keys, &first.access_token, t));
+        // And the narrowed grant cannot be widened back.
+        let wider = refresh_with(&mut w, &keys, &client, rt(&narrowed), Some("read write"), t);
+        assert!(
+            matches!(wider, Err(OAuthError::InvalidScope(_))),
+            "{wider:?}"
+        );
+    }
+
+    /// A refresh token as issued before grant rows: opaque, its row found by its hash.
+    fn refresh_token_of_before(w: &mut World, client_id: &str) -> String {
+        let client = client_row(w, client_id);
+        let token = random_token(32);
+        let user_id = w.user;
+        write_transaction(&mut w.conn, |conn| {
+            token::insert(
+                conn,
+                &token::NewToken {
+                    kind: TokenKind::Refresh,
+                    token_hash: &hash_token(&token),
+                    jti: None,
+                    user_id,
+                    client_id: Some(client.id),
+                    scope: "read write",
+                    audience: Some(crate::oauth::testing::PUBLIC_URL),
+                    grant_id: "grant-of-before",
+                    parent_id: None,
+                    issued_at: now(),
+                    expires_at: now() + Duration::days(30),
+                    generation: 0,
+                    secret_hash: None,
+                },
+            )
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        token
+    }
+
+    #[test]
+    fn a_refresh_token_of_before_rotates_its_row_once_into_the_new_form() {
+        let (mut w, keys) = (world(), keys());
+        let client = register(&mut w, "none");
+        let old = refresh_token_of_before(&mut w, &client);
+        let t = now() + Duration::seconds(60);
+        let first =
+            refresh_with(&mut w, &keys, &client, &old, None, t).unwrap_or_else(|e| panic!("{e}"));
+        assert!(grant_token::is_grant_token(rt(&first)), "{first:?}");
+        assert_eq!(token_rows(&mut w), 1, "rotated in place");
+        assert_eq!(grant_of(&mut w, rt(&first)), "grant-of-before");
+        assert!(live(&mut w, &keys, &first.access_token, t));
+        // Within the window the old token gives the same pair; the new form refreshes on.
+        let again =
+            refresh_with(&mut w, &keys, &client, &old, None, t).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(again, first);
+        let second = refresh_with(&mut w, &keys, &client, rt(&first), None, t)
+            .unwrap_or_else(|e| panic!("{e}"));
+        // Then the old token is a replay: the grant ends.
+        let replay = refresh_with(&mut w, &keys, &client, &old, None, t);
+        assert!(
+            matches!(replay, Err(OAuthError::InvalidGrant(_))),
+            "{replay:?}"
+        );
+        assert!(grant_revoked(&mut w, rt(&second)));
+    }
+
+    #[test]
+    fn a_grant_access_token_introspects_active_until_its_grant_is_revoked() {
+        let (mut w, keys) = (world(), keys());
+        let (client_id, first) = granted(&mut w, &keys, "read");
+        let client = client_row(&mut w, &client_id);
+        let (jwt, config) = (&keys.jwt, &keys.config);
+        let t = now() + Duration::seconds(60);
+        let answer = introspect(&mut w.conn, jwt, config, &client, &first.access_token, t)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(answer.active, "{answer:?}");
+        assert_eq!(answer.token_type.as_deref(), Some("access_token"));
+        assert_eq!(answer.scope.as_deref(), Some("read"));
+        assert_eq!(answer.username.as_deref(), Some("reader@example.org"));
+        let refresh = introspect(&mut w.conn, jwt, config, &client, rt(&first), t)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(refresh.token_type.as_deref(), Some("refresh_token"));
+        assert!(refresh.active, "{refresh:?}");
+        // Another client learns nothing.
+        let other_id = register(&mut w, "none");
+        let other = client_row(&mut w, &other_id);
+        let hidden = introspect(&mut w.conn, jwt, config, &other, &first.access_token, t)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(!hidden.active);
+        // Revoking the access token ends its grant (it has no row of its own; RFC 7009 allows
+        // revoking the grant): both tokens are inactive after.
+        revoke(&mut w.conn, jwt, config, &client, &first.access_token, t)
+            .unwrap_or_else(|e| panic!("{e}"));
+        for token in [first.access_token.as_str(), rt(&first)] {
+            let answer = introspect(&mut w.conn, jwt, config, &client, token, t)
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert!(!answer.active, "{answer:?}");
+        }
+        assert!(grant_revoked(&mut w, rt(&first)));
+    }
+
+    #[test]
+    fn a_spent_generation_introspects_inactive() {
+        let (mut w, keys) = (world(), keys());
+        let (client_id, first) = granted(&mut w, &keys, "read");
+        let client = client_row(&mut w, &client_id);
+        let t = now() + Duration::seconds(60);
+        let second = refresh_with(&mut w, &keys, &client_id, rt(&first), None, t)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (jwt, config) = (&keys.jwt, &keys.config);
+        let spent = introspect(&mut w.conn, jwt, config, &client, rt(&first), t)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(!spent.active, "{spent:?}");
+        let current = introspect(&mut w.conn, jwt, config, &client, rt(&second), t)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(current.active, "{current:?}");
     }
 
     #[test]

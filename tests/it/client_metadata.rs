@@ -154,6 +154,9 @@ async fn metadata_clients_nobody_uses_are_purged() {
                     parent_id: None,
                     issued_at: now,
                     expires_at: now + chrono::Duration::days(30),
+                    // A row of before grant rows: opaque, found by its hash.
+                    generation: 0,
+                    secret_hash: None,
                 },
             )
         })

@@ -146,7 +146,7 @@ async fn admin_grants(instance: &Instance, email: &str) -> Vec<String> {
     grants
 }
 
-/// Count of refresh tokens in the database (each rotation adds one).
+/// Count of refresh rows in the database: one a grant (a rotation moves its row on in place).
 fn refresh_rows(database_url: &str) -> i64 {
     use panicless::db::schema::oauth_tokens;
     let mut conn = diesel::PgConnection::establish(database_url).unwrap();
@@ -157,11 +157,23 @@ fn refresh_rows(database_url: &str) -> i64 {
         .unwrap()
 }
 
-/// Count of token rows of every kind (each rotation adds a pair).
+/// Count of token rows of every kind (a grant's access tokens have none).
 fn token_rows(database_url: &str) -> i64 {
     use panicless::db::schema::oauth_tokens;
     let mut conn = diesel::PgConnection::establish(database_url).unwrap();
     oauth_tokens::table.count().get_result(&mut conn).unwrap()
+}
+
+/// Sum of the grant rows' generations: each rotation adds one, wherever it ran.
+fn generations(database_url: &str) -> i64 {
+    use panicless::db::schema::oauth_tokens;
+    let mut conn = diesel::PgConnection::establish(database_url).unwrap();
+    let all: Vec<i64> = oauth_tokens::table
+        .filter(oauth_tokens::kind.eq(panicless::db::models::token::TokenKind::Refresh))
+        .select(oauth_tokens::generation)
+        .load(&mut conn)
+        .unwrap();
+    all.iter().sum()
 }
 
 #[actix_web::test]
@@ -281,6 +293,7 @@ async fn two_instances_share_one_postgresql_database() {
     for round in 0..5 {
         let before = refresh_rows(&db.url);
         let rows_before = token_rows(&db.url);
+        let generations_before = generations(&db.url);
         let ((status_a, on_a), (status_b, on_b)) = tokio::join!(
             refresh_grant(&a, &client_id, &refresh),
             refresh_grant(&b, &client_id, &refresh)
@@ -295,17 +308,19 @@ async fn two_instances_share_one_postgresql_database() {
             on_a["refresh_token"], on_b["refresh_token"],
             "round {round}"
         );
+        // Exactly one rotation, whichever instance made it: the grant's row moved on one
+        // generation, so no second chain can live beside the first.
         assert_eq!(
-            refresh_rows(&db.url),
-            before + 1,
+            generations(&db.url),
+            generations_before + 1,
             "round {round}: one rotation"
         );
-        // The instance that lost the race took its own pair back: no row for a token that
-        // nobody received.
+        // A rotation adds no row: the grant's row moves on in place, and its access tokens
+        // have none of their own.
         assert_eq!(
-            token_rows(&db.url),
-            rows_before + 2,
-            "round {round}: one pair recorded"
+            (refresh_rows(&db.url), token_rows(&db.url)),
+            (before, rows_before),
+            "round {round}: no row added"
         );
         refresh = on_a["refresh_token"].as_str().unwrap().to_string();
     }

@@ -155,14 +155,16 @@ fn expire(s: &Setup, id: i64) {
         .unwrap();
 }
 
+/// Rotations the provider made: a grant's row starts at generation 1 and each rotation moves
+/// it on by one, in place.
 fn rotations(s: &Setup) -> i64 {
     let mut conn = s.provider.state.pool.get().unwrap();
-    oauth_tokens::table
+    let generations: Vec<i64> = oauth_tokens::table
         .filter(oauth_tokens::kind.eq(panicless::db::models::token::TokenKind::Refresh))
-        .filter(oauth_tokens::rotated_at.is_not_null())
-        .count()
-        .get_result(&mut *conn)
-        .unwrap()
+        .select(oauth_tokens::generation)
+        .load(&mut *conn)
+        .unwrap();
+    generations.iter().map(|g| (g - 1).max(0)).sum()
 }
 
 #[actix_web::test]

@@ -454,16 +454,15 @@ async fn the_whole_flow_for_a_public_client() {
             use diesel::prelude::*;
             use panicless::db::schema::oauth_tokens;
             let mut conn = app.state.pool.get().unwrap();
-            diesel::update(
-                oauth_tokens::table
-                    .filter(oauth_tokens::token_hash.eq(panicless::crypto::hash_token(&refresh))),
-            )
-            .set(
-                oauth_tokens::rotated_at
-                    .eq(panicless::db::models::now() - chrono::Duration::seconds(31)),
-            )
-            .execute(&mut *conn)
-            .unwrap();
+            // The grant's one row, named by the token (`<row id>.<generation>.…`).
+            let row: i64 = refresh.split('.').next().unwrap().parse().unwrap();
+            diesel::update(oauth_tokens::table.find(row))
+                .set(
+                    oauth_tokens::rotated_at
+                        .eq(panicless::db::models::now() - chrono::Duration::seconds(31)),
+                )
+                .execute(&mut *conn)
+                .unwrap();
         }
         let (status, error) = refresh_grant(&app, &client_id, &refresh).await;
         assert_eq!(
@@ -536,6 +535,24 @@ async fn revocation_and_introspection() {
             revoke_token(&app, "unknown", &client_id).await,
             200,
             "unknown tokens are not an error (RFC 7009)"
+        );
+
+        // An access token from the token endpoint has no row of its own, only its grant's:
+        // revoking it ends the whole grant (RFC 7009 allows it), refresh token included, and
+        // the access token is refused on the very next request.
+        let (client_id, tokens) = tokens_for(&app, "revoke@example.org", &[]).await;
+        let access = tokens["access_token"].as_str().unwrap();
+        let refresh = tokens["refresh_token"].as_str().unwrap();
+        let holder = app.bearer(access);
+        assert_eq!(holder.get("/api/books").await.0, 200);
+        assert_eq!(revoke_token(&app, access, &client_id).await, 200);
+        assert_eq!(holder.get("/api/books").await.0, 401);
+        assert_eq!(introspect(access.to_string()).await["active"], false);
+        assert_eq!(introspect(refresh.to_string()).await["active"], false);
+        let (status, error) = refresh_grant(&app, &client_id, refresh).await;
+        assert_eq!(
+            (status, error["error"].as_str()),
+            (400, Some("invalid_grant"))
         );
         app.stop().await;
     }
@@ -1198,7 +1215,8 @@ async fn the_purge_removes_what_has_expired_and_unused_registrations() {
         let purged = panicless::oauth::purge::purge(&mut conn, later)
             .unwrap()
             .unwrap();
-        assert!(purged.codes >= 1 && purged.tokens >= 2, "{purged:?}");
+        // The grant is one row: its access tokens have none of their own.
+        assert!(purged.codes >= 1 && purged.tokens >= 1, "{purged:?}");
         assert_eq!(purged.clients, 1);
         let left: i64 = oauth_codes::table.count().get_result(&mut *conn).unwrap();
         assert_eq!(left, 0);

@@ -32,6 +32,10 @@ pub struct NewToken<'a> {
     pub parent_id: Option<i64>,
     pub issued_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
+    /// A grant row's first generation (1) and the hash of its secret (`oauth::grant_token`);
+    /// 0 and `None` on a first-party access token's row.
+    pub generation: i64,
+    pub secret_hash: Option<&'a str>,
 }
 
 pub fn insert(conn: &mut Writer<'_>, token: &NewToken<'_>) -> AppResult<i64> {
@@ -44,13 +48,32 @@ pub fn insert(conn: &mut Writer<'_>, token: &NewToken<'_>) -> AppResult<i64> {
 }
 
 /// Revokes the access token whose JWT has `jti`, if it belongs to `user_id`. Returns the rows
-/// changed (0 when it was already revoked).
+/// changed (0 when it was already revoked). An OAuth client's access token has no row of its
+/// own (its `jti` names its grant's row): revoking it ends its grant, as RFC 7009 allows.
 pub fn revoke_access(
     conn: &mut DbConn,
     jti: &str,
     user_id: i64,
     now: NaiveDateTime,
 ) -> AppResult<usize> {
+    if let Some(row_id) = crate::oauth::grant_token::row_of_jti(jti) {
+        return crate::db::write_transaction(conn, |c| -> AppResult<usize> {
+            let grant: Option<String> = oauth_tokens::table
+                .find(row_id)
+                .filter(oauth_tokens::user_id.eq(user_id))
+                .select(oauth_tokens::grant_id)
+                .first(&mut **c)
+                .optional()?;
+            let Some(grant) = grant else { return Ok(0) };
+            Ok(diesel::update(
+                oauth_tokens::table
+                    .filter(oauth_tokens::grant_id.eq(&grant))
+                    .filter(oauth_tokens::revoked_at.is_null()),
+            )
+            .set(oauth_tokens::revoked_at.eq(now))
+            .execute(&mut **c)?)
+        });
+    }
     let hash = crate::crypto::hash_token(jti);
     Ok(crate::db::write_transaction(conn, |c| {
         diesel::update(
