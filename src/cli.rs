@@ -164,7 +164,10 @@ pub fn run(cli: Cli) -> ExitCode {
         }
     };
     let result = match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(config),
+        Command::Serve => {
+            crate::allocator::limit_arenas();
+            serve(config)
+        }
         Command::Migrate => AppState::init(config).map(|_| println!("migrations are up to date")),
         Command::User { command } => user_command(config, command),
         Command::Token { command } => token_command(config, command),

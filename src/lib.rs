@@ -8,6 +8,7 @@
 //! targets (`fuzz/`) reach into it, and so is a submodule: the rest is crate-private, so that
 //! the compiler reports code nothing uses.
 
+pub(crate) mod allocator;
 pub(crate) mod api;
 pub mod auth; // tests: `auth::issue`, `auth::jwt`
 pub mod cli; // main.rs

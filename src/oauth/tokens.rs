@@ -92,7 +92,10 @@ fn parse_form(body: &[u8]) -> Result<TokenRequest, String> {
                 Some(at) => (&pair[..at], &pair[at + 1..]),
                 None => (pair, &pair[pair.len()..]),
             };
-            (String::from_utf8_lossy(name), String::from_utf8_lossy(value))
+            (
+                String::from_utf8_lossy(name),
+                String::from_utf8_lossy(value),
+            )
         };
         let slot = match name.as_ref() {
             "grant_type" => &mut request.grant_type,
@@ -1683,10 +1686,23 @@ mod tests {
             let ours = parse_form(body).unwrap_or_else(|e| panic!("{e}"));
             let theirs: TokenRequest =
                 serde_urlencoded::from_bytes(body).unwrap_or_else(|e| panic!("{e}"));
-            assert_eq!(fields(&ours), fields(&theirs), "{}", String::from_utf8_lossy(body));
+            assert_eq!(
+                fields(&ours),
+                fields(&theirs),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
         }
-        for twice in [&b"token=a&token=b"[..], b"token=a&to%6Ben=b", b"code=1&scope=x&code=1"] {
-            assert!(parse_form(twice).is_err(), "{}", String::from_utf8_lossy(twice));
+        for twice in [
+            &b"token=a&token=b"[..],
+            b"token=a&to%6Ben=b",
+            b"code=1&scope=x&code=1",
+        ] {
+            assert!(
+                parse_form(twice).is_err(),
+                "{}",
+                String::from_utf8_lossy(twice)
+            );
             assert!(serde_urlencoded::from_bytes::<TokenRequest>(twice).is_err());
         }
     }

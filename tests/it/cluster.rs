@@ -397,3 +397,28 @@ async fn sigterm_drains_requests_in_flight() {
         assert_eq!(users.len(), 1, "{backend:?}");
     }
 }
+
+/// `panicless serve` runs with two malloc arenas (src/allocator.rs: it re-executes itself with
+/// `MALLOC_ARENA_MAX=2`), the same process, and keeps a value the operator set.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[actix_web::test]
+async fn the_server_runs_with_two_malloc_arenas_unless_told_otherwise() {
+    for (extra, expected) in [(&[][..], "2"), (&[("MALLOC_ARENA_MAX", "4")][..], "4")] {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("arenas.db").display());
+        let port = free_port();
+        let mut instance = start(&url, &format!("http://127.0.0.1:{port}"), port, extra);
+        ready(&mut instance).await;
+        // The process that answers is the one spawned: exec keeps its id.
+        let environ = std::fs::read(format!("/proc/{}/environ", instance.child.id())).unwrap();
+        let arenas: Vec<&[u8]> = environ
+            .split(|&b| b == 0)
+            .filter(|var| var.starts_with(b"MALLOC_ARENA_MAX="))
+            .collect();
+        assert_eq!(
+            arenas,
+            [format!("MALLOC_ARENA_MAX={expected}").as_bytes()],
+            "{extra:?}"
+        );
+    }
+}
