@@ -4,7 +4,7 @@
 //! eight per core, and each keeps the memory freed into it. The server's threads (HTTP workers,
 //! database threads, password hashing) took a dozen arenas under load, and the resident memory
 //! at 64 connections rose from 28 MB to 38 to 46 MB over one `bench/run.sh` run; with two arenas
-//! it stayed at 34 to 37 MB and no request got slower (bench/README.md, 2026-12-05 00:30).
+//! it stayed at 34 to 37 MB and no request got slower (bench/README.md, 2026-12-05, 00:30).
 //!
 //! The arena limit is read by glibc from `MALLOC_ARENA_MAX` when the process starts, before
 //! `main`, and setting it later takes `mallopt`, an unsafe call the crate's lints forbid. So

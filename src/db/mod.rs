@@ -357,7 +357,7 @@ fn address(conn: &SqliteConnection) -> usize {
 /// transaction is a transaction of its own, and SQLite takes and drops its WAL read lock with
 /// `fcntl` system calls for each: a request that reads three rows (the token, the client, the
 /// user) made three rounds of them, 18% of an introspection's CPU in perf (bench/README.md,
-/// 2026-12-04 23:30). The reads also see one consistent state of the file. A write ends the
+/// 2026-12-05, 00:30). The reads also see one consistent state of the file. A write ends the
 /// snapshot first (`write_transaction`): it runs on the writer's own connection, and what the
 /// work reads after it must see it, as it did before this.
 struct ReadSnapshot<'a> {

@@ -78,7 +78,7 @@ fn parse_request(req: &HttpRequest, body: &[u8]) -> OAuthResult<TokenRequest> {
 /// ignored, a name given twice refused, a name without `=` an empty value, invalid UTF-8
 /// replaced), but a pair without `%` or `+` (every token this server issues: base64url, dots,
 /// digits) is taken as it is. serde_urlencoded decoded every byte through an iterator: 10% of an
-/// introspection's instructions, for one 400-byte token (bench/README.md, 2026-12-05 00:10).
+/// introspection's instructions, for one 400-byte token (bench/README.md, 2026-12-05, 00:30).
 fn parse_form(body: &[u8]) -> Result<TokenRequest, String> {
     let mut request = TokenRequest::default();
     for pair in body.split(|&b| b == b'&').filter(|pair| !pair.is_empty()) {
