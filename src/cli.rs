@@ -4,8 +4,23 @@ use crate::config::Config;
 use crate::db::{self, models::user};
 use crate::state::AppState;
 use clap::{Parser, Subcommand};
-use std::io::{BufRead, IsTerminal};
+use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
+
+/// `println!` for a command's report. When whoever reads it has gone (`panicless user list |
+/// head -1`), the command ends quietly with success: its work is done by the time it reports,
+/// and `println!` would panic ("failed printing to stdout") and exit 101.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        if let Err(error) = writeln!(std::io::stdout(), $($arg)*) {
+            if error.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+            eprintln!("error: cannot write the report: {error}");
+            std::process::exit(1);
+        }
+    }};
+}
 
 #[derive(Parser, Debug)]
 #[command(
@@ -168,7 +183,7 @@ pub fn run(cli: Cli) -> ExitCode {
             crate::allocator::limit_arenas();
             serve(config)
         }
-        Command::Migrate => AppState::init(config).map(|_| println!("migrations are up to date")),
+        Command::Migrate => AppState::init(config).map(|_| say!("migrations are up to date")),
         Command::User { command } => user_command(config, command),
         Command::Token { command } => token_command(config, command),
         Command::Client { command } => client_command(config, command),
@@ -215,7 +230,11 @@ fn serve(config: Config) -> Result<(), String> {
         let server = crate::start(state, listener).map_err(|e| e.to_string())?;
         crate::connectors::refresh::spawn(purge_state.clone());
         crate::oauth::purge::spawn(purge_state);
-        println!("Panicless Library is running: open {public_url}/");
+        // Not `say!`: a server whose standard output is closed still serves.
+        let _ = writeln!(
+            std::io::stdout(),
+            "Panicless Library is running: open {public_url}/"
+        );
         server.await.map_err(|e| e.to_string())
     })
 }
@@ -244,7 +263,7 @@ fn user_command(config: Config, command: UserCommand) -> Result<(), String> {
                 db::models::now(),
             )
             .map_err(|e| e.to_string())?;
-            println!(
+            say!(
                 "created user {} ({}){}",
                 created.id,
                 created.email,
@@ -266,7 +285,7 @@ fn user_command(config: Config, command: UserCommand) -> Result<(), String> {
             // revoked (none is kept: the command is not signed in with one).
             crate::auth::account::set_password(&mut conn, found.id, &hash, None, db::models::now())
                 .map_err(|e| e.to_string())?;
-            println!(
+            say!(
                 "password set for {}; every browser session and first-party token of the account \
                  is ended",
                 found.email
@@ -274,9 +293,9 @@ fn user_command(config: Config, command: UserCommand) -> Result<(), String> {
         }
         UserCommand::List => {
             let users = user::list(&mut conn).map_err(|e| e.to_string())?;
-            println!("{:>6}  {:<40}  {:<5}  created", "id", "email", "admin");
+            say!("{:>6}  {:<40}  {:<5}  created", "id", "email", "admin");
             for u in users {
-                println!(
+                say!(
                     "{:>6}  {:<40}  {:<5}  {}",
                     u.id,
                     u.email,
@@ -317,12 +336,17 @@ fn token_command(config: Config, command: TokenCommand) -> Result<(), String> {
         TokenCommand::List => {
             let list = grants::list(&mut conn, &grants::GrantFilter::default(), now)
                 .map_err(|e| e.to_string())?;
-            println!(
+            say!(
                 "{:<24}  {:<30}  {:<24}  {:<22}  {:<17}  {:<17}  last used",
-                "grant", "user", "client", "scopes", "issued", "expires"
+                "grant",
+                "user",
+                "client",
+                "scopes",
+                "issued",
+                "expires"
             );
             for g in list {
-                println!(
+                say!(
                     "{:<24}  {:<30}  {:<24}  {:<22}  {:<17}  {:<17}  {}",
                     g.grant_id,
                     g.user_email,
@@ -358,7 +382,7 @@ fn token_command(config: Config, command: TokenCommand) -> Result<(), String> {
                 }
             }
             .map_err(|e| e.to_string())?;
-            println!("revoked {revoked} token(s)");
+            say!("revoked {revoked} token(s)");
         }
     }
     Ok(())
@@ -370,12 +394,16 @@ fn client_command(config: Config, command: ClientCommand) -> Result<(), String> 
     match command {
         ClientCommand::List => {
             let clients = crate::oauth::clients::list(&mut conn).map_err(|e| e.to_string())?;
-            println!(
+            say!(
                 "{:<24}  {:<28}  {:<8}  {:<8}  {:<6}  redirect URIs",
-                "client id", "name", "origin", "type", "state"
+                "client id",
+                "name",
+                "origin",
+                "type",
+                "state"
             );
             for c in clients {
-                println!(
+                say!(
                     "{:<24}  {:<28}  {:<8}  {:<8}  {:<6}  {}",
                     c.client_id,
                     c.client_name,
@@ -395,7 +423,7 @@ fn connector_command(config: Config, command: ConnectorCommand) -> Result<(), St
     let state = AppState::init(config)?;
     let mut conn = state.pool.get().map_err(|e| e.to_string())?;
     let show = |c: &store::Connector| {
-        println!(
+        say!(
             "{:>5}  {:<24}  {:<12}  {:<8}  {:<13}  {:<18}  expires {}  last refresh {}  next refresh {}",
             c.id,
             c.label,
@@ -447,7 +475,7 @@ fn rotate_keys(config: Config) -> Result<(), String> {
     let mut conn = state.pool.get().map_err(|e| e.to_string())?;
     let count = crate::connectors::store::rotate(&mut conn, &state.keyring, db::models::now())
         .map_err(|e| e.to_string())?;
-    println!(
+    say!(
         "re-sealed {count} secret(s) under key {}",
         state.keyring.current_id()
     );
@@ -478,7 +506,7 @@ fn seed(
         db::models::now(),
     )
     .map_err(operator_message)?;
-    println!(
+    say!(
         "seeded user {id} ({email}) with {books} books and {readings} readings, and {users} other users, in {:.1} s",
         started.elapsed().as_secs_f64()
     );
@@ -562,7 +590,7 @@ fn import(
             other => operator_message(other),
         },
     )?;
-    println!(
+    say!(
         "{} rows read as {}: {} created, {} merged, {} unchanged, {} skipped; {} reading(s) added",
         report.rows,
         source.as_str(),
@@ -573,7 +601,7 @@ fn import(
         report.readings_created
     );
     for p in &report.problems {
-        println!(
+        say!(
             "  line {}{}: {}{}",
             p.line,
             p.field

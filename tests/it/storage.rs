@@ -475,3 +475,32 @@ async fn a_runs_reads_share_one_state_and_see_its_own_writes() {
         assert_eq!(seen, before + 2, "{backend:?}");
     }
 }
+
+/// A command whose reader has gone (`panicless user list | head -1`) ends quietly with success:
+/// the work is done when it reports. It panicked ("failed printing to stdout") and exited 101.
+#[test]
+fn a_command_whose_reader_has_gone_ends_quietly() {
+    let test_db = TestDb::new(Backend::Sqlite);
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_panicless"))
+        .arg("migrate")
+        .env_clear()
+        .env("DATABASE_URL", &test_db.url)
+        .env("RUST_LOG", "error")
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes before the command writes anything: its first line meets a closed pipe.
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{:?}: {stderr}", output.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let mut conn = pool_for(&test_db).get().unwrap();
+    assert!(
+        db::migrations_current(&mut conn).unwrap(),
+        "the work was done"
+    );
+}
