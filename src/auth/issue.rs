@@ -7,12 +7,10 @@ use crate::config::Config;
 use crate::crypto::{hash_token, random_token};
 use crate::db::models::token::{self, TokenKind};
 use crate::db::models::user;
-use crate::db::schema::users;
 use crate::db::{DbConn, Writer};
 use crate::error::AppResult;
 use crate::oauth::grant_token::access_jti;
 use chrono::{Duration, NaiveDateTime};
-use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -64,19 +62,17 @@ impl Issuer<'_> {
         now: NaiveDateTime,
     ) -> AppResult<Issued> {
         let ttl = self.config.jwt_access_token_expiry;
-        let email = user::find(conn, access.user_id)?.map(|u| u.email);
-        let claims = Claims {
-            iss: self.jwt.issuer().to_string(),
-            sub: access.user_id.to_string(),
-            aud: access.audience.to_string(),
-            iat: unix(now),
-            exp: unix(now) + ttl,
-            jti: random_token(16),
-            scope: access.scope.to_string(),
-            email,
-            client_id: access.client.map(|c| c.client_id.to_string()),
-        };
-        let token = self.jwt.sign(&claims)?;
+        let (token, claims) = self.signed(
+            conn,
+            Subject {
+                user_id: access.user_id,
+                audience: access.audience,
+                scope: access.scope,
+                client_id: access.client.map(|c| c.client_id),
+                iat: unix(now),
+                jti: random_token(16),
+            },
+        )?;
         let own_grant;
         let grant_id = match access.grant_id {
             Some(grant_id) => grant_id,
@@ -136,33 +132,53 @@ impl Issuer<'_> {
         conn: &mut DbConn,
         access: &GrantAccess<'_>,
     ) -> AppResult<Issued> {
-        let ttl = self.config.jwt_access_token_expiry;
-        // The address alone, not the whole account row.
-        let email: Option<String> = crate::db::on_backend!(conn, c => users::table
-            .find(access.user_id)
-            .select(users::email)
-            .first(c)
-            .optional())?;
-        let iat = unix(access.issued_at);
-        let claims = Claims {
-            iss: self.jwt.issuer().to_string(),
-            sub: access.user_id.to_string(),
-            aud: access.audience.to_string(),
-            iat,
-            exp: iat + ttl,
-            jti: access_jti(access.row_id, access.generation),
-            scope: access.scope.to_string(),
-            email,
-            client_id: Some(access.client_id.to_string()),
-        };
-        let token = self.jwt.sign(&claims)?;
+        let (token, claims) = self.signed(
+            conn,
+            Subject {
+                user_id: access.user_id,
+                audience: access.audience,
+                scope: access.scope,
+                client_id: Some(access.client_id),
+                iat: unix(access.issued_at),
+                jti: access_jti(access.row_id, access.generation),
+            },
+        )?;
         Ok(Issued {
             token,
             scope: claims.scope,
-            expires_in: ttl,
+            expires_in: self.config.jwt_access_token_expiry,
             row_id: access.row_id,
         })
     }
+
+    /// The claims of an access token, signed: the one place they are written, for a token with
+    /// a row of its own and for a grant's alike. The lifetime is the configured one from `iat`;
+    /// the address is the user's as it is now.
+    fn signed(&self, conn: &mut DbConn, subject: Subject<'_>) -> AppResult<(String, Claims)> {
+        let claims = Claims {
+            iss: self.jwt.issuer().to_string(),
+            sub: subject.user_id.to_string(),
+            aud: subject.audience.to_string(),
+            iat: subject.iat,
+            exp: subject.iat + self.config.jwt_access_token_expiry,
+            jti: subject.jti,
+            scope: subject.scope.to_string(),
+            email: user::email(conn, subject.user_id)?,
+            client_id: subject.client_id.map(str::to_string),
+        };
+        Ok((self.jwt.sign(&claims)?, claims))
+    }
+}
+
+/// What an access token's claims say of whom it is for; `Issuer::signed` adds the rest.
+struct Subject<'a> {
+    user_id: i64,
+    audience: &'a str,
+    scope: &'a str,
+    client_id: Option<&'a str>,
+    /// Unix seconds.
+    iat: i64,
+    jti: String,
 }
 
 // The answer that hands out tokens: the token endpoint's (a pair) and first-party sign-in's (an

@@ -1098,12 +1098,7 @@ pub fn introspect(
     if row.client_id != Some(client.id) {
         return Ok(Introspection::default());
     }
-    // The address alone, not the whole account row.
-    let username: Option<String> = db::on_backend!(conn, c => crate::db::schema::users::table
-        .find(row.user_id)
-        .select(crate::db::schema::users::email)
-        .first(c)
-        .optional())?;
+    let username = crate::db::models::user::email(conn, row.user_id)?;
     Ok(Introspection {
         active: true,
         client_id: Some(client.client_id.clone()),

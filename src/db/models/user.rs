@@ -75,6 +75,16 @@ pub fn find(conn: &mut DbConn, id: i64) -> AppResult<Option<User>> {
         .optional())?)
 }
 
+/// A user's address alone, not the whole account row: what an access token's `email` claim
+/// and introspection's `username` say.
+pub fn email(conn: &mut DbConn, id: i64) -> AppResult<Option<String>> {
+    Ok(crate::db::on_backend!(conn, c => users::table
+        .find(id)
+        .select(users::email)
+        .first(c)
+        .optional())?)
+}
+
 pub fn find_by_email(conn: &mut DbConn, email: &str) -> AppResult<Option<User>> {
     Ok(users::table
         .filter(users::email.eq(normalise_email(email)))
