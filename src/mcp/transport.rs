@@ -12,6 +12,7 @@ use super::session;
 use super::tools::{self, Prefetched};
 use crate::auth::guard::{self, Caller};
 use crate::auth::Scope;
+use crate::body::Body;
 use crate::db::{self, models::now};
 use crate::error::AppError;
 use crate::state::AppState;
@@ -33,7 +34,6 @@ const KEEPALIVE: Duration = Duration::from_secs(15);
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/mcp")
-            .app_data(web::PayloadConfig::new(BODY_LIMIT))
             .route(web::post().to(post))
             .route(web::delete().to(delete))
             .default_service(web::to(not_allowed)),
@@ -66,7 +66,12 @@ struct Request<'a> {
     sse: bool,
 }
 
-async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
+async fn post(
+    req: HttpRequest,
+    body: Body<BODY_LIMIT>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let body = body.0;
     // Every error answer carries the request's id when it had one, refusals before any other
     // check included.
     if let Some(refusal) = refuse_host_or_origin(&req, &state, &body) {

@@ -1239,3 +1239,65 @@ async fn the_purge_removes_what_has_expired_and_unused_registrations() {
         app.stop().await;
     }
 }
+
+/// The machine endpoints read their bodies themselves (src/body.rs): a body sent in pieces is
+/// read whole, and the limits are actix-web's as before: 256 KiB on the OAuth endpoints, 1 MiB
+/// on `/mcp`, answered 413.
+#[actix_web::test]
+async fn bodies_in_pieces_and_past_the_limit() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.register_user("pieces@example.org").await;
+    let (client_id, tokens) = tokens_for(&app, "pieces@example.org", &[]).await;
+    let access = tokens["access_token"].as_str().unwrap();
+    let form = format!("token={access}&client_id={client_id}");
+    let pieces: Vec<Result<Vec<u8>, std::io::Error>> = form
+        .as_bytes()
+        .chunks(40)
+        .map(|piece| Ok(piece.to_vec()))
+        .collect();
+    assert!(pieces.len() > 3);
+    let response = app
+        .client
+        .post(app.at("/oauth/introspect"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            pieces,
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["active"], true, "{answer}");
+    assert_eq!(answer["username"], "pieces@example.org");
+
+    let too_long = format!("{form}&pad={}", "x".repeat(256 * 1024));
+    let response = app
+        .client
+        .post(app.at("/oauth/introspect"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(too_long)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+
+    // /mcp reads up to 1 MiB: past 256 KiB it still gets as far as asking for a token.
+    let ping = |pad: usize| {
+        json!({"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {"pad": "x".repeat(pad)}})
+            .to_string()
+    };
+    for (pad, status) in [(600 * 1024, 401), (1024 * 1024, 413)] {
+        let response = app
+            .client
+            .post(app.at("/mcp"))
+            .header("Content-Type", "application/json")
+            .header("Accept", "application/json, text/event-stream")
+            .body(ping(pad))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status, "a body of {pad} bytes");
+    }
+    app.stop().await;
+}
