@@ -75,11 +75,12 @@ pub fn app(
         .app_data(form_config())
         .app_data(query_config())
         .app_data(path_config())
-        // Inside the session middleware: it reads the session of the request it answers.
-        .wrap(actix_web::middleware::from_fn(
-            web::error_pages_know_the_user,
-        ))
-        .wrap(sessions)
+        // The session, and inside it the error pages that read it, for the pages only: the
+        // machine endpoints (web::layers::is_machine_path) go past both.
+        .wrap(web::layers::PagesOnly(web::layers::Stack::new(
+            sessions,
+            actix_web::middleware::from_fn(web::error_pages_know_the_user),
+        )))
         .wrap(
             DefaultHeaders::new()
                 .add(("X-Content-Type-Options", "nosniff"))

@@ -6,6 +6,7 @@ pub mod charts;
 pub mod connectors;
 pub mod docs;
 pub mod grants;
+pub mod layers;
 pub mod stats;
 pub mod transfer;
 
