@@ -329,37 +329,48 @@ fn grant_token_is_live(
     let Some((owner, scope, audience, client, expires_at, revoked_at, last_used_at)) = row else {
         return Ok(false);
     };
-    if owner != user_id || revoked_at.is_some() || expires_at.0 <= now {
-        return Ok(false);
-    }
-    if !grant_covers(
-        claims,
+    let grant = Grant {
         owner,
-        &scope,
-        audience.as_deref(),
-        client.as_deref(),
-    ) {
+        scope: &scope,
+        audience: audience.as_deref(),
+        client: client.as_deref(),
+        expires_at: expires_at.0,
+        revoked: revoked_at.is_some(),
+    };
+    if owner != user_id || !grant.admits(claims, now) {
         return Ok(false);
     }
     touch(conn, row_id, last_used_at, now)?;
     Ok(true)
 }
 
-/// Whether a grant's row covers an access token issued for it: the same user and client, the
-/// audience the token names, and every scope it claims still granted. A refresh may narrow the
-/// grant's scope: an earlier access token claiming more is then refused.
-pub fn grant_covers(
-    claims: &Claims,
-    owner: i64,
-    scope: &str,
-    audience: Option<&str>,
-    client: Option<&str>,
-) -> bool {
-    claims.user_id() == Some(owner)
-        && audience == Some(claims.aud.as_str())
-        && client.is_some()
-        && client == claims.client_id.as_deref()
-        && ScopeSet::parse_lenient(&claims.scope).is_subset_of(&ScopeSet::parse_lenient(scope))
+/// A grant's row, as much of it as decides whether an access token issued for it is still
+/// good: the guard (every request) and introspection read it each their own way.
+pub struct Grant<'a> {
+    pub owner: i64,
+    pub scope: &'a str,
+    pub audience: Option<&'a str>,
+    /// The client's public id.
+    pub client: Option<&'a str>,
+    pub expires_at: NaiveDateTime,
+    pub revoked: bool,
+}
+
+impl Grant<'_> {
+    /// Whether the grant admits an access token issued for it: the grant live (not revoked,
+    /// not expired), the same user and client, the audience the token names, and every scope
+    /// it claims still granted. A refresh may narrow the grant's scope: an earlier access
+    /// token claiming more is then refused. The token's own `exp` is its verifier's to check.
+    pub fn admits(&self, claims: &Claims, now: NaiveDateTime) -> bool {
+        !self.revoked
+            && self.expires_at > now
+            && claims.user_id() == Some(self.owner)
+            && self.audience == Some(claims.aud.as_str())
+            && self.client.is_some()
+            && self.client == claims.client_id.as_deref()
+            && ScopeSet::parse_lenient(&claims.scope)
+                .is_subset_of(&ScopeSet::parse_lenient(self.scope))
+    }
 }
 
 /// Records a use of a token's row at most once a minute, so reads do not turn into writes.

@@ -1140,16 +1140,15 @@ fn grant_access_introspection(
     let Some(row) = row else {
         return Ok(Introspection::default());
     };
-    let live = row.revoked_at.is_none()
-        && row.expires_at.0 > now
-        && crate::auth::guard::grant_covers(
-            claims,
-            row.user_id,
-            &row.scope,
-            row.audience.as_deref(),
-            Some(client.client_id.as_str()),
-        );
-    if !live {
+    let grant = crate::auth::guard::Grant {
+        owner: row.user_id,
+        scope: &row.scope,
+        audience: row.audience.as_deref(),
+        client: Some(client.client_id.as_str()),
+        expires_at: row.expires_at.0,
+        revoked: row.revoked_at.is_some(),
+    };
+    if !grant.admits(claims, now) {
         return Ok(Introspection::default());
     }
     Ok(Introspection {
@@ -1688,6 +1687,36 @@ mod tests {
             assert!(!answer.active, "{answer:?}");
         }
         assert!(grant_revoked(&mut w, rt(&first)));
+    }
+
+    #[test]
+    fn a_grant_access_token_past_its_exp_or_its_grant_past_its_expiry_is_refused() {
+        let (mut w, keys) = (world(), keys());
+        let (client_id, first) = granted(&mut w, &keys, "read");
+        let client = client_row(&mut w, &client_id);
+        let (jwt, config) = (&keys.jwt, &keys.config);
+        let ask = |w: &mut World, at: NaiveDateTime| {
+            introspect(&mut w.conn, jwt, config, &client, &first.access_token, at)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .active
+        };
+        let t = now() + Duration::seconds(60);
+        assert!(ask(&mut w, t));
+        assert!(live(&mut w, &keys, &first.access_token, t));
+        // Past the token's own exp, its grant still live for weeks: inactive.
+        let later = now() + Duration::seconds(config.jwt_access_token_expiry + 60);
+        assert!(!ask(&mut w, later));
+        assert!(ask(&mut w, t), "and still active before it");
+        // The grant's row past its expiry, the token's exp still ahead: inactive, and refused.
+        let row = grant_token::verify(jwt, rt(&first))
+            .unwrap_or_else(|| panic!("the refresh token does not verify"))
+            .row_id;
+        diesel::update(oauth_tokens::table.find(row))
+            .set(oauth_tokens::expires_at.eq(now()))
+            .execute(&mut w.conn)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(!ask(&mut w, t));
+        assert!(!live(&mut w, &keys, &first.access_token, t));
     }
 
     #[test]
