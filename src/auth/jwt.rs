@@ -243,6 +243,33 @@ mod tests {
         assert!(keys
             .verify(&format!("{none_header}.{body}."), &aud)
             .is_none());
+        // Signed with HS256 under the right key, but under a header that names another
+        // algorithm: refused, as jsonwebtoken refused it.
+        for header in [
+            &br#"{"alg":"HS512","typ":"JWT"}"#[..],
+            br#"{"alg":"none"}"#,
+            br#"{"typ":"at+jwt"}"#,
+        ] {
+            let message = format!("{}.{body}", URL_SAFE_NO_PAD.encode(header));
+            let tag = ring::hmac::sign(
+                &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret),
+                message.as_bytes(),
+            );
+            let lying = format!("{message}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref()));
+            assert!(
+                keys.verify(&lying, &aud).is_none(),
+                "{}",
+                String::from_utf8_lossy(header)
+            );
+        }
+        // The same, under a header that names HS256 but is not ours, passes.
+        let message = format!("{}.{body}", URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256"}"#));
+        let tag = ring::hmac::sign(
+            &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret),
+            message.as_bytes(),
+        );
+        let plain = format!("{message}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref()));
+        assert!(keys.verify(&plain, &aud).is_some());
 
         // Five seconds of leeway past `exp`, none beyond; revocation ignores expiry.
         let just = keys.sign(&claims(now - 2)).unwrap();
